@@ -1,0 +1,42 @@
+// Minimal leveled logging to stderr, one line per call:
+//   2026-11-23T10:00:00.123Z I coordinator] leased run 42 to worker 3
+// Thread-safe (one write(2) per line). Never log secrets (bearer tokens,
+// lease tokens): log their ids instead.
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace ladder {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+// Process-wide settings, set once from main().
+void SetLogLevel(LogLevel level);
+void SetLogTag(std::string tag);  // e.g. "coordinator", "worker w1"
+bool LogEnabled(LogLevel level);
+void LogLine(LogLevel level, std::string_view message);
+
+namespace internal {
+class LogMessage {
+ public:
+  explicit LogMessage(LogLevel level) : level_(level) {}
+  ~LogMessage() { LogLine(level_, stream_.str()); }
+  std::ostringstream& stream() { return stream_; }
+
+ private:
+  LogLevel level_;
+  std::ostringstream stream_;
+};
+}  // namespace internal
+}  // namespace ladder
+
+#define LADDER_LOG(level)                                   \
+  if (!::ladder::LogEnabled(::ladder::LogLevel::level)) {   \
+  } else                                                    \
+    ::ladder::internal::LogMessage(::ladder::LogLevel::level).stream()
+#define LOG_DEBUG LADDER_LOG(kDebug)
+#define LOG_INFO LADDER_LOG(kInfo)
+#define LOG_WARN LADDER_LOG(kWarning)
+#define LOG_ERROR LADDER_LOG(kError)
