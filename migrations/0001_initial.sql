@@ -50,8 +50,9 @@ CREATE TABLE runs (
   -- scheduling
   state                   text NOT NULL DEFAULT 'queued'
                           CHECK (state IN ('queued','leased','running','succeeded','failed','cancelled')),
-  attempts                integer NOT NULL DEFAULT 0,
-  max_attempts            integer NOT NULL,
+  attempts                integer NOT NULL DEFAULT 0,  -- leased so far
+  failures                integer NOT NULL DEFAULT 0,  -- attempts that failed or expired
+  max_attempts            integer NOT NULL,            -- failures allowed before the run fails
   not_before              timestamptz NOT NULL DEFAULT now(),  -- retry back-off
   -- live
   tokens_done             bigint NOT NULL DEFAULT 0,

@@ -1,0 +1,129 @@
+#include "server/coordinator.h"
+
+#include <absl/status/status.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/logging.h"
+#include "server/scheduler.h"
+#include "server/service/runs_service.h"
+#include "server/service/sweeps_service.h"
+#include "server/service/workers_service.h"
+#include "server/store/lease_store.h"
+#include "server/store/migrations.h"
+#include "server/store/pg_pool.h"
+#include "server/store/sweep_store.h"
+#include "server/store/worker_store.h"
+#include "server/sweep_manager.h"
+
+namespace ladder {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(std::string(flag) + ": cannot read '" + path + "'");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const CoordinatorOptions& o) {
+  if (o.insecure_plaintext) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile(o.tls_cert, "--tls-cert");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(o.tls_key, "--tls-key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!o.tls_client_ca.empty()) {
+    auto ca = ReadFile(o.tls_client_ca, "--tls-client-ca");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    // Clients without a certificate (the CLI, with a bearer token) are
+    // allowed; a certificate that is presented must verify against the CA.
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
+
+Coordinator::~Coordinator() {
+  Shutdown(std::chrono::milliseconds(0));
+  Wait();
+}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::BuildAndStart(const CoordinatorOptions& options) {
+  if (absl::Status st = options.Validate(); !st.ok()) return st;
+  std::unique_ptr<Coordinator> c(new Coordinator(options));
+  if (absl::Status st = c->Start(); !st.ok()) return st;
+  return c;
+}
+
+absl::Status Coordinator::Start() {
+  store::PgPool::Options pool_options;
+  pool_options.url = options_.database_url;
+  pool_options.size = options_.db_pool_size;
+  auto pool = store::PgPool::Connect(pool_options);
+  if (!pool.ok()) return pool.status();
+  pool_ = *std::move(pool);
+  if (options_.migrate) {
+    if (absl::Status st = store::ApplyMigrations(*pool_); !st.ok()) return st;
+  }
+
+  sweep_store_ = std::make_unique<store::SweepStore>(pool_.get());
+  store::LeaseSettings lease;
+  lease.ttl = options_.lease_ttl;
+  lease.retry_backoff = options_.retry_backoff;
+  lease.max_backoff = options_.max_retry_backoff;
+  lease_store_ = std::make_unique<store::LeaseStore>(pool_.get(), lease);
+  worker_store_ = std::make_unique<store::WorkerStore>(pool_.get());
+  sweep_manager_ = std::make_unique<SweepManager>(sweep_store_.get());
+  Scheduler::Options sched;
+  sched.heartbeat_interval = options_.heartbeat_interval;
+  sched.maintenance_interval = options_.maintenance_interval;
+  sched.worker_gone_after = options_.worker_gone_after;
+  scheduler_ = std::make_unique<Scheduler>(lease_store_.get(), sweep_store_.get(), sched);
+
+  sweeps_service_ = std::make_unique<SweepsService>(sweep_manager_.get(), options_.watch_poll_interval);
+  runs_service_ = std::make_unique<RunsService>(sweep_store_.get());
+  workers_service_ = std::make_unique<WorkersService>(worker_store_.get());
+  agent_service_ = std::make_unique<AgentService>(scheduler_.get());
+
+  auto creds = ServerCredentials(options_);
+  if (!creds.ok()) return creds.status();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, *creds, &port_);
+  grpc::ResourceQuota quota("ladder-coordinator");
+  quota.SetMaxThreads(options_.rpc_threads);
+  builder.SetResourceQuota(quota);
+  builder.RegisterService(sweeps_service_.get());
+  builder.RegisterService(runs_service_.get());
+  builder.RegisterService(workers_service_.get());
+  builder.RegisterService(agent_service_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    return absl::UnavailableError("--listen: cannot bind " + options_.listen);
+  }
+  scheduler_->Start();
+  LOG_INFO << "serving ladder.v1 on port " << port_;
+  return absl::OkStatus();
+}
+
+void Coordinator::Shutdown(std::chrono::milliseconds grace) {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
+  if (scheduler_) scheduler_->Stop();
+}
+
+void Coordinator::Wait() {
+  if (server_) server_->Wait();
+}
+
+}  // namespace ladder

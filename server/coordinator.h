@@ -1,0 +1,68 @@
+// The coordinator: one object that owns the database pool, the stores, the
+// scheduler's maintenance loop and the gRPC server, built from validated
+// options by BuildAndStart (TF Serving's model_servers shape).
+//
+// Thread-safe: Shutdown may be called from any thread (e.g. a signal
+// watcher) while Wait blocks in main.
+#pragma once
+
+#include <absl/status/statusor.h>
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+#include "server/coordinator_options.h"
+
+namespace ladder {
+
+namespace store {
+class PgPool;
+class SweepStore;
+class LeaseStore;
+class WorkerStore;
+}  // namespace store
+class SweepManager;
+class Scheduler;
+class SweepsService;
+class RunsService;
+class WorkersService;
+class AgentService;
+
+class Coordinator {
+ public:
+  // Validates `options`, connects to PostgreSQL, applies migrations, and
+  // starts serving. UNAVAILABLE if the database cannot be reached.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> BuildAndStart(const CoordinatorOptions& options);
+  ~Coordinator();
+
+  // The port actually bound (useful with listen port 0).
+  int port() const { return port_; }
+  // Stops accepting RPCs, waits up to `grace` for in-flight ones (watch
+  // streams are cancelled), stops the maintenance loop.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+  // Blocks until the server has shut down.
+  void Wait();
+
+  store::PgPool* pool() { return pool_.get(); }
+  Scheduler* scheduler() { return scheduler_.get(); }
+
+ private:
+  explicit Coordinator(CoordinatorOptions options);
+  absl::Status Start();
+
+  const CoordinatorOptions options_;
+  std::unique_ptr<store::PgPool> pool_;
+  std::unique_ptr<store::SweepStore> sweep_store_;
+  std::unique_ptr<store::LeaseStore> lease_store_;
+  std::unique_ptr<store::WorkerStore> worker_store_;
+  std::unique_ptr<SweepManager> sweep_manager_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<SweepsService> sweeps_service_;
+  std::unique_ptr<RunsService> runs_service_;
+  std::unique_ptr<WorkersService> workers_service_;
+  std::unique_ptr<AgentService> agent_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace ladder

@@ -1,0 +1,73 @@
+#include "server/coordinator_options.h"
+
+#include <regex>
+#include <sstream>
+
+namespace ladder {
+
+bool IsLoopbackAddress(const std::string& host_port) {
+  std::string host = host_port;
+  if (!host.empty() && host[0] == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::string RedactDatabaseUrl(const std::string& url) {
+  // postgresql://user:secret@host -> postgresql://user:****@host
+  static const std::regex kUrlPassword(R"(^([a-z]+://[^:/@]*:)[^@]*@)");
+  // key=value form: password=secret
+  static const std::regex kKvPassword(R"((password\s*=\s*)('[^']*'|\S+))");
+  std::string out = std::regex_replace(url, kUrlPassword, "$1****@");
+  return std::regex_replace(out, kKvPassword, "$1****");
+}
+
+absl::Status CoordinatorOptions::Validate() const {
+  auto bad = [](const std::string& m) { return absl::InvalidArgumentError(m); };
+  if (listen.empty() || listen.find(':') == std::string::npos) {
+    return bad("--listen: must be host:port, got '" + listen + "'");
+  }
+  if (database_url.empty()) return bad("--database-url: required (or set LADDER_DATABASE_URL)");
+  if (db_pool_size < 1 || db_pool_size > 512) return bad("--db-pool-size: must be in [1, 512]");
+  if (rpc_threads < 2) return bad("--rpc-threads: must be at least 2");
+  if (lease_ttl.count() < 100) return bad("--lease-ttl-ms: must be at least 100");
+  if (heartbeat_interval.count() < 10 || heartbeat_interval >= lease_ttl) {
+    return bad("--heartbeat-interval-ms: must be at least 10 and less than --lease-ttl-ms");
+  }
+  if (maintenance_interval.count() < 10) return bad("--maintenance-interval-ms: must be at least 10");
+  if (worker_gone_after < lease_ttl) return bad("--worker-gone-after-ms: must be at least --lease-ttl-ms");
+  if (retry_backoff.count() < 0 || max_retry_backoff < retry_backoff) {
+    return bad("--retry-backoff-ms: must be >= 0 and at most --max-retry-backoff-ms");
+  }
+  if (watch_poll_interval.count() < 10) return bad("--watch-poll-interval-ms: must be at least 10");
+  if (insecure_plaintext && !IsLoopbackAddress(listen)) {
+    return bad("--insecure-plaintext: refused for non-loopback address '" + listen +
+               "'; plaintext is allowed only on 127.0.0.1/::1/localhost");
+  }
+  if (!insecure_plaintext && (tls_cert.empty() || tls_key.empty())) {
+    return bad("--tls-cert/--tls-key: required unless --insecure-plaintext (loopback only)");
+  }
+  if (log_level != "debug" && log_level != "info" && log_level != "warning" && log_level != "error") {
+    return bad("--log-level: must be debug, info, warning or error");
+  }
+  return absl::OkStatus();
+}
+
+std::string CoordinatorOptions::Describe() const {
+  std::ostringstream o;
+  o << "listen=" << listen << " database=" << RedactDatabaseUrl(database_url)
+    << " db_pool_size=" << db_pool_size << " rpc_threads=" << rpc_threads
+    << " lease_ttl_ms=" << lease_ttl.count() << " heartbeat_interval_ms=" << heartbeat_interval.count()
+    << " maintenance_interval_ms=" << maintenance_interval.count()
+    << " worker_gone_after_ms=" << worker_gone_after.count() << " retry_backoff_ms=" << retry_backoff.count()
+    << " max_retry_backoff_ms=" << max_retry_backoff.count()
+    << " watch_poll_interval_ms=" << watch_poll_interval.count()
+    << " transport=" << (insecure_plaintext ? "plaintext(loopback)" : "tls cert=" + tls_cert +
+                                                      " client_ca=" + tls_client_ca) << " migrate=" << migrate
+    << " log_level=" << log_level;
+  return o.str();
+}
+
+}  // namespace ladder

@@ -1,0 +1,57 @@
+// Everything ladder-coordinator can be told, in one struct. Filled only in
+// main.cc (flags, with environment fallbacks for secrets), validated once.
+#pragma once
+
+#include <absl/status/status.h>
+
+#include <chrono>
+#include <string>
+
+namespace ladder {
+
+struct CoordinatorOptions {
+  // gRPC listen address, host:port. Port 0 picks a free port (tests).
+  std::string listen = "127.0.0.1:7400";
+  // PostgreSQL connection string (libpq URL or key=value); default from
+  // LADDER_DATABASE_URL. Never printed with its password.
+  std::string database_url;
+  int db_pool_size = 8;
+  // gRPC server threads (sync server: one per in-flight call, watch streams included).
+  int rpc_threads = 32;
+  // Lease lifetime without a heartbeat or progress report.
+  std::chrono::milliseconds lease_ttl{30000};
+  // Heartbeat period asked of workers (well under the lease ttl).
+  std::chrono::milliseconds heartbeat_interval{5000};
+  // How often expired leases are reclaimed and silent workers marked gone.
+  std::chrono::milliseconds maintenance_interval{1000};
+  // A worker without a heartbeat for this long is marked gone.
+  std::chrono::milliseconds worker_gone_after{90000};
+  // Delay before a failed run is retried; doubles per failure up to max.
+  std::chrono::milliseconds retry_backoff{1000};
+  std::chrono::milliseconds max_retry_backoff{60000};
+  // How often a WatchSweep stream polls for changes.
+  std::chrono::milliseconds watch_poll_interval{500};
+  // Serve without TLS. Allowed only when `listen` is a loopback address.
+  bool insecure_plaintext = false;
+  // TLS: PEM files of the server's certificate chain and key, and of the CA
+  // that signs worker client certificates (mutual TLS for the Agent service).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // Apply database migrations at start (off: refuse to start on an old schema).
+  bool migrate = true;
+  std::string log_level = "info";
+
+  // INVALID_ARGUMENT naming the option at fault.
+  absl::Status Validate() const;
+  // One line per option, secrets masked, for the start-up log.
+  std::string Describe() const;
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost" (the host part of host:port).
+bool IsLoopbackAddress(const std::string& host_port);
+
+// The URL with any password replaced by "****".
+std::string RedactDatabaseUrl(const std::string& url);
+
+}  // namespace ladder

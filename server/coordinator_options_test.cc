@@ -1,0 +1,53 @@
+#include "server/coordinator_options.h"
+
+#include <gtest/gtest.h>
+
+namespace ladder {
+namespace {
+
+CoordinatorOptions Plain() {
+  CoordinatorOptions o;
+  o.database_url = "postgresql://ladder@127.0.0.1:5432/ladder";
+  o.insecure_plaintext = true;
+  return o;
+}
+
+TEST(CoordinatorOptionsTest, LoopbackPlaintextIsAccepted) { EXPECT_TRUE(Plain().Validate().ok()); }
+
+TEST(CoordinatorOptionsTest, PlaintextOnAPublicAddressIsRefused) {
+  CoordinatorOptions o = Plain();
+  o.listen = "0.0.0.0:7400";
+  absl::Status st = o.Validate();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(st.message()).find("--insecure-plaintext"), std::string::npos);
+}
+
+TEST(CoordinatorOptionsTest, TlsNeedsCertificateAndKey) {
+  CoordinatorOptions o = Plain();
+  o.insecure_plaintext = false;
+  EXPECT_NE(std::string(o.Validate().message()).find("--tls-cert"), std::string::npos);
+}
+
+TEST(CoordinatorOptionsTest, HeartbeatMustBeShorterThanTheLease) {
+  CoordinatorOptions o = Plain();
+  o.heartbeat_interval = o.lease_ttl;
+  EXPECT_NE(std::string(o.Validate().message()).find("--heartbeat-interval-ms"), std::string::npos);
+}
+
+TEST(CoordinatorOptionsTest, DescribeNeverShowsTheDatabasePassword) {
+  CoordinatorOptions o = Plain();
+  o.database_url = "postgresql://ladder:hunter2@db:5432/ladder";
+  EXPECT_EQ(o.Describe().find("hunter2"), std::string::npos);
+  EXPECT_EQ(RedactDatabaseUrl("host=db password=hunter2 user=x"), "host=db password=**** user=x");
+}
+
+TEST(CoordinatorOptionsTest, RecognisesLoopbackAddresses) {
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:1"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:1"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:1"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.1:1"));
+  EXPECT_FALSE(IsLoopbackAddress("[::]:1"));
+}
+
+}  // namespace
+}  // namespace ladder

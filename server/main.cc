@@ -1,0 +1,95 @@
+// ladder-coordinator: the gRPC coordinator. See coordinator_options.h for
+// every option; `ladder-coordinator --help` lists the flags.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "common/logging.h"
+#include "server/coordinator.h"
+
+namespace {
+
+ladder::LogLevel ParseLevel(const std::string& s) {
+  if (s == "debug") return ladder::LogLevel::kDebug;
+  if (s == "warning") return ladder::LogLevel::kWarning;
+  if (s == "error") return ladder::LogLevel::kError;
+  return ladder::LogLevel::kInfo;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ladder::CoordinatorOptions o;
+  if (const char* url = std::getenv("LADDER_DATABASE_URL")) o.database_url = url;
+  int64_t lease_ttl = o.lease_ttl.count(), heartbeat = o.heartbeat_interval.count(),
+          maintenance = o.maintenance_interval.count(), gone = o.worker_gone_after.count(),
+          backoff = o.retry_backoff.count(), max_backoff = o.max_retry_backoff.count(),
+          watch = o.watch_poll_interval.count();
+  bool no_migrate = false;
+
+  CLI::App app{"ladder-coordinator: expands sweeps into runs, leases them to workers, stores results in "
+               "PostgreSQL and serves the ladder.v1 gRPC API."};
+  app.add_option("--listen", o.listen, "gRPC address host:port")->capture_default_str();
+  app.add_option("--database-url", o.database_url, "PostgreSQL URL (default: $LADDER_DATABASE_URL)");
+  app.add_option("--db-pool-size", o.db_pool_size, "database connections")->capture_default_str();
+  app.add_option("--rpc-threads", o.rpc_threads, "most gRPC threads")->capture_default_str();
+  app.add_option("--lease-ttl-ms", lease_ttl, "lease lifetime without a heartbeat")->capture_default_str();
+  app.add_option("--heartbeat-interval-ms", heartbeat, "heartbeat period asked of workers")->capture_default_str();
+  app.add_option("--maintenance-interval-ms", maintenance, "lease reclaim period")->capture_default_str();
+  app.add_option("--worker-gone-after-ms", gone, "silence after which a worker is gone")->capture_default_str();
+  app.add_option("--retry-backoff-ms", backoff, "first retry delay of a failed run")->capture_default_str();
+  app.add_option("--max-retry-backoff-ms", max_backoff, "longest retry delay")->capture_default_str();
+  app.add_option("--watch-poll-interval-ms", watch, "watch stream poll period")->capture_default_str();
+  app.add_flag("--insecure-plaintext", o.insecure_plaintext, "serve without TLS (loopback addresses only)");
+  app.add_option("--tls-cert", o.tls_cert, "server certificate chain (PEM)");
+  app.add_option("--tls-key", o.tls_key, "server private key (PEM)");
+  app.add_option("--tls-client-ca", o.tls_client_ca, "CA for worker client certificates (PEM)");
+  app.add_flag("--no-migrate", no_migrate, "do not apply database migrations at start");
+  app.add_option("--log-level", o.log_level, "debug|info|warning|error")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  o.lease_ttl = std::chrono::milliseconds(lease_ttl);
+  o.heartbeat_interval = std::chrono::milliseconds(heartbeat);
+  o.maintenance_interval = std::chrono::milliseconds(maintenance);
+  o.worker_gone_after = std::chrono::milliseconds(gone);
+  o.retry_backoff = std::chrono::milliseconds(backoff);
+  o.max_retry_backoff = std::chrono::milliseconds(max_backoff);
+  o.watch_poll_interval = std::chrono::milliseconds(watch);
+  o.migrate = !no_migrate;
+
+  ladder::SetLogTag("coordinator");
+  if (absl::Status st = o.Validate(); !st.ok()) {
+    std::cerr << "ladder-coordinator: " << st.message() << "\n";
+    return 2;
+  }
+  ladder::SetLogLevel(ParseLevel(o.log_level));
+  LOG_INFO << "starting: " << o.Describe();
+
+  // Block SIGTERM/SIGINT in every thread; one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto coordinator = ladder::Coordinator::BuildAndStart(o);
+  if (!coordinator.ok()) {
+    LOG_ERROR << "cannot start: " << coordinator.status().message();
+    return coordinator.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    LOG_INFO << "signal " << sig << ": shutting down";
+    (*coordinator)->Shutdown();
+  });
+  (*coordinator)->Wait();
+  waiter.detach();
+  LOG_INFO << "stopped";
+  return 0;
+}

@@ -1,0 +1,130 @@
+#include "server/scheduler.h"
+
+#include <absl/status/status.h>
+
+#include "common/logging.h"
+
+namespace ladder {
+
+Scheduler::Scheduler(store::LeaseStore* leases, store::SweepStore* sweeps, Options options)
+    : leases_(leases), sweeps_(sweeps), options_(options) {}
+
+Scheduler::~Scheduler() { Stop(); }
+
+absl::StatusOr<v1::RegisterWorkerResponse> Scheduler::Register(const v1::RegisterWorkerRequest& req) {
+  if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
+  if (req.devices_size() == 0) return absl::InvalidArgumentError("devices: a worker needs at least one device");
+  for (int i = 0; i < req.devices_size(); ++i) {
+    const auto& d = req.devices(i);
+    const std::string path = "devices[" + std::to_string(i) + "]";
+    if (d.kind() != "cpu" && d.kind() != "cuda") {
+      return absl::InvalidArgumentError(path + ".kind: must be cpu or cuda, got '" + d.kind() + "'");
+    }
+    if (d.memory_bytes() <= 0) return absl::InvalidArgumentError(path + ".memory_bytes: must be positive");
+    for (int j = 0; j < i; ++j) {
+      if (req.devices(j).index() == d.index()) {
+        return absl::InvalidArgumentError(path + ".index: " + std::to_string(d.index()) + " is listed twice");
+      }
+    }
+  }
+  auto id = leases_->RegisterWorker(req);
+  if (!id.ok()) return id.status();
+  LOG_INFO << "worker " << req.name() << " registered as " << *id << " with " << req.devices_size()
+           << " device(s), trainer " << req.trainer();
+  v1::RegisterWorkerResponse out;
+  out.set_worker_id(*id);
+  out.set_lease_ttl_ms(static_cast<int32_t>(leases_->settings().ttl.count()));
+  out.set_heartbeat_interval_ms(static_cast<int32_t>(options_.heartbeat_interval.count()));
+  return out;
+}
+
+absl::StatusOr<v1::LeaseRunResponse> Scheduler::Lease(const v1::LeaseRunRequest& req) {
+  auto out = leases_->LeaseRun(req.worker_id(), req.device_index());
+  if (out.ok() && out->granted()) {
+    LOG_DEBUG << "leased run " << out->lease().run_id() << " (attempt " << out->lease().attempt_number()
+              << ") to worker " << req.worker_id() << " device " << req.device_index();
+  }
+  return out;
+}
+
+absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRequest& req) {
+  return leases_->Heartbeat(req);
+}
+
+absl::StatusOr<v1::ReportProgressResponse> Scheduler::Progress(const v1::ReportProgressRequest& req) {
+  return leases_->ReportProgress(req);
+}
+
+absl::StatusOr<v1::CompleteAttemptResponse> Scheduler::Complete(const v1::CompleteAttemptRequest& req) {
+  auto end = leases_->CompleteAttempt(req);
+  if (!end.ok()) return end.status();
+  v1::CompleteAttemptResponse out;
+  out.set_already_recorded(end->already_recorded);
+  if (!end->already_recorded) {
+    LOG_INFO << "run " << end->run_id << " succeeded (attempt " << req.attempt_id() << ")";
+    absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
+    if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
+    if (on_attempt_ended_) on_attempt_ended_(*end, "succeeded");
+  }
+  return out;
+}
+
+absl::StatusOr<v1::FailAttemptResponse> Scheduler::Fail(const v1::FailAttemptRequest& req) {
+  auto end = leases_->FailAttempt(req);
+  if (!end.ok()) return end.status();
+  v1::FailAttemptResponse out;
+  out.set_already_recorded(end->already_recorded);
+  out.set_will_retry(end->will_retry);
+  if (!end->already_recorded) {
+    LOG_INFO << "run " << end->run_id << " attempt " << req.attempt_id() << " ended: " << req.reason() << ": "
+             << req.message() << (end->will_retry ? " (will retry)" : end->run_ended ? " (run failed)" : "");
+    absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
+    if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
+    if (on_attempt_ended_) on_attempt_ended_(*end, req.reason() == "drained" ? "released" : "failed");
+  }
+  return out;
+}
+
+absl::Status Scheduler::MaintainOnce() {
+  auto touched = leases_->ExpireLeases();
+  if (!touched.ok()) return touched.status();
+  for (int64_t s : *touched) {
+    LOG_INFO << "reclaimed expired leases in sweep " << s;
+    absl::Status st = sweeps_->FinishSweepIfDone(s);
+    if (!st.ok()) return st;
+  }
+  if (!touched->empty() && on_sweeps_touched_) on_sweeps_touched_(*touched);
+  auto gone = leases_->MarkSilentWorkersGone(options_.worker_gone_after);
+  if (!gone.ok()) return gone.status();
+  if (*gone > 0) LOG_INFO << *gone << " silent worker(s) marked gone";
+  return sweeps_->FinishDoneSweeps();
+}
+
+void Scheduler::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    absl::Status st = MaintainOnce();
+    if (!st.ok()) LOG_WARN << "maintenance: " << st;
+    lock.lock();
+    cv_.wait_for(lock, options_.maintenance_interval, [this] { return stopping_; });
+  }
+}
+
+}  // namespace ladder

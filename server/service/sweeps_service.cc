@@ -1,0 +1,78 @@
+#include "server/service/sweeps_service.h"
+
+#include <thread>
+
+#include "common/grpc_status.h"
+#include "common/logging.h"
+
+namespace ladder {
+
+grpc::Status SweepsService::CreateSweep(grpc::ServerContext*, const v1::CreateSweepRequest* req,
+                                        v1::CreateSweepResponse* resp) {
+  auto out = manager_->Create(req->spec_yaml(), req->dry_run());
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  *resp = *std::move(out);
+  if (!req->dry_run()) {
+    LOG_INFO << "sweep " << resp->sweep().id() << " '" << resp->sweep().name() << "' created with "
+             << resp->runs_size() << " runs";
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepsService::GetSweep(grpc::ServerContext*, const v1::GetSweepRequest* req, v1::Sweep* resp) {
+  auto out = manager_->store()->GetSweep(req->sweep_id());
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  *resp = *std::move(out);
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepsService::ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest* req,
+                                       v1::ListSweepsResponse* resp) {
+  if (req->limit() < 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit: must not be negative");
+  auto out = manager_->store()->ListSweeps(req->active_only(), req->limit());
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  for (auto& s : *out) {
+    s.clear_spec_yaml();
+    s.clear_spec_json();
+    *resp->add_sweeps() = std::move(s);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepsService::CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest* req,
+                                        v1::Sweep* resp) {
+  auto out = manager_->store()->CancelSweep(req->sweep_id());
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  LOG_INFO << "sweep " << req->sweep_id() << " cancelled";
+  *resp = *std::move(out);
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepsService::WatchSweep(grpc::ServerContext* ctx, const v1::WatchSweepRequest* req,
+                                       grpc::ServerWriter<v1::SweepEvent>* writer) {
+  SweepWatch watch(manager_->store(), req->sweep_id());
+  int failures = 0;
+  while (!ctx->IsCancelled()) {
+    v1::SweepEvent event;
+    bool has_event = false;
+    absl::Status st = watch.Poll(&event, &has_event);
+    if (!st.ok()) {
+      // NOT_FOUND and the like end the stream; a database hiccup is retried
+      // a few times before the watcher is told to reconnect.
+      if (st.code() != absl::StatusCode::kUnavailable || ++failures > 20) return ToGrpcStatus(st);
+    } else {
+      failures = 0;
+      if (add_fits_) {
+        const int before = event.fits_size();
+        add_fits_(req->sweep_id(), &watch, &event);
+        if (event.fits_size() > before) has_event = true;
+      }
+      if (has_event && !writer->Write(event)) return grpc::Status::OK;  // client went away
+      if (watch.ended()) return grpc::Status::OK;
+    }
+    std::this_thread::sleep_for(watch_poll_);
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled by the client");
+}
+
+}  // namespace ladder

@@ -1,0 +1,99 @@
+// The worker side of scheduling, in PostgreSQL: registration, leases,
+// heartbeats, progress, completion and failure of attempts, and lease expiry.
+//
+// Invariants (all enforced in SQL, so they hold with several coordinators on
+// one database):
+//  - a queued run is claimed by exactly one lease (FOR UPDATE SKIP LOCKED);
+//  - only the live attempt holding the current lease token may report for a
+//    run; a run's result is written once, by its succeeding attempt, and a
+//    repeated completion of that attempt is acknowledged, never re-applied;
+//  - an attempt whose lease expires is ended ('expired') and its run queued
+//    again (or failed once max_attempts failures are spent).
+//
+// Thread-safe; every method is one transaction.
+#pragma once
+
+#include <absl/status/statusor.h>
+
+#include <chrono>
+#include <vector>
+
+#include "ladder/v1/ladder.pb.h"
+#include "server/store/pg_pool.h"
+
+namespace ladder::store {
+
+struct LeaseSettings {
+  std::chrono::milliseconds ttl{30000};            // lease lifetime without a heartbeat
+  std::chrono::milliseconds retry_backoff{1000};   // delay before a failed run is retried,
+  std::chrono::milliseconds max_backoff{60000};    // doubling per failure up to this
+};
+
+// What ending an attempt did.
+struct AttemptEnd {
+  int64_t run_id = 0;
+  int64_t sweep_id = 0;
+  bool already_recorded = false;  // a repeat of a report already stored
+  bool run_ended = false;         // the run reached succeeded or failed
+  bool will_retry = false;        // the run was queued again
+  double tokens_per_second = 0;   // from the result, for metrics
+  double flops = 0;
+  double wall_seconds = 0;
+  std::string family;
+};
+
+class LeaseStore {
+ public:
+  LeaseStore(PgPool* pool, LeaseSettings settings) : pool_(pool), settings_(settings) {}
+
+  // Creates or refreshes the worker named in the request; a worker that
+  // registers again (restarted) loses its earlier live attempts, which end as
+  // 'expired' (reason worker_restarted) and are queued again.
+  absl::StatusOr<int64_t> RegisterWorker(const v1::RegisterWorkerRequest& request);
+
+  // Claims the best queued run that fits the device: highest sweep priority,
+  // then oldest; its memory estimate within the device's memory and its
+  // device kind allowed. granted=false when none fits; drain=true when the
+  // worker is draining (then nothing is granted). NOT_FOUND for an unknown
+  // worker or device.
+  absl::StatusOr<v1::LeaseRunResponse> LeaseRun(int64_t worker_id, int32_t device_index);
+
+  // Extends the leases of the listed live attempts and records the
+  // heartbeat; lists those no longer current as revoked.
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
+
+  // Records the trainer's start and curve points, extends the lease.
+  // revoked=true (and nothing stored) when the lease is no longer current.
+  absl::StatusOr<v1::ReportProgressResponse> ReportProgress(const v1::ReportProgressRequest& request);
+
+  // Stores the result and ends the run as succeeded. PERMISSION_DENIED for a
+  // wrong lease token, FAILED_PRECONDITION for an attempt that is no longer
+  // current, INVALID_ARGUMENT for a result without a finite final_eval_loss.
+  absl::StatusOr<AttemptEnd> CompleteAttempt(const v1::CompleteAttemptRequest& request);
+
+  // Ends the attempt as failed (or released, for reason "drained"): the run
+  // is queued again after a back-off, or failed when its failures reach
+  // max_attempts or the reason is not retryable (bad_config, data).
+  absl::StatusOr<AttemptEnd> FailAttempt(const v1::FailAttemptRequest& request);
+
+  // Ends attempts whose lease expired (up to `limit`), queueing or failing
+  // their runs. Returns the sweeps touched.
+  absl::StatusOr<std::vector<int64_t>> ExpireLeases(int limit = 1000);
+
+  // Marks workers silent for longer than `silence` as gone.
+  absl::StatusOr<int> MarkSilentWorkersGone(std::chrono::milliseconds silence);
+
+  const LeaseSettings& settings() const { return settings_; }
+
+ private:
+  PgPool* pool_;
+  const LeaseSettings settings_;
+};
+
+// A fresh random lease token (128 bits, hex).
+std::string NewLeaseToken();
+
+// Failure reasons that the same config would hit again: never retried.
+bool IsPermanentFailure(const std::string& reason);
+
+}  // namespace ladder::store

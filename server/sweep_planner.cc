@@ -1,0 +1,250 @@
+#include "server/sweep_planner.h"
+
+#include <absl/status/status.h>
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "common/model/architecture_rule.h"
+
+namespace ladder {
+namespace {
+
+using model::Family;
+using model::ModelShape;
+
+std::string Sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+// One (size, tokens) cell before families and seeds are applied.
+struct Cell {
+  std::string field;  // the spec field this cell came from, for errors
+  double target_params = 0;
+  double tokens = 0;          // requested D (0: derived from budget)
+  double budget = 0;          // isoflop C
+  double unique_tokens = 0;
+};
+
+class Planner {
+ public:
+  explicit Planner(const SweepSpec& spec) : spec_(spec) {}
+
+  absl::StatusOr<std::vector<PlannedRun>> Plan() {
+    std::vector<Cell> cells = Cells();
+    const double total = static_cast<double>(cells.size()) * spec_.families.size() * spec_.seeds.size();
+    if (total > kMaxRunsPerSweep) {
+      return absl::InvalidArgumentError("spec: expands into " + Sci(total) + " runs, more than the limit of " +
+                                        std::to_string(kMaxRunsPerSweep));
+    }
+    std::vector<PlannedRun> runs;
+    for (const Cell& cell : cells) {
+      for (Family f : spec_.families) {
+        for (int64_t seed : spec_.seeds) {
+          PlannedRun run;
+          if (!Fill(cell, f, seed, &run)) continue;
+          run.ordinal = static_cast<int>(runs.size());
+          runs.push_back(std::move(run));
+        }
+      }
+    }
+    CheckDistinctShapes(cells);
+    if (!errors_.empty()) {
+      std::string msg;
+      for (size_t i = 0; i < errors_.size() && i < 10; ++i) {
+        if (i) msg += "; ";
+        msg += errors_[i];
+      }
+      if (errors_.size() > 10) msg += "; and " + std::to_string(errors_.size() - 10) + " more";
+      return absl::InvalidArgumentError(msg);
+    }
+    return runs;
+  }
+
+ private:
+  std::vector<Cell> Cells() {
+    std::vector<Cell> cells;
+    switch (spec_.kind) {
+      case SweepKind::kLadder: {
+        const auto& l = spec_.ladder;
+        for (int i = 0; i < l.steps; ++i) {
+          Cell c;
+          c.field = "ladder";
+          c.target_params = l.min_params * std::pow(l.max_params / l.min_params,
+                                                    static_cast<double>(i) / (l.steps - 1));
+          c.tokens = l.tokens_per_param * c.target_params;
+          cells.push_back(c);
+        }
+        break;
+      }
+      case SweepKind::kIsoflop: {
+        const auto& s = spec_.isoflop;
+        for (size_t b = 0; b < s.budgets.size(); ++b) {
+          std::vector<double> sizes = s.params;
+          if (sizes.empty()) {
+            const double center = std::sqrt(s.budgets[b] / (6.0 * 20.0));
+            for (int i = 0; i < s.sizes; ++i) {
+              const double t = static_cast<double>(i) / (s.sizes - 1) - 0.5;
+              sizes.push_back(center * std::pow(s.spread, t));
+            }
+          }
+          for (double n : sizes) {
+            Cell c;
+            c.field = "isoflop.budgets[" + std::to_string(b) + "]";
+            c.target_params = n;
+            c.budget = s.budgets[b];
+            cells.push_back(c);
+          }
+        }
+        break;
+      }
+      case SweepKind::kGrid:
+        for (double n : spec_.grid.params) {
+          for (double d : spec_.grid.tokens) {
+            Cell c;
+            c.field = "grid";
+            c.target_params = n;
+            c.tokens = d;
+            cells.push_back(c);
+          }
+        }
+        break;
+      case SweepKind::kDataConstrained: {
+        const auto& s = spec_.data_constrained;
+        for (double n : s.params) {
+          for (double e : s.epochs) {
+            Cell c;
+            c.field = "data_constrained";
+            c.target_params = n;
+            c.tokens = e * s.unique_tokens;
+            c.unique_tokens = s.unique_tokens;
+            cells.push_back(c);
+          }
+        }
+        break;
+      }
+      case SweepKind::kImported:
+        break;
+    }
+    return cells;
+  }
+
+  bool Fill(const Cell& cell, Family f, int64_t seed, PlannedRun* run) {
+    ModelShape shape = model::ShapeForParams(f, cell.target_params, spec_.context, spec_.vocab,
+                                             spec_.architecture);
+    const std::string fam(model::FamilyName(f));
+    if (std::string err = model::ValidateShape(shape); !err.empty()) {
+      errors_.push_back(cell.field + ": " + fam + " of " + Sci(cell.target_params) + " params: " + err);
+      return false;
+    }
+    const model::ParamCount params = model::CountParams(shape);
+    const double got = static_cast<double>(params.non_embedding);
+    if (std::abs(std::log(got / cell.target_params)) > std::log(2.0)) {
+      errors_.push_back(cell.field + ": a " + fam + " of " + Sci(cell.target_params) +
+                        " non-embedding params is outside the architecture rule's reach (nearest shape " +
+                        model::DescribeShape(shape) + " has " + Sci(got) + ")");
+      return false;
+    }
+    const model::FlopsPerToken fpt = model::ExactFlopsPerToken(shape);
+    double tokens = cell.tokens;
+    if (cell.budget > 0) tokens = cell.budget / fpt.training;
+    const int64_t batch = spec_.train.batch_tokens;
+    if (tokens < batch) {
+      errors_.push_back(cell.field + ": " + fam + " " + model::DescribeShape(shape) + " would train on " +
+                        Sci(tokens) + " tokens, less than one batch (train.batch_tokens = " +
+                        std::to_string(batch) + ")");
+      return false;
+    }
+    const int64_t steps = static_cast<int64_t>(std::ceil(tokens / batch - 1e-9));
+    run->family = f;
+    run->shape = shape;
+    run->seed = seed;
+    run->target_params = cell.target_params;
+    run->budget = cell.budget;
+    run->tokens = steps * batch;
+    run->unique_tokens = static_cast<int64_t>(std::llround(cell.unique_tokens));
+    run->params = params;
+    run->flops = fpt.training * static_cast<double>(run->tokens);
+    run->flops_6nd = 6.0 * got * static_cast<double>(run->tokens);
+    run->memory_bytes = model::EstimateTrainingMemoryBytes(shape, batch, 4);
+    const auto& lr = spec_.train.learning_rate;
+    double scale = lr.scale;
+    if (auto it = lr.family_scale.find(f); it != lr.family_scale.end()) scale *= it->second;
+    run->learning_rate = model::PeakLearningRate(lr.rule, scale, params.non_embedding);
+    run->config = Config(*run);
+    return true;
+  }
+
+  nlohmann::json Config(const PlannedRun& r) const {
+    const auto& t = spec_.train;
+    nlohmann::json train = {{"tokens", r.tokens},
+                            {"batch_tokens", t.batch_tokens},
+                            {"lr", r.learning_rate},
+                            {"min_lr_ratio", t.min_lr_ratio},
+                            {"warmup_fraction", t.warmup_fraction},
+                            {"weight_decay", t.weight_decay},
+                            {"grad_clip", t.grad_clip},
+                            {"beta1", t.beta1},
+                            {"beta2", t.beta2},
+                            {"seed", r.seed},
+                            {"eval_tokens", t.eval_tokens},
+                            {"log_interval_steps", t.log_interval_steps}};
+    if (t.eval_interval_tokens > 0) train["eval_interval_tokens"] = t.eval_interval_tokens;
+    nlohmann::json data = {{"dataset", spec_.dataset}};
+    data["unique_tokens"] = r.unique_tokens > 0 ? nlohmann::json(r.unique_tokens) : nlohmann::json(nullptr);
+    const ModelShape& s = r.shape;
+    return {{"family", std::string(model::FamilyName(r.family))},
+            {"model",
+             {{"n_layer", s.n_layer},
+              {"d_model", s.d_model},
+              {"n_head", s.n_head},
+              {"d_ff", s.d_ff},
+              {"context", s.context},
+              {"vocab", s.vocab},
+              {"mlp", std::string(model::MlpName(s.mlp))},
+              {"positions", std::string(model::PositionsName(s.positions))},
+              {"tie_embeddings", s.tie_embeddings}}},
+            {"train", train},
+            {"data", data},
+            {"plan",
+             {{"target_params", r.target_params},
+              {"budget", r.budget},
+              {"flops", r.flops},
+              {"flops_6nd", r.flops_6nd}}},
+            {"simulation", spec_.simulation}};
+  }
+
+  // Two different sizes of one family must not collapse onto one shape (the
+  // ladder would train the same model twice and call it two sizes).
+  void CheckDistinctShapes(const std::vector<Cell>& cells) {
+    for (Family f : spec_.families) {
+      for (size_t i = 1; i < cells.size(); ++i) {
+        const Cell& a = cells[i - 1];
+        const Cell& b = cells[i];
+        if (a.target_params == b.target_params || a.budget != b.budget) continue;
+        if (spec_.kind == SweepKind::kGrid || spec_.kind == SweepKind::kDataConstrained) continue;
+        ModelShape sa = model::ShapeForParams(f, a.target_params, spec_.context, spec_.vocab, spec_.architecture);
+        ModelShape sb = model::ShapeForParams(f, b.target_params, spec_.context, spec_.vocab, spec_.architecture);
+        if (sa == sb) {
+          errors_.push_back(b.field + ": sizes " + Sci(a.target_params) + " and " + Sci(b.target_params) +
+                            " give the same " + std::string(model::FamilyName(f)) + " shape (" +
+                            model::DescribeShape(sa) + "); use fewer sizes or a wider range");
+        }
+      }
+    }
+  }
+
+  const SweepSpec& spec_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<PlannedRun>> PlanSweep(const SweepSpec& spec) {
+  return Planner(spec).Plan();
+}
+
+}  // namespace ladder

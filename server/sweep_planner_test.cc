@@ -1,0 +1,125 @@
+#include "server/sweep_planner.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+namespace ladder {
+namespace {
+
+SweepSpec MustParse(const std::string& yaml) {
+  auto spec = ParseSweepSpec(yaml);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.ok() ? *spec : SweepSpec{};
+}
+
+TEST(SweepPlannerTest, LadderInterleavesFamiliesOnIdenticalTokenBudgets) {
+  SweepSpec spec = MustParse(
+      "name: l\nkind: ladder\nfamilies: [transformer, lstm]\nladder: {min_params: 2e4, max_params: 2e6, steps: 3}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_EQ(runs->size(), 6u);
+  for (size_t i = 0; i < runs->size(); i += 2) {
+    EXPECT_EQ((*runs)[i].family, model::Family::kTransformer);
+    EXPECT_EQ((*runs)[i + 1].family, model::Family::kLstm);
+    EXPECT_EQ((*runs)[i].tokens, (*runs)[i + 1].tokens) << "families must share the token budget";
+    EXPECT_EQ((*runs)[i].ordinal, static_cast<int>(i));
+  }
+  // Geometric sizes: 2e4, 2e5, 2e6, at 20 tokens/param, rounded up to whole batches.
+  EXPECT_EQ((*runs)[2].tokens, static_cast<int64_t>(std::ceil(20 * 2e5 / 4096.0)) * 4096);
+  EXPECT_EQ((*runs)[0].tokens % 4096, 0);
+}
+
+TEST(SweepPlannerTest, PlannedFlopsUseTheExactCountAndSixNDBeside) {
+  SweepSpec spec = MustParse(
+      "name: g\nkind: grid\nfamilies: [transformer]\ngrid: {params: [1e6], tokens: [4096000]}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_TRUE(runs.ok());
+  const PlannedRun& r = (*runs)[0];
+  EXPECT_DOUBLE_EQ(r.flops, model::ExactFlopsPerToken(r.shape).training * r.tokens);
+  EXPECT_DOUBLE_EQ(r.flops_6nd, 6.0 * r.params.non_embedding * r.tokens);
+  EXPECT_GT(r.flops, r.flops_6nd);  // embedding, readout and attention terms
+  EXPECT_EQ(r.config["model"]["d_model"], r.shape.d_model);
+  EXPECT_EQ(r.config["train"]["tokens"], r.tokens);
+  EXPECT_NEAR(r.config["train"]["lr"].get<double>(),
+              model::PeakLearningRate(model::LrRule::kKaplan, 1.0, r.params.non_embedding), 1e-15);
+}
+
+TEST(SweepPlannerTest, IsoflopRunsSpendTheirBudget) {
+  SweepSpec spec = MustParse(
+      "name: i\nkind: isoflop\nfamilies: [transformer, lstm]\nisoflop: {budgets: [1e13, 1e14], sizes: 4}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_EQ(runs->size(), 16u);
+  for (const PlannedRun& r : *runs) {
+    // Rounded up to a whole batch: within one batch of the budget.
+    EXPECT_GE(r.flops, r.budget);
+    EXPECT_LT(r.flops - r.budget, model::ExactFlopsPerToken(r.shape).training * 4096 + 1);
+  }
+}
+
+TEST(SweepPlannerTest, DataConstrainedRepeatsUniqueTokens) {
+  SweepSpec spec = MustParse(
+      "name: d\nkind: data_constrained\nfamilies: [lstm]\n"
+      "data_constrained: {unique_tokens: 409600, epochs: [1, 4], params: [1e5]}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[1].tokens, 4 * 409600);
+  EXPECT_EQ((*runs)[1].unique_tokens, 409600);
+  EXPECT_EQ((*runs)[1].config["data"]["unique_tokens"], 409600);
+}
+
+TEST(SweepPlannerTest, ExpansionIsDeterministic) {
+  SweepSpec spec = MustParse(
+      "name: l\nkind: ladder\nfamilies: [transformer, lstm]\nseeds: [3, 4]\n"
+      "ladder: {min_params: 3e4, max_params: 3e6, steps: 4}\n");
+  auto a = PlanSweep(spec);
+  auto b = PlanSweep(spec);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) EXPECT_EQ((*a)[i].config.dump(), (*b)[i].config.dump());
+}
+
+TEST(SweepPlannerTest, RefusesASizeTooSmallForTheRule) {
+  SweepSpec spec = MustParse("name: g\nkind: grid\nfamilies: [transformer]\ngrid: {params: [50], tokens: [1e6]}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_FALSE(runs.ok());
+  EXPECT_EQ(runs.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(runs.status().message()).find("outside the architecture rule's reach"), std::string::npos)
+      << runs.status();
+}
+
+TEST(SweepPlannerTest, RefusesABudgetBelowOneBatch) {
+  SweepSpec spec = MustParse("name: i\nkind: isoflop\nfamilies: [lstm]\nisoflop: {budgets: [1e9], params: [1e5]}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_FALSE(runs.ok());
+  EXPECT_NE(std::string(runs.status().message()).find("isoflop.budgets[0]"), std::string::npos) << runs.status();
+  EXPECT_NE(std::string(runs.status().message()).find("less than one batch"), std::string::npos);
+}
+
+TEST(SweepPlannerTest, RefusesSizesThatCollapseOntoOneShape) {
+  SweepSpec spec = MustParse(
+      "name: l\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: 1e5, max_params: 1.02e5, steps: 3}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_FALSE(runs.ok());
+  EXPECT_NE(std::string(runs.status().message()).find("give the same lstm shape"), std::string::npos)
+      << runs.status();
+}
+
+TEST(SweepPlannerTest, RefusesTooManyRuns) {
+  SweepSpec spec = MustParse(
+      "name: g\nkind: grid\nfamilies: [lstm, transformer]\nseeds: [1,2,3,4,5,6,7,8,9,10]\n"
+      "grid: {params: [1e5], tokens: [" + [] {
+        std::string s;
+        for (int i = 0; i < 6000; ++i) s += (i ? "," : "") + std::to_string(4096 * (i + 1));
+        return s;
+      }() + "]}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_FALSE(runs.ok());
+  EXPECT_NE(std::string(runs.status().message()).find("more than the limit"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ladder

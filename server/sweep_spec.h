@@ -1,0 +1,105 @@
+// A sweep file (YAML), parsed and validated. The format is documented with a
+// commented example in deploy/sweeps/example.yaml. A spec is immutable once
+// stored; SweepSpecToJson gives the normalised form stored beside the YAML.
+#pragma once
+
+#include <absl/status/statusor.h>
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/model/architecture_rule.h"
+#include "common/model/model_shape.h"
+
+namespace ladder {
+
+// Stored in sweeps.kind: do not rename.
+enum class SweepKind { kLadder, kIsoflop, kGrid, kDataConstrained, kImported };
+std::string_view SweepKindName(SweepKind kind);
+
+struct LearningRateSpec {
+  model::LrRule rule = model::LrRule::kKaplan;
+  double scale = 1.0;  // multiplies the rule (for "constant": the rate itself)
+  std::map<model::Family, double> family_scale;  // extra factor per family
+};
+
+struct TrainSpec {
+  int64_t batch_tokens = 4096;
+  LearningRateSpec learning_rate;
+  double warmup_fraction = 0.05;
+  double min_lr_ratio = 0.1;
+  double weight_decay = 0.1;
+  double grad_clip = 1.0;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  int64_t eval_tokens = 65536;
+  int64_t eval_interval_tokens = 0;  // 0: the trainer's default
+  int log_interval_steps = 10;
+};
+
+// kind: ladder. Sizes on a geometric grid from min to max params (inclusive),
+// each trained for tokens_per_param x params tokens.
+struct LadderSpec {
+  double min_params = 0;
+  double max_params = 0;
+  int steps = 0;
+  double tokens_per_param = 20;
+};
+
+// kind: isoflop. For each budget C, `sizes` models log-spaced over a factor
+// `spread` around N_c = sqrt(C / (6 * 20)) (the 20-tokens-per-parameter
+// optimum under C = 6ND), or the explicit `params`; D = C / exact FLOPs per token.
+struct IsoflopSpec {
+  std::vector<double> budgets;
+  int sizes = 5;
+  double spread = 8;
+  std::vector<double> params;
+};
+
+// kind: grid. Every params x tokens pair.
+struct GridSpec {
+  std::vector<double> params;
+  std::vector<double> tokens;
+};
+
+// kind: data_constrained. Fixed unique tokens U, D = epochs x U.
+struct DataConstrainedSpec {
+  double unique_tokens = 0;
+  std::vector<double> epochs;
+  std::vector<double> params;
+};
+
+struct SweepSpec {
+  std::string name;
+  SweepKind kind = SweepKind::kLadder;
+  std::vector<model::Family> families;
+  int priority = 0;
+  int max_attempts = 3;
+  std::vector<int64_t> seeds = {1};
+  std::string device = "any";  // any | cpu | cuda
+  std::string dataset = "kjv";
+  int context = 64;
+  int vocab = 256;
+  model::ArchitectureRule architecture;
+  TrainSpec train;
+  LadderSpec ladder;
+  IsoflopSpec isoflop;
+  GridSpec grid;
+  DataConstrainedSpec data_constrained;
+  // Compute at which dashboards show the predicted loss (0: 100x the largest run).
+  double target_compute = 0;
+  // Passed verbatim into every run config (read by ladder-sim only).
+  nlohmann::json simulation;
+};
+
+// Parses and validates a sweep file. Errors are INVALID_ARGUMENT and name
+// every field at fault with its line: "ladder.steps (line 9): must be at
+// least 2, got 1". Unknown fields are errors too (typos should not pass).
+absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml);
+
+nlohmann::json SweepSpecToJson(const SweepSpec& spec);
+
+}  // namespace ladder
