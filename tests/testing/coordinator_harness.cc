@@ -1,0 +1,56 @@
+#include "tests/testing/coordinator_harness.h"
+
+#include <cstdlib>
+#include <iostream>
+
+namespace ladder::testing {
+
+CoordinatorOptions CoordinatorHarness::TestOptions(const std::string& url) {
+  CoordinatorOptions o;
+  o.listen = "127.0.0.1:0";
+  o.database_url = url;
+  o.insecure_plaintext = true;
+  o.db_pool_size = 8;
+  o.lease_ttl = std::chrono::milliseconds(1000);
+  o.heartbeat_interval = std::chrono::milliseconds(200);
+  o.maintenance_interval = std::chrono::milliseconds(100);
+  o.worker_gone_after = std::chrono::milliseconds(5000);
+  o.retry_backoff = std::chrono::milliseconds(0);
+  o.watch_poll_interval = std::chrono::milliseconds(50);
+  return o;
+}
+
+CoordinatorHarness::CoordinatorHarness(const std::string& url,
+                                       const std::function<void(CoordinatorOptions&)>& tweak) {
+  CoordinatorOptions o = TestOptions(url);
+  if (tweak) tweak(o);
+  auto c = Coordinator::BuildAndStart(o);
+  if (!c.ok()) {
+    std::cerr << "FATAL: coordinator did not start: " << c.status() << "\n";
+    std::abort();
+  }
+  coordinator_ = *std::move(c);
+  channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  sweeps_ = v1::Sweeps::NewStub(channel_);
+  runs_ = v1::Runs::NewStub(channel_);
+  workers_ = v1::Workers::NewStub(channel_);
+  agent_ = v1::Agent::NewStub(channel_);
+}
+
+CoordinatorHarness::~CoordinatorHarness() { Stop(); }
+
+void CoordinatorHarness::Stop() {
+  if (coordinator_) {
+    coordinator_->Shutdown(std::chrono::milliseconds(200));
+    coordinator_->Wait();
+    coordinator_.reset();
+  }
+}
+
+std::unique_ptr<grpc::ClientContext> CoordinatorHarness::Ctx() {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return c;
+}
+
+}  // namespace ladder::testing
