@@ -8,6 +8,9 @@
 #include <sstream>
 
 #include "common/logging.h"
+#include "common/metrics_http_server.h"
+#include "server/coordinator_metrics.h"
+#include "server/store/stats_store.h"
 #include "server/scheduler.h"
 #include "server/service/runs_service.h"
 #include "server/service/sweeps_service.h"
@@ -83,12 +86,15 @@ absl::Status Coordinator::Start() {
   lease.max_backoff = options_.max_retry_backoff;
   lease_store_ = std::make_unique<store::LeaseStore>(pool_.get(), lease);
   worker_store_ = std::make_unique<store::WorkerStore>(pool_.get());
+  stats_store_ = std::make_unique<store::StatsStore>(pool_.get());
+  metrics_ = std::make_unique<CoordinatorMetrics>();
   sweep_manager_ = std::make_unique<SweepManager>(sweep_store_.get());
   Scheduler::Options sched;
   sched.heartbeat_interval = options_.heartbeat_interval;
   sched.maintenance_interval = options_.maintenance_interval;
   sched.worker_gone_after = options_.worker_gone_after;
-  scheduler_ = std::make_unique<Scheduler>(lease_store_.get(), sweep_store_.get(), sched);
+  scheduler_ = std::make_unique<Scheduler>(lease_store_.get(), sweep_store_.get(), stats_store_.get(),
+                                           metrics_.get(), sched);
 
   sweeps_service_ = std::make_unique<SweepsService>(sweep_manager_.get(), options_.watch_poll_interval);
   runs_service_ = std::make_unique<RunsService>(sweep_store_.get());
@@ -108,9 +114,18 @@ absl::Status Coordinator::Start() {
   builder.RegisterService(runs_service_.get());
   builder.RegisterService(workers_service_.get());
   builder.RegisterService(agent_service_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(metrics_->MakeRpcInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     return absl::UnavailableError("--listen: cannot bind " + options_.listen);
+  }
+  if (!options_.metrics_listen.empty()) {
+    auto metrics_server = MetricsHttpServer::Start(options_.metrics_listen, metrics_->registry());
+    if (!metrics_server.ok()) return metrics_server.status();
+    metrics_server_ = *std::move(metrics_server);
+    LOG_INFO << "serving /metrics on port " << metrics_server_->port();
   }
   scheduler_->Start();
   LOG_INFO << "serving ladder.v1 on port " << port_;
@@ -120,7 +135,10 @@ absl::Status Coordinator::Start() {
 void Coordinator::Shutdown(std::chrono::milliseconds grace) {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
   if (scheduler_) scheduler_->Stop();
+  if (metrics_server_) metrics_server_->Stop();
 }
+
+int Coordinator::metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
 
 void Coordinator::Wait() {
   if (server_) server_->Wait();

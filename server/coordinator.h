@@ -27,6 +27,11 @@ class SweepsService;
 class RunsService;
 class WorkersService;
 class AgentService;
+class CoordinatorMetrics;
+class MetricsHttpServer;
+namespace store {
+class StatsStore;
+}
 
 class Coordinator {
  public:
@@ -43,6 +48,9 @@ class Coordinator {
   // Blocks until the server has shut down.
   void Wait();
 
+  // The port /metrics is served on (0 if metrics are off).
+  int metrics_port() const;
+  CoordinatorMetrics* metrics() { return metrics_.get(); }
   store::PgPool* pool() { return pool_.get(); }
   Scheduler* scheduler() { return scheduler_.get(); }
 
@@ -55,6 +63,9 @@ class Coordinator {
   std::unique_ptr<store::SweepStore> sweep_store_;
   std::unique_ptr<store::LeaseStore> lease_store_;
   std::unique_ptr<store::WorkerStore> worker_store_;
+  std::unique_ptr<store::StatsStore> stats_store_;
+  std::unique_ptr<CoordinatorMetrics> metrics_;
+  std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::unique_ptr<SweepManager> sweep_manager_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<SweepsService> sweeps_service_;

@@ -65,7 +65,7 @@ std::string CoordinatorOptions::Describe() const {
     << " max_retry_backoff_ms=" << max_retry_backoff.count()
     << " watch_poll_interval_ms=" << watch_poll_interval.count()
     << " transport=" << (insecure_plaintext ? "plaintext(loopback)" : "tls cert=" + tls_cert +
-                                                      " client_ca=" + tls_client_ca) << " migrate=" << migrate
+                                                      " client_ca=" + tls_client_ca) << " metrics_listen=" << (metrics_listen.empty() ? "off" : metrics_listen) << " migrate=" << migrate
     << " log_level=" << log_level;
   return o.str();
 }

@@ -38,6 +38,8 @@ struct CoordinatorOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // Prometheus /metrics address (host:port; port 0 picks one); empty = off.
+  std::string metrics_listen = "127.0.0.1:9400";
   // Apply database migrations at start (off: refuse to start on an old schema).
   bool migrate = true;
   std::string log_level = "info";

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", o.tls_cert, "server certificate chain (PEM)");
   app.add_option("--tls-key", o.tls_key, "server private key (PEM)");
   app.add_option("--tls-client-ca", o.tls_client_ca, "CA for worker client certificates (PEM)");
+  app.add_option("--metrics-listen", o.metrics_listen, "Prometheus /metrics host:port ('' = off)")
+      ->capture_default_str();
   app.add_flag("--no-migrate", no_migrate, "do not apply database migrations at start");
   app.add_option("--log-level", o.log_level, "debug|info|warning|error")->capture_default_str();
   try {

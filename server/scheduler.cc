@@ -6,8 +6,9 @@
 
 namespace ladder {
 
-Scheduler::Scheduler(store::LeaseStore* leases, store::SweepStore* sweeps, Options options)
-    : leases_(leases), sweeps_(sweeps), options_(options) {}
+Scheduler::Scheduler(store::LeaseStore* leases, store::SweepStore* sweeps, store::StatsStore* stats,
+                     CoordinatorMetrics* metrics, Options options)
+    : leases_(leases), sweeps_(sweeps), stats_(stats), metrics_(metrics), options_(options) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -39,7 +40,12 @@ absl::StatusOr<v1::RegisterWorkerResponse> Scheduler::Register(const v1::Registe
 }
 
 absl::StatusOr<v1::LeaseRunResponse> Scheduler::Lease(const v1::LeaseRunRequest& req) {
+  const auto start = std::chrono::steady_clock::now();
   auto out = leases_->LeaseRun(req.worker_id(), req.device_index());
+  if (metrics_ && out.ok()) {
+    metrics_->ObserveLease(out->granted(),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   if (out.ok() && out->granted()) {
     LOG_DEBUG << "leased run " << out->lease().run_id() << " (attempt " << out->lease().attempt_number()
               << ") to worker " << req.worker_id() << " device " << req.device_index();
@@ -64,6 +70,7 @@ absl::StatusOr<v1::CompleteAttemptResponse> Scheduler::Complete(const v1::Comple
     LOG_INFO << "run " << end->run_id << " succeeded (attempt " << req.attempt_id() << ")";
     absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
     if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
+    if (metrics_) metrics_->CountAttemptEnded("succeeded", "");
     if (on_attempt_ended_) on_attempt_ended_(*end, "succeeded");
   }
   return out;
@@ -80,20 +87,34 @@ absl::StatusOr<v1::FailAttemptResponse> Scheduler::Fail(const v1::FailAttemptReq
              << req.message() << (end->will_retry ? " (will retry)" : end->run_ended ? " (run failed)" : "");
     absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
     if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
-    if (on_attempt_ended_) on_attempt_ended_(*end, req.reason() == "drained" ? "released" : "failed");
+    const std::string outcome =
+        req.reason() == "drained" ? "released" : req.reason() == "cancelled" ? "cancelled" : "failed";
+    if (metrics_) metrics_->CountAttemptEnded(outcome, req.reason());
+    if (on_attempt_ended_) on_attempt_ended_(*end, outcome);
   }
   return out;
 }
 
 absl::Status Scheduler::MaintainOnce() {
-  auto touched = leases_->ExpireLeases();
-  if (!touched.ok()) return touched.status();
-  for (int64_t s : *touched) {
-    LOG_INFO << "reclaimed expired leases in sweep " << s;
+  auto expired = leases_->ExpireLeases();
+  if (!expired.ok()) return expired.status();
+  if (expired->attempts > 0) {
+    LOG_INFO << "reclaimed " << expired->attempts << " expired lease(s)";
+    if (metrics_) {
+      metrics_->CountLeasesExpired(expired->attempts);
+      for (int i = 0; i < expired->attempts; ++i) metrics_->CountAttemptEnded("expired", "lease_expired");
+    }
+  }
+  for (int64_t s : expired->sweeps) {
     absl::Status st = sweeps_->FinishSweepIfDone(s);
     if (!st.ok()) return st;
   }
-  if (!touched->empty() && on_sweeps_touched_) on_sweeps_touched_(*touched);
+  if (!expired->sweeps.empty() && on_sweeps_touched_) on_sweeps_touched_(expired->sweeps);
+  if (metrics_ && stats_) {
+    auto snapshot = stats_->ReadSnapshot();
+    if (!snapshot.ok()) return snapshot.status();
+    metrics_->Update(*snapshot);
+  }
   auto gone = leases_->MarkSilentWorkersGone(options_.worker_gone_after);
   if (!gone.ok()) return gone.status();
   if (*gone > 0) LOG_INFO << *gone << " silent worker(s) marked gone";

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "ladder/v1/ladder.pb.h"
+#include "server/coordinator_metrics.h"
 #include "server/store/lease_store.h"
+#include "server/store/stats_store.h"
 #include "server/store/sweep_store.h"
 
 namespace ladder {
@@ -33,7 +35,9 @@ class Scheduler {
   using AttemptEndedFn = std::function<void(const store::AttemptEnd&, const std::string& outcome)>;
   using SweepsTouchedFn = std::function<void(const std::vector<int64_t>& sweep_ids)>;
 
-  Scheduler(store::LeaseStore* leases, store::SweepStore* sweeps, Options options);
+  // `stats` and `metrics` may be null (no metrics).
+  Scheduler(store::LeaseStore* leases, store::SweepStore* sweeps, store::StatsStore* stats,
+            CoordinatorMetrics* metrics, Options options);
   ~Scheduler();
 
   void OnAttemptEnded(AttemptEndedFn fn) { on_attempt_ended_ = std::move(fn); }
@@ -57,6 +61,8 @@ class Scheduler {
 
   store::LeaseStore* leases_;
   store::SweepStore* sweeps_;
+  store::StatsStore* stats_;
+  CoordinatorMetrics* metrics_;
   const Options options_;
   AttemptEndedFn on_attempt_ended_;
   SweepsTouchedFn on_sweeps_touched_;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/testing/coordinator_harness.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/test_database.h"
 
 namespace ladder {
@@ -275,6 +276,36 @@ TEST_F(CoordinatorRpcTest, WorkerThatStopsHeartbeatingLosesItsLeaseToAnother) {
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(DrainQueue(h.agent(), alive, 2.0), 1);
   EXPECT_EQ(db_.Query("SELECT string_agg(outcome, ',' ORDER BY number) FROM attempts"), "expired,succeeded");
+}
+
+}  // namespace
+}  // namespace ladder
+
+namespace ladder {
+namespace {
+
+TEST_F(CoordinatorRpcTest, MetricsEndpointServesSchedulingSeries) {
+  CoordinatorHarness h(db_.url());
+  v1::CreateSweepResponse created;
+  ASSERT_TRUE(Submit(h, kGridSweep, &created).ok());
+  const int64_t w = Register(h.agent(), "w");
+  EXPECT_EQ(DrainQueue(h.agent(), w, 2.0), 4);
+  std::this_thread::sleep_for(300ms);  // a maintenance pass refreshes the gauges
+  int status = 0;
+  const std::string text = testing::HttpGet("127.0.0.1", h.coordinator().metrics_port(), "/metrics", &status);
+  ASSERT_EQ(status, 200) << "metrics endpoint unreachable";
+  EXPECT_EQ(testing::MetricValue(text, "ladder_leases_total{granted=\"true\"}"), 4) << text;
+  EXPECT_GE(testing::MetricValue(text, "ladder_leases_total{granted=\"false\"}"), 1);
+  EXPECT_EQ(testing::MetricValue(text, "ladder_attempts_ended_total{outcome=\"succeeded\",reason=\"\"}"), 4);
+  EXPECT_EQ(testing::MetricValue(text, "ladder_runs{state=\"succeeded\",sweep=\"" +
+                                           std::to_string(created.sweep().id()) + "\"}"),
+            4);
+  EXPECT_EQ(testing::MetricValue(text, "ladder_queue_depth"), 0);
+  EXPECT_EQ(testing::MetricValue(text, "ladder_workers{state=\"active\"}"), 1);
+  EXPECT_GE(testing::MetricValue(text, "ladder_rpc_duration_seconds_count{code=\"OK\",method=\"Agent.LeaseRun\"}"), 5);
+  EXPECT_EQ(testing::MetricValue(text, "ladder_rpc_duration_seconds_count{code=\"OK\",method=\"Agent.CompleteAttempt\"}"), 4);
+  testing::HttpGet("127.0.0.1", h.coordinator().metrics_port(), "/nope", &status);
+  EXPECT_EQ(status, 404);
 }
 
 }  // namespace

@@ -269,7 +269,8 @@ TEST_F(StoreTest, ExpiredLeaseIsGrantedToAnotherWorker) {
   std::this_thread::sleep_for(400ms);
   auto touched = leases.ExpireLeases();
   ASSERT_TRUE(touched.ok());
-  EXPECT_EQ(touched->size(), 1u);
+  EXPECT_EQ(touched->sweeps.size(), 1u);
+  EXPECT_EQ(touched->attempts, 1);
   auto second = leases.LeaseRun(w2, 0);
   ASSERT_TRUE(second.ok() && second->granted());
   EXPECT_EQ(second->lease().run_id(), first->lease().run_id());

@@ -449,18 +449,19 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
   return end;
 }
 
-absl::StatusOr<std::vector<int64_t>> LeaseStore::ExpireLeases(int limit) {
-  std::vector<int64_t> sweeps;
+absl::StatusOr<LeaseStore::Expired> LeaseStore::ExpireLeases(int limit) {
+  Expired out;
   absl::Status st = pool_->Transact("expire leases", [&](pqxx::work& txn) -> absl::Status {
-    sweeps.clear();
+    out = Expired{};
     for (const auto& row : txn.exec_prepared(kExpireLeases.name, limit)) {
+      ++out.attempts;
       const int64_t s = row[0].as<int64_t>();
-      if (std::find(sweeps.begin(), sweeps.end(), s) == sweeps.end()) sweeps.push_back(s);
+      if (std::find(out.sweeps.begin(), out.sweeps.end(), s) == out.sweeps.end()) out.sweeps.push_back(s);
     }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  return sweeps;
+  return out;
 }
 
 absl::StatusOr<int> LeaseStore::MarkSilentWorkersGone(std::chrono::milliseconds silence) {

@@ -77,8 +77,12 @@ class LeaseStore {
   absl::StatusOr<AttemptEnd> FailAttempt(const v1::FailAttemptRequest& request);
 
   // Ends attempts whose lease expired (up to `limit`), queueing or failing
-  // their runs. Returns the sweeps touched.
-  absl::StatusOr<std::vector<int64_t>> ExpireLeases(int limit = 1000);
+  // their runs.
+  struct Expired {
+    int attempts = 0;
+    std::vector<int64_t> sweeps;  // touched
+  };
+  absl::StatusOr<Expired> ExpireLeases(int limit = 1000);
 
   // Marks workers silent for longer than `silence` as gone.
   absl::StatusOr<int> MarkSilentWorkersGone(std::chrono::milliseconds silence);

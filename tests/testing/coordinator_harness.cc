@@ -17,6 +17,7 @@ CoordinatorOptions CoordinatorHarness::TestOptions(const std::string& url) {
   o.worker_gone_after = std::chrono::milliseconds(5000);
   o.retry_backoff = std::chrono::milliseconds(0);
   o.watch_poll_interval = std::chrono::milliseconds(50);
+  o.metrics_listen = "127.0.0.1:0";
   return o;
 }
 

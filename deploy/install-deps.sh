@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Ladder builds, tests and runs with, if any
+# is missing (apt-get update first). Run as root, or as a user with sudo.
+# The list is the one place the project's system dependencies are written.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  # RPC and serialisation
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # storage, config, CLI
+  libpqxx-dev postgresql libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  # Boost (Asio, Beast, Process), OpenSSL
+  libboost-dev libboost-filesystem-dev libssl-dev openssl
+  # metrics
+  prometheus-cpp-dev prometheus
+  # training and fitting
+  libtorch-dev libceres-dev libeigen3-dev
+  # the default corpus (King James Bible, via the `bible` program)
+  bible-kjv
+  # plots
+  gnuplot-nox
+  # tests: GoogleTest, and PyTorch for the trainer's golden tests and benchmark
+  libgtest-dev libgmock-dev python3 python3-torch
+  # misc tools used by scripts
+  procps curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${missing[@]}"
