@@ -9,7 +9,10 @@
 
 #include "common/logging.h"
 #include "common/metrics_http_server.h"
+#include "server/auth/request_authorizer.h"
 #include "server/coordinator_metrics.h"
+#include "server/service/admin_service.h"
+#include "server/store/token_store.h"
 #include "server/store/stats_store.h"
 #include "server/scheduler.h"
 #include "server/service/runs_service.h"
@@ -87,6 +90,8 @@ absl::Status Coordinator::Start() {
   lease_store_ = std::make_unique<store::LeaseStore>(pool_.get(), lease);
   worker_store_ = std::make_unique<store::WorkerStore>(pool_.get());
   stats_store_ = std::make_unique<store::StatsStore>(pool_.get());
+  token_store_ = std::make_unique<store::TokenStore>(pool_.get());
+  admin_service_ = std::make_unique<AdminService>(token_store_.get());
   metrics_ = std::make_unique<CoordinatorMetrics>();
   sweep_manager_ = std::make_unique<SweepManager>(sweep_store_.get());
   Scheduler::Options sched;
@@ -103,6 +108,11 @@ absl::Status Coordinator::Start() {
 
   auto creds = ServerCredentials(options_);
   if (!creds.ok()) return creds.status();
+  if (!options_.insecure_plaintext) {
+    // Every call on the TLS port is authorised before its handler runs.
+    authorizer_ = std::make_shared<RequestAuthorizer>(token_store_.get(), options_.token_cache_ttl);
+    (*creds)->SetAuthMetadataProcessor(authorizer_);
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -114,6 +124,7 @@ absl::Status Coordinator::Start() {
   builder.RegisterService(runs_service_.get());
   builder.RegisterService(workers_service_.get());
   builder.RegisterService(agent_service_.get());
+  builder.RegisterService(admin_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics_->MakeRpcInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

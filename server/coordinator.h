@@ -28,9 +28,12 @@ class RunsService;
 class WorkersService;
 class AgentService;
 class CoordinatorMetrics;
+class AdminService;
+class RequestAuthorizer;
 class MetricsHttpServer;
 namespace store {
 class StatsStore;
+class TokenStore;
 }
 
 class Coordinator {
@@ -64,6 +67,9 @@ class Coordinator {
   std::unique_ptr<store::LeaseStore> lease_store_;
   std::unique_ptr<store::WorkerStore> worker_store_;
   std::unique_ptr<store::StatsStore> stats_store_;
+  std::unique_ptr<store::TokenStore> token_store_;
+  std::shared_ptr<RequestAuthorizer> authorizer_;
+  std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::unique_ptr<SweepManager> sweep_manager_;

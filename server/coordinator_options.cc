@@ -49,6 +49,10 @@ absl::Status CoordinatorOptions::Validate() const {
   if (!insecure_plaintext && (tls_cert.empty() || tls_key.empty())) {
     return bad("--tls-cert/--tls-key: required unless --insecure-plaintext (loopback only)");
   }
+  if (!insecure_plaintext && tls_client_ca.empty()) {
+    return bad("--tls-client-ca: required with TLS (workers authenticate with client certificates)");
+  }
+  if (token_cache_ttl.count() < 0) return bad("--token-cache-ttl-ms: must not be negative");
   if (log_level != "debug" && log_level != "info" && log_level != "warning" && log_level != "error") {
     return bad("--log-level: must be debug, info, warning or error");
   }

@@ -38,6 +38,9 @@ struct CoordinatorOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // How long a verified bearer token is trusted before it is checked again
+  // (a revocation takes effect within this time).
+  std::chrono::milliseconds token_cache_ttl{5000};
   // Prometheus /metrics address (host:port; port 0 picks one); empty = off.
   std::string metrics_listen = "127.0.0.1:9400";
   // Apply database migrations at start (off: refuse to start on an old schema).

@@ -28,6 +28,16 @@ TEST(CoordinatorOptionsTest, TlsNeedsCertificateAndKey) {
   EXPECT_NE(std::string(o.Validate().message()).find("--tls-cert"), std::string::npos);
 }
 
+TEST(CoordinatorOptionsTest, TlsNeedsAClientCaForWorkerCertificates) {
+  CoordinatorOptions o = Plain();
+  o.insecure_plaintext = false;
+  o.tls_cert = "server.pem";
+  o.tls_key = "server-key.pem";
+  EXPECT_NE(std::string(o.Validate().message()).find("--tls-client-ca"), std::string::npos);
+  o.tls_client_ca = "ca.pem";
+  EXPECT_TRUE(o.Validate().ok());
+}
+
 TEST(CoordinatorOptionsTest, HeartbeatMustBeShorterThanTheLease) {
   CoordinatorOptions o = Plain();
   o.heartbeat_interval = o.lease_ttl;

@@ -8,6 +8,9 @@
 
 #include "common/logging.h"
 #include "server/coordinator.h"
+#include "server/store/migrations.h"
+#include "server/store/pg_pool.h"
+#include "server/store/token_store.h"
 
 namespace {
 
@@ -50,10 +53,46 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--no-migrate", no_migrate, "do not apply database migrations at start");
   app.add_option("--log-level", o.log_level, "debug|info|warning|error")->capture_default_str();
+  int64_t token_ttl = o.token_cache_ttl.count();
+  app.add_option("--token-cache-ttl-ms", token_ttl, "how long a verified token is trusted")->capture_default_str();
+
+  // Bootstrap: make the first admin token straight in the database (then use
+  // `ladder token create` over the API for the rest).
+  auto* create_token = app.add_subcommand("create-token", "Create an API token in the database and print it once");
+  std::string token_name;
+  std::vector<std::string> token_scopes;
+  create_token->add_option("--name", token_name, "what the token is for")->required();
+  create_token->add_option("--scopes", token_scopes, "read, submit and/or admin")->delimiter(',')->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  o.token_cache_ttl = std::chrono::milliseconds(token_ttl);
+  if (create_token->parsed()) {
+    ladder::SetLogTag("coordinator");
+    if (o.database_url.empty()) {
+      std::cerr << "ladder-coordinator: --database-url: required (or set LADDER_DATABASE_URL)\n";
+      return 2;
+    }
+    ladder::store::PgPool::Options po;
+    po.url = o.database_url;
+    po.size = 1;
+    auto pool = ladder::store::PgPool::Connect(po);
+    absl::Status st = pool.ok() ? ladder::store::ApplyMigrations(**pool) : pool.status();
+    if (!st.ok()) {
+      std::cerr << "ladder-coordinator: " << st.message() << "\n";
+      return 1;
+    }
+    ladder::store::TokenStore tokens(pool->get());
+    auto created = tokens.Create(token_name, token_scopes);
+    if (!created.ok()) {
+      std::cerr << "ladder-coordinator: create-token: " << created.status().message() << "\n";
+      return created.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    std::cout << created->secret << "\n";
+    std::cerr << "token " << created->token.id() << " '" << token_name << "' created; it is shown only once\n";
+    return 0;
   }
   o.lease_ttl = std::chrono::milliseconds(lease_ttl);
   o.heartbeat_interval = std::chrono::milliseconds(heartbeat);

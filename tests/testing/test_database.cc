@@ -1,5 +1,7 @@
 #include "tests/testing/test_database.h"
 
+#include "tests/testing/test_env.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -23,8 +25,8 @@ std::string WithDatabase(const std::string& url, const std::string& db) {
 
 std::string TestDatabase::AdminUrl() {
   if (const char* url = std::getenv("LADDER_TEST_DATABASE_URL"); url && *url) return url;
-  if (const char* file = std::getenv("LADDER_TEST_PG_URL_FILE"); file && *file) {
-    std::ifstream in(file);
+  if (std::getenv("LADDER_TEST_BUILD_DIR") != nullptr) {
+    std::ifstream in(PostgresUrlFile());
     std::string url;
     if (std::getline(in, url) && !url.empty()) return url;
   }

@@ -1,6 +1,6 @@
 // A fresh, empty PostgreSQL database per test, on the suite's throwaway
 // server (tests/postgres.sh, a ctest fixture). The server's admin URL comes
-// from $LADDER_TEST_DATABASE_URL or the file named by $LADDER_TEST_PG_URL_FILE.
+// from $LADDER_TEST_DATABASE_URL or the fixture's file (test_env.h).
 // The database is dropped when the object goes.
 #pragma once
 
