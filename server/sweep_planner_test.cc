@@ -123,3 +123,31 @@ TEST(SweepPlannerTest, RefusesTooManyRuns) {
 
 }  // namespace
 }  // namespace ladder
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace ladder {
+namespace {
+
+// Every sweep file shipped in deploy/sweeps/ parses and plans.
+TEST(ShippedSweepsTest, EveryFileInDeploySweepsIsValid) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(LADDER_SOURCE_DIR) + "/deploy/sweeps")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    std::ifstream in(entry.path());
+    std::stringstream yaml;
+    yaml << in.rdbuf();
+    auto spec = ParseSweepSpec(yaml.str());
+    ASSERT_TRUE(spec.ok()) << entry.path() << ": " << spec.status();
+    auto runs = PlanSweep(*spec);
+    ASSERT_TRUE(runs.ok()) << entry.path() << ": " << runs.status();
+    EXPECT_FALSE(runs->empty()) << entry.path();
+  }
+  EXPECT_GE(files, 1);
+}
+
+}  // namespace
+}  // namespace ladder

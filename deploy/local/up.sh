@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Starts a local Ladder stack: a private PostgreSQL (its own data directory
+# and port), a coordinator on TLS with its own cluster CA, and worker daemons
+# with client certificates. Works as root and as a normal user. Idempotent:
+# what is already running is left alone.
+#
+#   deploy/local/up.sh [--workers N] [--cpu-slots K] [--threads-per-slot T]
+#                      [--trainer PATH] [--port P] [--pg-port P] [--metrics-port P]
+#
+# State (data, certificates, logs, the admin token) lives in
+# $LADDER_STATE_DIR (default: .ladder-local in the repository). Programs come
+# from $LADDER_BIN (default: build/bin). Afterwards:
+#   source .ladder-local/env && ladder status
+# deploy/local/down.sh stops everything and keeps the data.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${LADDER_BIN:-$ROOT/build/bin}
+STATE=${LADDER_STATE_DIR:-$ROOT/.ladder-local}
+WORKERS=1
+SLOTS=1
+THREADS=$(nproc)
+TRAINER=""
+PORT=7400
+PG_PORT=7432
+METRICS_PORT=9400
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workers) WORKERS=$2; shift 2 ;;
+    --cpu-slots) SLOTS=$2; shift 2 ;;
+    --threads-per-slot) THREADS=$2; shift 2 ;;
+    --trainer) TRAINER=$2; shift 2 ;;
+    --port) PORT=$2; shift 2 ;;
+    --pg-port) PG_PORT=$2; shift 2 ;;
+    --metrics-port) METRICS_PORT=$2; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "up.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+for p in ladder ladder-coordinator ladder-worker; do
+  [ -x "$BIN/$p" ] || { echo "up.sh: $BIN/$p is missing: build first (cmake --build build)" >&2; exit 1; }
+done
+if [ -z "$TRAINER" ]; then
+  if [ -x "$BIN/ladder-train" ]; then TRAINER=$BIN/ladder-train; else
+    TRAINER=$BIN/ladder-sim
+    echo "up.sh: ladder-train is not built; workers use ladder-sim, a SIMULATED trainer" >&2
+  fi
+fi
+mkdir -p "$STATE/logs" "$STATE/run"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+
+# --- PostgreSQL -------------------------------------------------------------
+# As root the server runs as the postgres user, so its data lives where that
+# user can reach it; as a normal user it lives in the state directory.
+if [ "$(id -u)" = 0 ]; then
+  PGDATA=${LADDER_PGDATA:-/var/lib/ladder/local-$(echo "$STATE" | md5sum | cut -c1-8)}
+  PGSOCK=$PGDATA/sock
+  pg() { su postgres -s /bin/sh -c "$*"; }
+  install -d -o postgres -m 700 "$PGDATA"
+else
+  PGDATA=${LADDER_PGDATA:-$STATE/pg}
+  PGSOCK=$PGDATA/sock
+  pg() { sh -c "$*"; }
+  mkdir -p "$PGDATA"
+fi
+echo "$PGDATA" >"$STATE/run/pgdata"
+if [ ! -f "$PGDATA/db/PG_VERSION" ]; then
+  echo "up.sh: creating a PostgreSQL cluster in $PGDATA"
+  pg "$PGBIN/initdb -D $PGDATA/db -A trust -U ladder >$PGDATA/initdb.log 2>&1" || { cat "$PGDATA/initdb.log" >&2; exit 1; }
+fi
+pg "mkdir -p $PGSOCK"
+if ! pg "$PGBIN/pg_ctl -D $PGDATA/db status >/dev/null 2>&1"; then
+  pg "$PGBIN/pg_ctl -D $PGDATA/db -w -t 60 -l $PGDATA/server.log -o \"-p $PG_PORT -k $PGSOCK -c listen_addresses=127.0.0.1\" start >/dev/null" ||
+    { tail -20 "$PGDATA/server.log" >&2; exit 1; }
+fi
+DB_ADMIN="postgresql://ladder@127.0.0.1:$PG_PORT/postgres"
+DB_URL="postgresql://ladder@127.0.0.1:$PG_PORT/ladder"
+if ! psql "$DB_ADMIN" -Atc "SELECT 1 FROM pg_database WHERE datname = 'ladder'" | grep -q 1; then
+  psql "$DB_ADMIN" -qc "CREATE DATABASE ladder" >/dev/null
+fi
+echo "up.sh: PostgreSQL on 127.0.0.1:$PG_PORT (data in $PGDATA)"
+
+# --- certificates and the admin token --------------------------------------
+if [ ! -f "$STATE/certs/server.pem" ]; then
+  "$ROOT/deploy/certs/make-certs.sh" "$STATE/certs" --worker local >/dev/null
+fi
+if [ ! -s "$STATE/admin.token" ]; then
+  (umask 077; "$BIN/ladder-coordinator" create-token --database-url "$DB_URL" --name local-admin --scopes admin \
+    >"$STATE/admin.token" 2>>"$STATE/logs/coordinator.log")
+fi
+
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# --- coordinator ------------------------------------------------------------
+if ! running "$STATE/run/coordinator.pid"; then
+  setsid "$BIN/ladder-coordinator" --listen "127.0.0.1:$PORT" --database-url "$DB_URL" \
+    --tls-cert "$STATE/certs/server.pem" --tls-key "$STATE/certs/server-key.pem" \
+    --tls-client-ca "$STATE/certs/ca.pem" --metrics-listen "127.0.0.1:$METRICS_PORT" \
+    >>"$STATE/logs/coordinator.log" 2>&1 </dev/null &
+  echo $! >"$STATE/run/coordinator.pid"
+fi
+cat >"$STATE/env" <<ENV
+export LADDER_COORDINATOR=127.0.0.1:$PORT
+export LADDER_CA=$STATE/certs/ca.pem
+export LADDER_TOKEN=\$(cat $STATE/admin.token)
+export PATH=$BIN:\$PATH
+ENV
+chmod 600 "$STATE/env"
+for _ in $(seq 1 100); do
+  if LADDER_COORDINATOR=127.0.0.1:$PORT LADDER_CA=$STATE/certs/ca.pem LADDER_TOKEN=$(cat "$STATE/admin.token") \
+     "$BIN/ladder" --timeout 2 workers >/dev/null 2>&1; then break; fi
+  running "$STATE/run/coordinator.pid" || { tail -20 "$STATE/logs/coordinator.log" >&2; echo "up.sh: coordinator exited" >&2; exit 1; }
+  sleep 0.2
+done
+echo "up.sh: coordinator on 127.0.0.1:$PORT (TLS), metrics on 127.0.0.1:$METRICS_PORT/metrics"
+
+# --- workers ----------------------------------------------------------------
+DATA_DIR=${LADDER_DATA_DIR:-$STATE/data}
+mkdir -p "$DATA_DIR"
+for i in $(seq 1 "$WORKERS"); do
+  pidf="$STATE/run/worker-$i.pid"
+  running "$pidf" && continue
+  setsid "$BIN/ladder-worker" --coordinator "127.0.0.1:$PORT" --name "local-$i" \
+    --tls-ca "$STATE/certs/ca.pem" --tls-cert "$STATE/certs/worker-local.pem" --tls-key "$STATE/certs/worker-local-key.pem" \
+    --trainer "$TRAINER" --work-dir "$STATE/worker-$i" --data-dir "$DATA_DIR" \
+    --devices cpu --cpu-slots "$SLOTS" --threads-per-slot "$THREADS" \
+    ${LADDER_WORKER_ARGS:-} >>"$STATE/logs/worker-$i.log" 2>&1 </dev/null &
+  echo $! >"$pidf"
+done
+echo "up.sh: $WORKERS worker(s) with $SLOTS CPU slot(s) of $THREADS thread(s), trainer $(basename "$TRAINER")"
+echo "up.sh: logs in $STATE/logs; run: source $STATE/env && ladder status"
