@@ -305,8 +305,10 @@ void AttemptSupervisor::MaybeFinishTrainer() {
     return;
   }
   const TrainerExit& exit = *exit_;
-  if (result_json_ && exit.ok()) {
-    outcome_failure_.reset();
+  if (stop_ && stop_->reason != "drained") {
+    outcome_failure_ = *stop_;  // a protocol error or silence, even after a result
+  } else if (result_json_ && exit.ok()) {
+    outcome_failure_.reset();  // including a draining trainer that finished in time
   } else if (stop_) {
     outcome_failure_ = *stop_;
   } else if (error_) {

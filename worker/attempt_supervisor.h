@@ -6,16 +6,20 @@
 // and reports the outcome exactly once with CompleteAttempt or FailAttempt,
 // retrying while the coordinator is unreachable.
 //
-// Outcome rules:
-//   `result` and exit 0                  -> CompleteAttempt (result verbatim)
-//   stopped by the worker                -> FailAttempt with the stop reason:
-//       timeout (silence), protocol_error (bad stdout line), drained
-//   `error` event and a non-zero exit    -> FailAttempt(kind, message)
-//   exit 0 without `result`, or after `error`, or a line after the last
-//   event, or `progress` before `started` -> FailAttempt(protocol_error)
-//   non-zero exit or a signal otherwise  -> FailAttempt(crashed, "exit code 3")
+// Outcome rules, the first that applies wins:
 //   lease revoked (heartbeat, ReportProgress, or a stale-lease error)
 //                                        -> trainer stopped, nothing reported
+//   stopped by the worker for silence or a bad stdout line (a line after
+//   the last event, `progress` before `started`, not JSON, unknown event,
+//   missing field)                       -> FailAttempt(timeout | protocol_error)
+//   `result` and exit 0                  -> CompleteAttempt (result verbatim),
+//                                           also when it beat a drain
+//   stopped for a drain                  -> FailAttempt(drained)
+//   `error` event and a non-zero exit    -> FailAttempt(kind, message)
+//   exit 0 without `result`, or after `error`
+//                                        -> FailAttempt(protocol_error)
+//   non-zero exit or a signal otherwise  -> FailAttempt(crashed, "exit code 3;
+//                                           stderr: <last line of the log>")
 //
 // Ownership and threading: created and used on the io_context thread only;
 // held by shared_ptr (its timers and calls keep it alive until they finish).

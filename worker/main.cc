@@ -64,9 +64,16 @@ int main(int argc, char** argv) {
   o.work_dir = Env("LADDER_WORK_DIR");
   std::string token_file;
   std::string log_level = "info";
-  std::string silence = "10m", drain_grace = "60s", kill_grace = "10s", lease_poll = "2s",
-              rpc_timeout = "10s", progress_interval = "1s", backoff_max = "5s",
-              drain_report = "30s";
+  // Duration flags are read as text; their defaults come from WorkerOptions.
+  using ladder::FormatDuration;
+  std::string silence = FormatDuration(o.trainer_silence_timeout);
+  std::string drain_grace = FormatDuration(o.drain_grace);
+  std::string kill_grace = FormatDuration(o.kill_grace);
+  std::string lease_poll = FormatDuration(o.lease_poll_interval);
+  std::string rpc_timeout = FormatDuration(o.rpc_timeout);
+  std::string progress_interval = FormatDuration(o.progress_interval);
+  std::string backoff_max = FormatDuration(o.retry_backoff_max);
+  std::string drain_report = FormatDuration(o.drain_report_timeout);
 
   CLI::App app{
       "ladder-worker: leases runs from a Ladder coordinator and trains each in its own\n"

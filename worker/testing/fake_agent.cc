@@ -14,9 +14,12 @@ class FakeAgent::Service final : public v1::Agent::Service {
  public:
   explicit Service(FakeAgent& fake) : f_(fake) {}
 
-  grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest* req,
+  grpc::Status RegisterWorker(grpc::ServerContext* context, const v1::RegisterWorkerRequest* req,
                               v1::RegisterWorkerResponse* resp) override {
     Locked lock(f_);
+    const auto auth = context->client_metadata().find("authorization");
+    f_.last_authorization_ =
+        auth == context->client_metadata().end() ? "" : std::string(auth->second.data(), auth->second.size());
     if (req->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "name: empty"};
     auto [it, inserted] = f_.workers_.emplace(req->name(), static_cast<int64_t>(f_.workers_.size() + 1));
     ++f_.registrations_;
@@ -176,7 +179,9 @@ void FakeAgent::Start() {
     grpc::ServerBuilder builder;
     int selected = 0;
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port_),
-                             grpc::InsecureServerCredentials(), &selected);
+                             options_.credentials ? options_.credentials
+                                                  : grpc::InsecureServerCredentials(),
+                             &selected);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     if (server_ && selected == 0) server_.reset();
@@ -262,6 +267,11 @@ std::vector<int64_t> FakeAgent::LastHeartbeatAttempts() const {
 int FakeAgent::queued_runs() const {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(queue_.size());
+}
+
+std::string FakeAgent::last_authorization() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_authorization_;
 }
 
 bool FakeAgent::WaitFor(const std::function<bool()>& condition,

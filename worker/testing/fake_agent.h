@@ -17,6 +17,7 @@
 // inspects.
 #pragma once
 
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 
 #include <chrono>
@@ -39,6 +40,8 @@ class FakeAgent {
   struct Options {
     int heartbeat_interval_ms = 100;
     int lease_ttl_ms = 10000;
+    // Transport security; null = plaintext.
+    std::shared_ptr<grpc::ServerCredentials> credentials;
   };
 
   struct AttemptRecord {
@@ -89,6 +92,8 @@ class FakeAgent {
   // The attempt ids listed in the most recent Heartbeat.
   std::vector<int64_t> LastHeartbeatAttempts() const;
   int queued_runs() const;
+  // The `authorization` header of the last RegisterWorker call ("" if none).
+  std::string last_authorization() const;
 
   // Polls `condition` (called without the lock held) after every call the
   // server handles, and every 20 ms, until it holds or `timeout` passes.
@@ -123,6 +128,7 @@ class FakeAgent {
   std::vector<int64_t> last_heartbeat_attempts_;
   std::vector<int64_t> pending_revocations_;
   bool drain_ = false;
+  std::string last_authorization_;
   int fail_completes_ = 0;
   grpc::StatusCode fail_completes_code_ = grpc::StatusCode::UNAVAILABLE;
 };
