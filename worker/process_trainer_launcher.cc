@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/process/args.hpp>
@@ -110,6 +111,27 @@ void ReadNextLine(const std::shared_ptr<ChildState>& s) {
   });
 }
 
+void OnChildExit(const std::weak_ptr<ChildState>& weak, const std::error_code& ec) {
+  auto st = weak.lock();
+  if (!st || st->exited || !st->child || st->pid <= 0) return;
+  st->exited = true;
+  TrainerExit exit;
+  if (ec) {
+    LOG_WARN << "trainer " << st->pid << ": cannot read its exit status: " << ec.message();
+    exit.signaled = true;
+    exit.code = SIGKILL;
+  } else {
+    const int raw = st->child->native_exit_code();
+    exit.signaled = WIFSIGNALED(raw);
+    exit.code = exit.signaled ? WTERMSIG(raw) : WEXITSTATUS(raw);
+  }
+  // Whatever the trainer left running in its group goes with it.
+  if (::kill(-st->pid, SIGKILL) != 0 && errno != ESRCH) {
+    LOG_DEBUG << "kill group " << st->pid << ": " << strerror(errno);
+  }
+  if (!st->detached && st->callbacks.on_exit) st->callbacks.on_exit(exit);
+}
+
 class BoostTrainerProcess : public TrainerProcess {
  public:
   explicit BoostTrainerProcess(std::shared_ptr<ChildState> state) : s_(std::move(state)) {}
@@ -164,28 +186,14 @@ absl::StatusOr<std::unique_ptr<TrainerProcess>> ProcessTrainerLauncher::Launch(
         bp::exe = spec.program, bp::args = spec.args, env, bp::start_dir = spec.working_dir,
         bp::std_in < bp::null, bp::std_out > s->pipe, bp::std_err > spec.stderr_path,
         bp::extend::on_exec_setup = [parent](auto&) { PrepareChild(parent); },
-        bp::on_exit = [weak](int, const std::error_code& ec) {
-          auto st = weak.lock();
-          if (!st || st->exited) return;
-          st->exited = true;
-          TrainerExit exit;
-          if (ec) {
-            LOG_WARN << "trainer " << st->pid << ": cannot read its exit status: " << ec.message();
-            exit.signaled = true;
-            exit.code = SIGKILL;
-          } else {
-            const int raw = st->child->native_exit_code();
-            exit.signaled = WIFSIGNALED(raw);
-            exit.code = exit.signaled ? WTERMSIG(raw) : WEXITSTATUS(raw);
-          }
-          // Whatever the trainer left running in its group goes with it.
-          if (::kill(-st->pid, SIGKILL) != 0 && errno != ESRCH) {
-            LOG_DEBUG << "kill group " << st->pid << ": " << strerror(errno);
-          }
-          if (!st->detached && st->callbacks.on_exit) st->callbacks.on_exit(exit);
+        // Boost.Process may run this inline, inside the constructor, when the
+        // child is already gone (a trainer that fails at once): before `child`
+        // and `pid` are set. So it only posts; OnChildExit runs later.
+        bp::on_exit = [weak, &io = io_](int, const std::error_code& ec) {
+          asio::post(io, [weak, ec] { OnChildExit(weak, ec); });
         },
         io_);
-  } catch (const bp::process_error& e) {
+  } catch (const std::exception& e) {  // bp::process_error, or a failed pipe/file
     return absl::InternalError("cannot start '" + spec.program + "': " + e.what());
   }
   s->pid = s->child->id();
@@ -193,7 +201,8 @@ absl::StatusOr<std::unique_ptr<TrainerProcess>> ProcessTrainerLauncher::Launch(
             << std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::steady_clock::now() - spawn_start).count()
             << "us";
-  ::setpgid(s->pid, s->pid);  // also in the child: whichever runs first wins the race
+  // No setpgid(pid, pid) here: the child did it before exec, and Boost.Process
+  // returns only after the exec; the pid may even be reaped by now.
   ReadNextLine(s);
   return std::unique_ptr<TrainerProcess>(new BoostTrainerProcess(std::move(s)));
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <filesystem>
 #include <functional>
@@ -84,6 +85,30 @@ TEST_F(LauncherTest, DeliversLinesThenEndOfStdoutAndTheExitCode) {
   EXPECT_FALSE(seen_.exit->signaled);
   EXPECT_EQ(seen_.exit->code, 3);
   EXPECT_EQ(seen_.exit->Describe(), "exit code 3");
+}
+
+// Regression: Boost.Process can report an exit inside the child's
+// constructor, before the pid is known; signalling "group -0" then killed the
+// worker's own process group (this test's, and ctest's).
+TEST_F(LauncherTest, TrainersThatExitAtOnceAreReportedNormally) {
+  for (int i = 0; i < 40; ++i) {
+    Observed seen;
+    LaunchSpec spec = Shell("");
+    spec.program = "/bin/true";
+    spec.args.clear();
+    // From a handler, as the daemon does: only there can Boost.Process run
+    // its exit handling inline.
+    std::unique_ptr<TrainerProcess> process;
+    boost::asio::post(io_, [&] {
+      auto p = launcher_.Launch(spec, seen.Callbacks());
+      ASSERT_TRUE(p.ok()) << p.status();
+      process = *std::move(p);
+      // Some children are gone before the next handler looks.
+      std::this_thread::sleep_for(std::chrono::milliseconds(i % 4));
+    });
+    ASSERT_TRUE(RunUntil(io_, [&] { return seen.done(); }));
+    EXPECT_TRUE(seen.exit->ok());
+  }
 }
 
 TEST_F(LauncherTest, ReportsDeathBySignal) {

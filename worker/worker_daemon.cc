@@ -80,7 +80,9 @@ void WorkerDaemon::Register() {
       MaybeExit();
       return;
     }
-    register_backoff_.Reset();
+    // register_backoff_ is reset by a successful heartbeat, not here: a
+    // coordinator that accepts registrations but then says NOT_FOUND must
+    // not get a tight register/lease loop.
     worker_id_ = response.worker_id();
     if (response.heartbeat_interval_ms() > 0) {
       heartbeat_interval_ = milliseconds(std::max(20, response.heartbeat_interval_ms()));
@@ -98,10 +100,15 @@ void WorkerDaemon::Register() {
 
 void WorkerDaemon::Reregister(const std::string& why) {
   if (!registered_) return;
-  LOG_WARN << why << "; registering again as " << options_.name;
   registered_ = false;
   heartbeat_timer_.cancel();
-  Register();
+  const milliseconds delay = register_backoff_.Next();
+  LOG_WARN << why << "; registering again as " << options_.name << " in "
+           << FormatDuration(delay);
+  register_timer_.expires_after(delay);
+  register_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Register();
+  });
 }
 
 // ---------------------------------------------------------------- heartbeats
@@ -144,6 +151,7 @@ void WorkerDaemon::SendHeartbeat() {
     }
     if (coordinator_down_) LOG_INFO << "the coordinator answers again";
     coordinator_down_ = false;
+    register_backoff_.Reset();
     for (int64_t id : response.revoked_attempt_ids()) {
       if (AttemptSupervisor* attempt = FindAttempt(id)) attempt->Revoke("heartbeat");
     }
@@ -250,7 +258,6 @@ void WorkerDaemon::RequestDrain(const std::string& why) {
     draining_ = true;
     LOG_WARN << "draining (" << why << "): no new runs; " << running
              << " running trainer(s) may finish within " << FormatDuration(options_.drain_grace);
-    register_timer_.cancel();
     for (auto& slot : slots_) slot->timer.cancel();
     drain_timer_.expires_after(options_.drain_grace);
     drain_timer_.async_wait([this](const boost::system::error_code& ec) {

@@ -223,6 +223,19 @@ TEST_F(WorkerDaemonTest, TheWorkerKeepsItsTrainerThroughACoordinatorRestart) {
   EXPECT_EQ(agent_.registrations(), 1);
 }
 
+TEST_F(WorkerDaemonTest, AWorkerTheCoordinatorForgotRegistersAgainAndCarriesOn) {
+  SimRun run;
+  run.seconds = 1.0;
+  agent_.AddRun(1, SimConfigJson(run));
+  WorkerHarness worker(agent_, LADDER_SIM_PATH);
+  Started(1);
+  agent_.ForgetWorkers();
+  EXPECT_TRUE(agent_.WaitFor([&] { return agent_.registrations() == 2; }, 3s));
+  EXPECT_FALSE(Finished(1).result_json.empty());  // the trainer was not disturbed
+  agent_.AddRun(2, SimConfigJson(SimRun{}));
+  EXPECT_FALSE(Finished(2).result_json.empty());  // and leasing resumed
+}
+
 TEST_F(WorkerDaemonTest, CompletionIsRetriedAfterUnavailable) {
   agent_.FailNextCompletes(3, grpc::StatusCode::UNAVAILABLE);
   agent_.AddRun(1, SimConfigJson(SimRun{}));

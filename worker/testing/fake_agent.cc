@@ -222,6 +222,11 @@ void FakeAgent::RevokeAttempt(int64_t attempt_id) {
   changed_.notify_all();
 }
 
+void FakeAgent::ForgetWorkers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  workers_.clear();
+}
+
 void FakeAgent::SetDrain(bool drain) {
   std::lock_guard<std::mutex> lock(mu_);
   drain_ = drain;

@@ -81,6 +81,9 @@ class FakeAgent {
   void RevokeAttempt(int64_t attempt_id);
   // drain=true in every Heartbeat and LeaseRun reply (and no more grants).
   void SetDrain(bool drain);
+  // Forgets every registered worker (as a coordinator that lost them would):
+  // their Heartbeat and LeaseRun calls get NOT_FOUND until they register again.
+  void ForgetWorkers();
   // The next `count` CompleteAttempt calls fail with `code` (nothing recorded).
   void FailNextCompletes(int count, grpc::StatusCode code = grpc::StatusCode::UNAVAILABLE);
 
