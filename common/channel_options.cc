@@ -66,8 +66,10 @@ absl::Status ValidateChannelOptions(const ChannelOptions& o) {
   }
   if (o.insecure) {
     if (!IsLoopbackAddress(o.address)) {
-      return absl::InvalidArgumentError("insecure: plaintext is allowed only to a loopback "
-                                        "address, not '" + o.address + "' (use TLS)");
+      return absl::InvalidArgumentError(
+          "insecure: plaintext is allowed only to a loopback "
+          "address, not '" +
+          o.address + "' (use TLS)");
     }
     if (!o.tls_ca_file.empty() || !o.tls_cert_file.empty() || !o.tls_server_name.empty()) {
       return absl::InvalidArgumentError("insecure: conflicts with the TLS options");
@@ -127,8 +129,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ChannelOptions&
     if (!o.tls_server_name.empty()) args.SetSslTargetNameOverride(o.tls_server_name);
     if (!o.bearer_token.empty()) {
       creds = grpc::CompositeChannelCredentials(
-          creds, grpc::MetadataCredentialsFromPlugin(
-                     std::make_unique<BearerTokenPlugin>(o.bearer_token)));
+          creds,
+          grpc::MetadataCredentialsFromPlugin(std::make_unique<BearerTokenPlugin>(o.bearer_token)));
     }
   }
   return grpc::CreateCustomChannel(o.address, creds, args);

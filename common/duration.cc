@@ -1,9 +1,9 @@
 #include "common/duration.h"
 
+#include <absl/status/status.h>
+
 #include <cmath>
 #include <cstdlib>
-
-#include <absl/status/status.h>
 
 namespace ladder {
 

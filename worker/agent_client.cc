@@ -70,16 +70,14 @@ void AgentClient::Call(const Request& request, Done<Response> done, Start start)
         });
 }
 
-#define LADDER_AGENT_CALL(Method)                                                        \
-  void AgentClient::Method(const v1::Method##Request& request,                           \
-                           Done<v1::Method##Response> done) {                            \
-    Call<v1::Method##Request, v1::Method##Response>(                                     \
-        request, std::move(done),                                                        \
-        [](auto* async, grpc::ClientContext* context,                                 \
-           const v1::Method##Request* req, v1::Method##Response* resp,                   \
-           std::function<void(grpc::Status)> on_done) {                                  \
-          async->Method(context, req, resp, std::move(on_done));                         \
-        });                                                                              \
+#define LADDER_AGENT_CALL(Method)                                                                 \
+  void AgentClient::Method(const v1::Method##Request& request, Done<v1::Method##Response> done) { \
+    Call<v1::Method##Request, v1::Method##Response>(                                              \
+        request, std::move(done),                                                                 \
+        [](auto* async, grpc::ClientContext* context, const v1::Method##Request* req,             \
+           v1::Method##Response* resp, std::function<void(grpc::Status)> on_done) {               \
+          async->Method(context, req, resp, std::move(on_done));                                  \
+        });                                                                                       \
   }
 
 LADDER_AGENT_CALL(RegisterWorker)

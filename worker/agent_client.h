@@ -14,10 +14,10 @@
 // under it.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>

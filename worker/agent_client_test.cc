@@ -3,11 +3,10 @@
 // mutual TLS and bearer tokens to a server that demands them.
 #include "worker/agent_client.h"
 
+#include <grpcpp/security/server_credentials.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
-#include <grpcpp/security/server_credentials.h>
-
 #include <cstdlib>
 #include <thread>
 
@@ -72,7 +71,8 @@ class AgentClientTlsTest : public ::testing::Test {
     const std::string d = dir_->path();
     // A throwaway CA, a server certificate for 127.0.0.1 and a client certificate.
     const std::string script =
-        "cd " + d + " && exec >openssl.log 2>&1 && set -e && "
+        "cd " + d +
+        " && exec >openssl.log 2>&1 && set -e && "
         "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
         "  -subj /CN=ladder-test-ca && "
         "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext && "
@@ -86,8 +86,9 @@ class AgentClientTlsTest : public ::testing::Test {
   static void TearDownTestSuite() { delete dir_; }
 
   void SetUp() override {
-    if (!ok_) GTEST_SKIP() << "openssl could not make certificates: "
-                           << testing::ReadFile(dir_->path() + "/openssl.log");
+    if (!ok_)
+      GTEST_SKIP() << "openssl could not make certificates: "
+                   << testing::ReadFile(dir_->path() + "/openssl.log");
   }
 
   std::string File(const std::string& name) { return testing::ReadFile(dir_->path() + "/" + name); }

@@ -1,10 +1,9 @@
 #include "worker/attempt_supervisor.h"
 
 #include <boost/asio/post.hpp>
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/duration.h"
@@ -133,8 +132,10 @@ void AttemptSupervisor::Start() {
   }
   LaunchSpec spec;
   spec.program = options_.trainer;
-  spec.args = {"--config", config_path, "--work-dir", run_dir_, "--device",
-               TrainerDeviceName(device_), "--threads", std::to_string(device_.threads())};
+  spec.args = {"--config",   config_path,
+               "--work-dir", run_dir_,
+               "--device",   TrainerDeviceName(device_),
+               "--threads",  std::to_string(device_.threads())};
   spec.args.insert(spec.args.end(), options_.trainer_args.begin(), options_.trainer_args.end());
   if (!options_.data_dir.empty()) spec.env["LADDER_DATA_DIR"] = options_.data_dir;
   spec.env["LADDER_RUN_ID"] = std::to_string(lease_.run_id());
@@ -155,7 +156,8 @@ void AttemptSupervisor::Start() {
   };
   auto process = launcher_.Launch(spec, std::move(callbacks));
   if (!process.ok()) {
-    const std::string message = "cannot start the trainer: " + std::string(process.status().message());
+    const std::string message =
+        "cannot start the trainer: " + std::string(process.status().message());
     LOG_ERROR << name_ << ": " << message;
     Release("internal", message);
     return;
@@ -182,8 +184,8 @@ void AttemptSupervisor::ArmSilenceTimer() {
   silence_timer_.expires_after(options_.trainer_silence_timeout);
   silence_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->phase_ != Phase::kRunning) return;
-    self->Stop("timeout", "no output on stdout for " +
-                              FormatDuration(self->options_.trainer_silence_timeout));
+    self->Stop("timeout",
+               "no output on stdout for " + FormatDuration(self->options_.trainer_silence_timeout));
   });
 }
 
@@ -195,9 +197,9 @@ void AttemptSupervisor::OnLine(std::string line) {
   if (stop_ && stop_->reason != "drained") return;
   if (phase_ != Phase::kRunning && phase_ != Phase::kStopping) return;
   if (result_json_ || error_) {
-    ProtocolError("a line after the final '" + std::string(result_json_ ? "result" : "error") +
-                      "' event",
-                  line);
+    ProtocolError(
+        "a line after the final '" + std::string(result_json_ ? "result" : "error") + "' event",
+        line);
     return;
   }
   auto event = ParseTrainerEvent(line);
@@ -205,10 +207,10 @@ void AttemptSupervisor::OnLine(std::string line) {
     ProtocolError(std::string(event.status().message()), line);
     return;
   }
-  HandleEvent(line, *std::move(event));
+  HandleEvent(line, *event);
 }
 
-void AttemptSupervisor::HandleEvent(const std::string& line, TrainerEvent event) {
+void AttemptSupervisor::HandleEvent(const std::string& line, const TrainerEvent& event) {
   if (event.name == "started") {
     if (started_seen_) return ProtocolError("a second 'started' event", line);
     started_seen_ = true;
@@ -235,8 +237,8 @@ void AttemptSupervisor::HandleEvent(const std::string& line, TrainerEvent event)
   } else if (event.name == "result") {
     result_json_ = line;
     const auto& r = std::get<ResultEvent>(event.body);
-    LOG_INFO << name_ << ": result, final eval loss " << r.final_eval_loss << " after "
-             << r.tokens << " tokens";
+    LOG_INFO << name_ << ": result, final eval loss " << r.final_eval_loss << " after " << r.tokens
+             << " tokens";
   } else if (event.name == "error") {
     error_ = std::get<ErrorEvent>(event.body);
     LOG_WARN << name_ << ": trainer error " << error_->reason << ": " << error_->message;
@@ -268,7 +270,7 @@ void AttemptSupervisor::Stop(const std::string& reason, const std::string& messa
   });
 }
 
-void AttemptSupervisor::OnStdoutClosed(absl::Status status) {
+void AttemptSupervisor::OnStdoutClosed(const absl::Status& status) {
   stdout_closed_ = true;
   stdout_timer_.cancel();
   if (status.code() == absl::StatusCode::kResourceExhausted) {
@@ -324,7 +326,8 @@ void AttemptSupervisor::MaybeFinishTrainer() {
   }
   outcome_decided_ = true;
   if (outcome_failure_) {
-    LOG_WARN << name_ << ": failed (" << outcome_failure_->reason << "): " << outcome_failure_->message;
+    LOG_WARN << name_ << ": failed (" << outcome_failure_->reason
+             << "): " << outcome_failure_->message;
   } else {
     LOG_INFO << name_ << ": succeeded";
   }
@@ -398,8 +401,9 @@ void AttemptSupervisor::FlushProgress() {
   }
   progress_in_flight_ = true;
   last_flush_ = steady_clock::now();
-  agent_.ReportProgress(request, [self = shared_from_this()](const grpc::Status& status,
-                                                             v1::ReportProgressResponse response) {
+  agent_.ReportProgress(request, [self = shared_from_this()](
+                                     const grpc::Status& status,
+                                     const v1::ReportProgressResponse& response) {
     self->progress_in_flight_ = false;
     const size_t sent = self->points_in_flight_;
     self->points_in_flight_ = 0;
@@ -468,32 +472,33 @@ void AttemptSupervisor::SendOutcome() {
     request.set_lease_token(lease_.lease_token());
     request.set_reason(outcome_failure_->reason);
     request.set_message(outcome_failure_->message);
-    agent_.FailAttempt(request, [self = shared_from_this()](const grpc::Status& status,
-                                                            v1::FailAttemptResponse response) {
-      self->outcome_in_flight_ = false;
-      if (self->phase_ == Phase::kDone) return;
-      if (!status.ok()) return self->OnReportFailed(status, "FailAttempt");
-      LOG_INFO << self->name_ << ": reported " << self->outcome_failure_->reason
-               << (response.will_retry() ? " (the coordinator will retry the run)" : "")
-               << (response.already_recorded() ? " (already recorded)" : "");
-      self->Finish();
-    });
+    agent_.FailAttempt(
+        request, [self = shared_from_this()](const grpc::Status& status,
+                                             const v1::FailAttemptResponse& response) {
+          self->outcome_in_flight_ = false;
+          if (self->phase_ == Phase::kDone) return;
+          if (!status.ok()) return self->OnReportFailed(status, "FailAttempt");
+          LOG_INFO << self->name_ << ": reported " << self->outcome_failure_->reason
+                   << (response.will_retry() ? " (the coordinator will retry the run)" : "")
+                   << (response.already_recorded() ? " (already recorded)" : "");
+          self->Finish();
+        });
   } else {
     v1::CompleteAttemptRequest request;
     request.set_attempt_id(lease_.attempt_id());
     request.set_lease_token(lease_.lease_token());
     request.set_result_json(*result_json_);
-    agent_.CompleteAttempt(request, [self = shared_from_this()](
-                                        const grpc::Status& status,
-                                        v1::CompleteAttemptResponse response) {
-      self->outcome_in_flight_ = false;
-      if (self->phase_ == Phase::kDone) return;
-      if (!status.ok()) return self->OnReportFailed(status, "CompleteAttempt");
-      LOG_INFO << self->name_ << ": result recorded"
-               << (response.already_recorded() ? " (already recorded)" : "");
-      if (!self->options_.keep_run_files) self->CleanRunDir();
-      self->Finish();
-    });
+    agent_.CompleteAttempt(
+        request, [self = shared_from_this()](const grpc::Status& status,
+                                             const v1::CompleteAttemptResponse& response) {
+          self->outcome_in_flight_ = false;
+          if (self->phase_ == Phase::kDone) return;
+          if (!status.ok()) return self->OnReportFailed(status, "CompleteAttempt");
+          LOG_INFO << self->name_ << ": result recorded"
+                   << (response.already_recorded() ? " (already recorded)" : "");
+          if (!self->options_.keep_run_files) self->CleanRunDir();
+          self->Finish();
+        });
   }
 }
 

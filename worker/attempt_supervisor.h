@@ -29,7 +29,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -85,9 +84,9 @@ class AttemptSupervisor : public std::enable_shared_from_this<AttemptSupervisor>
 
   // Trainer events.
   void OnLine(std::string line);
-  void OnStdoutClosed(absl::Status status);
+  void OnStdoutClosed(const absl::Status& status);
   void OnExit(TrainerExit exit);
-  void HandleEvent(const std::string& line, TrainerEvent event);
+  void HandleEvent(const std::string& line, const TrainerEvent& event);
   void ProtocolError(const std::string& what, const std::string& line);
   void Stop(const std::string& reason, const std::string& message);
   void ArmSilenceTimer();

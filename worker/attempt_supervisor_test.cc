@@ -2,9 +2,8 @@
 // trainers (each case is one script) under the in-process daemon.
 #include "worker/attempt_supervisor.h"
 
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -69,27 +68,52 @@ TEST_P(SupervisorProtocolTest, ReportsTheOutcomeTheProtocolPrescribes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Outcomes, SupervisorProtocolTest,
-    ::testing::Values(
-        Case{"ResultAndExitZeroCompletes", {kStarted, kProgress, kResult}, 0, "", ""},
-        Case{"ExitZeroWithoutResult", {kStarted, kProgress}, 0, "protocol_error",
-             "exited 0 without a 'result' event"},
-        Case{"ProgressBeforeStarted", {kProgress}, 0, "protocol_error",
-             "stdout line 1: 'progress' before 'started'"},
-        Case{"LineAfterResult", {kStarted, kResult, kProgress}, 0, "protocol_error",
-             "stdout line 3: a line after the final 'result' event"},
-        Case{"UnknownEvent", {kStarted, R"({"event":"finished"})"}, 0, "protocol_error",
-             "stdout line 2: unknown event 'finished'"},
-        Case{"MissingField", {kStarted, R"({"event":"progress","step":1})"}, 0, "protocol_error",
-             "stdout line 2: progress: missing field 'tokens'"},
-        Case{"ErrorThenExitZero", {R"({"event":"error","kind":"data","message":"no corpus"})"}, 0,
-             "protocol_error", "exited 0 after an 'error' event"},
-        Case{"ErrorBeforeStartedIsAllowed",
-             {R"({"event":"error","kind":"data","message":"no corpus 'x'"})"}, 1, "data",
-             "no corpus 'x'"},
-        Case{"SilentNonZeroExitCrashed", {}, 3, "crashed",
-             "exit code 3; stderr: script trainer done"},
-        Case{"ResultThenNonZeroExitCrashed", {kStarted, kResult}, 3, "crashed",
-             "exit code 3 after its 'result' event"}),
+    ::testing::Values(Case{"ResultAndExitZeroCompletes", {kStarted, kProgress, kResult}, 0, "", ""},
+                      Case{"ExitZeroWithoutResult",
+                           {kStarted, kProgress},
+                           0,
+                           "protocol_error",
+                           "exited 0 without a 'result' event"},
+                      Case{"ProgressBeforeStarted",
+                           {kProgress},
+                           0,
+                           "protocol_error",
+                           "stdout line 1: 'progress' before 'started'"},
+                      Case{"LineAfterResult",
+                           {kStarted, kResult, kProgress},
+                           0,
+                           "protocol_error",
+                           "stdout line 3: a line after the final 'result' event"},
+                      Case{"UnknownEvent",
+                           {kStarted, R"({"event":"finished"})"},
+                           0,
+                           "protocol_error",
+                           "stdout line 2: unknown event 'finished'"},
+                      Case{"MissingField",
+                           {kStarted, R"({"event":"progress","step":1})"},
+                           0,
+                           "protocol_error",
+                           "stdout line 2: progress: missing field 'tokens'"},
+                      Case{"ErrorThenExitZero",
+                           {R"({"event":"error","kind":"data","message":"no corpus"})"},
+                           0,
+                           "protocol_error",
+                           "exited 0 after an 'error' event"},
+                      Case{"ErrorBeforeStartedIsAllowed",
+                           {R"({"event":"error","kind":"data","message":"no corpus 'x'"})"},
+                           1,
+                           "data",
+                           "no corpus 'x'"},
+                      Case{"SilentNonZeroExitCrashed",
+                           {},
+                           3,
+                           "crashed",
+                           "exit code 3; stderr: script trainer done"},
+                      Case{"ResultThenNonZeroExitCrashed",
+                           {kStarted, kResult},
+                           3,
+                           "crashed",
+                           "exit code 3 after its 'result' event"}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 }  // namespace

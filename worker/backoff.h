@@ -13,7 +13,10 @@ namespace ladder::worker {
 class Backoff {
  public:
   Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max, double jitter = 0.2)
-      : initial_(initial), max_(std::max(initial, max)), jitter_(jitter), next_(initial),
+      : initial_(initial),
+        max_(std::max(initial, max)),
+        jitter_(jitter),
+        next_(initial),
         rng_(std::random_device{}()) {}
 
   // The delay before the next retry; grows until `max`.
@@ -21,8 +24,8 @@ class Backoff {
     const auto base = next_;
     next_ = std::min(max_, next_ * 2);
     std::uniform_real_distribution<double> factor(1.0 - jitter_, 1.0 + jitter_);
-    return std::chrono::milliseconds(
-        std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(base.count()) * factor(rng_))));
+    return std::chrono::milliseconds(std::max<int64_t>(
+        1, static_cast<int64_t>(static_cast<double>(base.count()) * factor(rng_))));
   }
   // After a success: the next failure starts again from `initial`.
   void Reset() { next_ = initial_; }

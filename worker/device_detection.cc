@@ -1,13 +1,12 @@
 #include "worker/device_detection.h"
 
+#include <absl/status/status.h>
 #include <unistd.h>
 
-#include <absl/status/status.h>
+#include <algorithm>
 #include <boost/process/child.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/search_path.hpp>
-
-#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -194,9 +193,8 @@ absl::StatusOr<std::vector<v1::Device>> DetectDevices(HostProbe& probe,
     gpus = chosen;
   }
   if (!gpus.empty()) {
-    const int threads = threads_per_slot > 0
-                            ? threads_per_slot
-                            : std::max(1, hw / static_cast<int>(gpus.size()));
+    const int threads =
+        threads_per_slot > 0 ? threads_per_slot : std::max(1, hw / static_cast<int>(gpus.size()));
     for (const auto& g : gpus) {
       v1::Device d;
       d.set_index(g.index);

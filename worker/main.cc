@@ -8,7 +8,6 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -95,13 +94,16 @@ int main(int argc, char** argv) {
   app.add_option("--name", o.name,
                  "stable worker name; re-registering keeps the id (default: hostname) "
                  "[env LADDER_WORKER_NAME]");
-  app.add_option("--trainer", o.trainer, "trainer program (default: ladder-train next to this binary)");
+  app.add_option("--trainer", o.trainer,
+                 "trainer program (default: ladder-train next to this binary)");
   app.add_option("--trainer-arg", o.trainer_args,
                  "append to the trainer's argv; repeatable; write --trainer-arg=--flag for "
                  "values that start with --");
-  app.add_option("--work-dir", o.work_dir,
-                 "run directories go in <work-dir>/runs (default: ./ladder-work) [env LADDER_WORK_DIR]");
-  app.add_option("--data-dir", o.data_dir, "passed to trainers as LADDER_DATA_DIR [env LADDER_DATA_DIR]");
+  app.add_option(
+      "--work-dir", o.work_dir,
+      "run directories go in <work-dir>/runs (default: ./ladder-work) [env LADDER_WORK_DIR]");
+  app.add_option("--data-dir", o.data_dir,
+                 "passed to trainers as LADDER_DATA_DIR [env LADDER_DATA_DIR]");
   app.add_option("--devices", o.devices, "auto | cpu | cuda | cuda:0,1")->capture_default_str();
   app.add_option("--cpu-slots", o.cpu_slots, "concurrent CPU trainers when there is no GPU")
       ->capture_default_str();
@@ -109,7 +111,8 @@ int main(int argc, char** argv) {
                  "CPU threads per trainer (0: the machine's threads split evenly)")
       ->capture_default_str();
   app.add_option("--trainer-silence-timeout", silence,
-                 "kill a trainer silent on stdout this long (reason timeout)")->capture_default_str();
+                 "kill a trainer silent on stdout this long (reason timeout)")
+      ->capture_default_str();
   app.add_option("--drain-grace", drain_grace, "on SIGTERM, how long running trainers may go on")
       ->capture_default_str();
   app.add_option("--kill-grace", kill_grace, "SIGTERM to SIGKILL")->capture_default_str();
@@ -117,7 +120,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rpc-timeout", rpc_timeout, "deadline of every coordinator call")
       ->capture_default_str();
-  app.add_option("--progress-interval", progress_interval, "progress reports per attempt at most this often")
+  app.add_option("--progress-interval", progress_interval,
+                 "progress reports per attempt at most this often")
       ->capture_default_str();
   app.add_option("--retry-backoff-max", backoff_max, "longest wait between retries")
       ->capture_default_str();

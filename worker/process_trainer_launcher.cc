@@ -19,7 +19,6 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/start_dir.hpp>
-
 #include <chrono>
 #include <optional>
 
@@ -75,40 +74,44 @@ void CloseStdout(const std::shared_ptr<ChildState>& s, absl::Status status) {
   s->stdout_closed = true;
   boost::system::error_code ignored;
   s->pipe.close(ignored);
-  if (!s->detached && s->callbacks.on_stdout_closed) s->callbacks.on_stdout_closed(std::move(status));
+  if (!s->detached && s->callbacks.on_stdout_closed)
+    s->callbacks.on_stdout_closed(std::move(status));
 }
 
 void ReadNextLine(const std::shared_ptr<ChildState>& s) {
-  asio::async_read_until(s->pipe, s->buffer, '\n',
-                         [s](const boost::system::error_code& ec, size_t n) {
-    if (s->detached || s->stdout_closed) return;
-    if (!ec) {
-      std::string line(asio::buffers_begin(s->buffer.data()),
-                       asio::buffers_begin(s->buffer.data()) + static_cast<std::ptrdiff_t>(n) - 1);
-      s->buffer.consume(n);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      s->callbacks.on_line(std::move(line));
-      if (!s->detached && !s->stdout_closed) ReadNextLine(s);
-      return;
-    }
-    if (ec == asio::error::eof) {
-      if (s->buffer.size() > 0) {  // a last line without a newline
-        std::string line(asio::buffers_begin(s->buffer.data()), asio::buffers_end(s->buffer.data()));
-        s->buffer.consume(s->buffer.size());
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        s->callbacks.on_line(std::move(line));
-        if (s->detached) return;
-      }
-      CloseStdout(s, absl::OkStatus());
-    } else if (ec == asio::error::not_found) {
-      CloseStdout(s, absl::ResourceExhaustedError("a stdout line is longer than " +
-                                                  std::to_string(s->buffer.max_size()) + " bytes"));
-    } else if (ec == asio::error::operation_aborted) {
-      CloseStdout(s, absl::CancelledError("stopped reading stdout"));
-    } else {
-      CloseStdout(s, absl::InternalError("reading stdout: " + ec.message()));
-    }
-  });
+  asio::async_read_until(
+      s->pipe, s->buffer, '\n', [s](const boost::system::error_code& ec, size_t n) {
+        if (s->detached || s->stdout_closed) return;
+        if (!ec) {
+          std::string line(
+              asio::buffers_begin(s->buffer.data()),
+              asio::buffers_begin(s->buffer.data()) + static_cast<std::ptrdiff_t>(n) - 1);
+          s->buffer.consume(n);
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          s->callbacks.on_line(std::move(line));
+          if (!s->detached && !s->stdout_closed) ReadNextLine(s);
+          return;
+        }
+        if (ec == asio::error::eof) {
+          if (s->buffer.size() > 0) {  // a last line without a newline
+            std::string line(asio::buffers_begin(s->buffer.data()),
+                             asio::buffers_end(s->buffer.data()));
+            s->buffer.consume(s->buffer.size());
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            s->callbacks.on_line(std::move(line));
+            if (s->detached) return;
+          }
+          CloseStdout(s, absl::OkStatus());
+        } else if (ec == asio::error::not_found) {
+          CloseStdout(
+              s, absl::ResourceExhaustedError("a stdout line is longer than " +
+                                              std::to_string(s->buffer.max_size()) + " bytes"));
+        } else if (ec == asio::error::operation_aborted) {
+          CloseStdout(s, absl::CancelledError("stopped reading stdout"));
+        } else {
+          CloseStdout(s, absl::InternalError("reading stdout: " + ec.message()));
+        }
+      });
 }
 
 void OnChildExit(const std::weak_ptr<ChildState>& weak, const std::error_code& ec) {
@@ -149,7 +152,9 @@ class BoostTrainerProcess : public TrainerProcess {
   int pid() const override { return s_->pid; }
   void Terminate() override { SignalGroup(SIGTERM); }
   void Kill() override { SignalGroup(SIGKILL); }
-  void CloseStdout() override { ::ladder::worker::CloseStdout(s_, absl::CancelledError("stdout closed by the worker")); }
+  void CloseStdout() override {
+    ::ladder::worker::CloseStdout(s_, absl::CancelledError("stdout closed by the worker"));
+  }
 
  private:
   void SignalGroup(int sig) {
@@ -184,14 +189,15 @@ absl::StatusOr<std::unique_ptr<TrainerProcess>> ProcessTrainerLauncher::Launch(
   try {
     s->child.emplace(
         bp::exe = spec.program, bp::args = spec.args, env, bp::start_dir = spec.working_dir,
-        bp::std_in < bp::null, bp::std_out > s->pipe, bp::std_err > spec.stderr_path,
+        bp::std_in<bp::null, bp::std_out> s->pipe, bp::std_err > spec.stderr_path,
         bp::extend::on_exec_setup = [parent](auto&) { PrepareChild(parent); },
         // Boost.Process may run this inline, inside the constructor, when the
         // child is already gone (a trainer that fails at once): before `child`
         // and `pid` are set. So it only posts; OnChildExit runs later.
-        bp::on_exit = [weak, &io = io_](int, const std::error_code& ec) {
-          asio::post(io, [weak, ec] { OnChildExit(weak, ec); });
-        },
+        bp::on_exit =
+            [weak, &io = io_](int, const std::error_code& ec) {
+              asio::post(io, [weak, ec] { OnChildExit(weak, ec); });
+            },
         io_);
   } catch (const std::exception& e) {  // bp::process_error, or a failed pipe/file
     return absl::InternalError("cannot start '" + spec.program + "': " + e.what());
@@ -199,7 +205,8 @@ absl::StatusOr<std::unique_ptr<TrainerProcess>> ProcessTrainerLauncher::Launch(
   s->pid = s->child->id();
   LOG_DEBUG << "spawned " << spec.program << " as pid " << s->pid << " in "
             << std::chrono::duration_cast<std::chrono::microseconds>(
-                   std::chrono::steady_clock::now() - spawn_start).count()
+                   std::chrono::steady_clock::now() - spawn_start)
+                   .count()
             << "us";
   // No setpgid(pid, pid) here: the child did it before exec, and Boost.Process
   // returns only after the exec; the pid may even be reaped by now.

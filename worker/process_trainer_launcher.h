@@ -14,7 +14,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-
 #include <cstddef>
 
 #include "worker/trainer_launcher.h"

@@ -2,14 +2,12 @@
 #include "worker/process_trainer_launcher.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -150,7 +148,8 @@ TEST_F(LauncherTest, KillEndsATrainerThatIgnoresSigterm) {
   ASSERT_TRUE(p.ok()) << p.status();
   ASSERT_TRUE(RunUntil(io_, [&] { return !seen_.lines.empty(); }));
   (*p)->Terminate();
-  EXPECT_FALSE(RunUntil(io_, [&] { return seen_.exit.has_value(); }, 300ms));
+  EXPECT_FALSE(RunUntil(
+      io_, [&] { return seen_.exit.has_value(); }, 300ms));
   (*p)->Kill();
   ASSERT_TRUE(RunUntil(io_, [&] { return seen_.done(); }));
   EXPECT_EQ(seen_.exit->code, SIGKILL);
@@ -194,7 +193,8 @@ TEST_F(LauncherTest, DestroyingTheProcessKillsItAndSilencesCallbacks) {
   ASSERT_TRUE(RunUntil(io_, [&] { return !seen_.lines.empty(); }));
   const pid_t pid = std::stoi(seen_.lines[0]);
   p->reset();
-  RunUntil(io_, [] { return false; }, 200ms);
+  RunUntil(
+      io_, [] { return false; }, 200ms);
   EXPECT_TRUE(ProcessGone(pid));
   EXPECT_FALSE(seen_.exit.has_value());
 }

@@ -1,10 +1,10 @@
 #include "worker/trainer_event.h"
 
 #include <absl/status/status.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 namespace ladder::worker {
 namespace {

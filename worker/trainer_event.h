@@ -22,7 +22,7 @@ struct StartedEvent {
   int64_t threads = 0;
   int64_t params_total = 0;
   int64_t params_non_embedding = 0;
-  double flops_per_token = 0;     // exact training FLOPs per token (3x forward)
+  double flops_per_token = 0;  // exact training FLOPs per token (3x forward)
   double flops_per_token_6n = 0;
   int64_t total_steps = 0;
   int64_t resumed_from_step = 0;

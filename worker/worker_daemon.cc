@@ -1,7 +1,6 @@
 #include "worker/worker_daemon.h"
 
 #include <boost/asio/post.hpp>
-
 #include <filesystem>
 #include <random>
 
@@ -60,42 +59,42 @@ void WorkerDaemon::Register() {
   request.set_hostname(options_.hostname);
   for (const auto& d : devices_) *request.add_devices() = d;
   request.set_trainer(std::filesystem::path(options_.trainer).filename().string());
-  agent_.RegisterWorker(request, [this](const grpc::Status& status,
-                                        v1::RegisterWorkerResponse response) {
-    registering_ = false;
-    if (stopped_) return;
-    if (!status.ok()) {
-      if (!IsRetryable(status)) {
-        LOG_ERROR << "the coordinator refused the registration: " << DescribeStatus(status);
-        Exit(1);
-        return;
-      }
-      const milliseconds delay = register_backoff_.Next();
-      LOG_WARN << "cannot register (" << DescribeStatus(status) << "); retrying in "
-               << FormatDuration(delay);
-      register_timer_.expires_after(delay);
-      register_timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) Register();
+  agent_.RegisterWorker(
+      request, [this](const grpc::Status& status, const v1::RegisterWorkerResponse& response) {
+        registering_ = false;
+        if (stopped_) return;
+        if (!status.ok()) {
+          if (!IsRetryable(status)) {
+            LOG_ERROR << "the coordinator refused the registration: " << DescribeStatus(status);
+            Exit(1);
+            return;
+          }
+          const milliseconds delay = register_backoff_.Next();
+          LOG_WARN << "cannot register (" << DescribeStatus(status) << "); retrying in "
+                   << FormatDuration(delay);
+          register_timer_.expires_after(delay);
+          register_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) Register();
+          });
+          MaybeExit();
+          return;
+        }
+        // register_backoff_ is reset by a successful heartbeat, not here: a
+        // coordinator that accepts registrations but then says NOT_FOUND must
+        // not get a tight register/lease loop.
+        worker_id_ = response.worker_id();
+        if (response.heartbeat_interval_ms() > 0) {
+          heartbeat_interval_ = milliseconds(std::max(20, response.heartbeat_interval_ms()));
+        }
+        registered_ = true;
+        coordinator_down_ = false;
+        LOG_INFO << "registered as worker " << worker_id_ << " with " << devices_.size()
+                 << " device(s); heartbeat every " << FormatDuration(heartbeat_interval_)
+                 << ", lease ttl " << response.lease_ttl_ms() << "ms";
+        ArmHeartbeat();
+        for (auto& slot : slots_) MaybeLease(*slot);
+        MaybeExit();
       });
-      MaybeExit();
-      return;
-    }
-    // register_backoff_ is reset by a successful heartbeat, not here: a
-    // coordinator that accepts registrations but then says NOT_FOUND must
-    // not get a tight register/lease loop.
-    worker_id_ = response.worker_id();
-    if (response.heartbeat_interval_ms() > 0) {
-      heartbeat_interval_ = milliseconds(std::max(20, response.heartbeat_interval_ms()));
-    }
-    registered_ = true;
-    coordinator_down_ = false;
-    LOG_INFO << "registered as worker " << worker_id_ << " with " << devices_.size()
-             << " device(s); heartbeat every " << FormatDuration(heartbeat_interval_)
-             << ", lease ttl " << response.lease_ttl_ms() << "ms";
-    ArmHeartbeat();
-    for (auto& slot : slots_) MaybeLease(*slot);
-    MaybeExit();
-  });
 }
 
 void WorkerDaemon::Reregister(const std::string& why) {
@@ -103,8 +102,7 @@ void WorkerDaemon::Reregister(const std::string& why) {
   registered_ = false;
   heartbeat_timer_.cancel();
   const milliseconds delay = register_backoff_.Next();
-  LOG_WARN << why << "; registering again as " << options_.name << " in "
-           << FormatDuration(delay);
+  LOG_WARN << why << "; registering again as " << options_.name << " in " << FormatDuration(delay);
   register_timer_.expires_after(delay);
   register_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Register();
@@ -134,29 +132,30 @@ void WorkerDaemon::SendHeartbeat() {
     }
   }
   heartbeat_in_flight_ = true;
-  agent_.Heartbeat(request, [this](const grpc::Status& status, v1::HeartbeatResponse response) {
-    heartbeat_in_flight_ = false;
-    if (stopped_) return;
-    if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-      Reregister("the coordinator does not know worker " + std::to_string(worker_id_));
-      return;
-    }
-    if (!status.ok()) {
-      if (!coordinator_down_) {
-        LOG_WARN << "heartbeat failed (" << DescribeStatus(status)
-                 << "); trainers keep running, retrying";
-      }
-      coordinator_down_ = true;
-      return;
-    }
-    if (coordinator_down_) LOG_INFO << "the coordinator answers again";
-    coordinator_down_ = false;
-    register_backoff_.Reset();
-    for (int64_t id : response.revoked_attempt_ids()) {
-      if (AttemptSupervisor* attempt = FindAttempt(id)) attempt->Revoke("heartbeat");
-    }
-    SetOperatorDrain(response.drain());
-  });
+  agent_.Heartbeat(
+      request, [this](const grpc::Status& status, const v1::HeartbeatResponse& response) {
+        heartbeat_in_flight_ = false;
+        if (stopped_) return;
+        if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+          Reregister("the coordinator does not know worker " + std::to_string(worker_id_));
+          return;
+        }
+        if (!status.ok()) {
+          if (!coordinator_down_) {
+            LOG_WARN << "heartbeat failed (" << DescribeStatus(status)
+                     << "); trainers keep running, retrying";
+          }
+          coordinator_down_ = true;
+          return;
+        }
+        if (coordinator_down_) LOG_INFO << "the coordinator answers again";
+        coordinator_down_ = false;
+        register_backoff_.Reset();
+        for (int64_t id : response.revoked_attempt_ids()) {
+          if (AttemptSupervisor* attempt = FindAttempt(id)) attempt->Revoke("heartbeat");
+        }
+        SetOperatorDrain(response.drain());
+      });
 }
 
 AttemptSupervisor* WorkerDaemon::FindAttempt(int64_t attempt_id) {
@@ -178,7 +177,7 @@ void WorkerDaemon::MaybeLease(Slot& slot) {
   request.set_device_index(slot.device.index());
   slot.lease_in_flight = true;
   agent_.LeaseRun(request, [this, &slot](const grpc::Status& status,
-                                          v1::LeaseRunResponse response) {
+                                         const v1::LeaseRunResponse& response) {
     slot.lease_in_flight = false;
     if (stopped_) return;
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
@@ -198,9 +197,9 @@ void WorkerDaemon::MaybeLease(Slot& slot) {
         // Poll with +-10% jitter so idle workers spread out.
         static thread_local std::mt19937 rng(std::random_device{}());
         std::uniform_real_distribution<double> jitter(0.9, 1.1);
-        WaitThenLease(slot, milliseconds(static_cast<int64_t>(
-                                static_cast<double>(options_.lease_poll_interval.count()) *
-                                jitter(rng))));
+        WaitThenLease(
+            slot, milliseconds(static_cast<int64_t>(
+                      static_cast<double>(options_.lease_poll_interval.count()) * jitter(rng))));
       }
     }
     MaybeExit();

@@ -24,7 +24,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
@@ -100,8 +99,8 @@ class WorkerDaemon {
 
   boost::asio::steady_timer register_timer_;
   boost::asio::steady_timer heartbeat_timer_;
-  boost::asio::steady_timer drain_timer_;      // end of the drain grace
-  boost::asio::steady_timer deadline_timer_;   // stop waiting for reports
+  boost::asio::steady_timer drain_timer_;        // end of the drain grace
+  boost::asio::steady_timer deadline_timer_;     // stop waiting for reports
   boost::asio::steady_timer last_resort_timer_;  // exit even if a trainer will not die
 };
 

@@ -3,9 +3,9 @@
 #include "worker/worker_daemon.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/logging.h"
@@ -72,7 +72,8 @@ TEST_F(WorkerDaemonTest, ASuccessfulRunIsCompletedWithItsResult) {
   EXPECT_GT(result["final_eval_loss"].get<double>(), 0);
   EXPECT_EQ(json::parse(a.started_json)["event"], "started");
   EXPECT_EQ(a.points.size(), 16u);  // every progress event, in order
-  for (size_t i = 1; i < a.points.size(); ++i) EXPECT_GT(a.points[i].step(), a.points[i - 1].step());
+  for (size_t i = 1; i < a.points.size(); ++i)
+    EXPECT_GT(a.points[i].step(), a.points[i - 1].step());
   EXPECT_TRUE(a.points.back().has_eval_loss());
   EXPECT_EQ(a.complete_calls, 1);
   // The run directory keeps the config and the log, not the checkpoint.
@@ -80,8 +81,8 @@ TEST_F(WorkerDaemonTest, ASuccessfulRunIsCompletedWithItsResult) {
   EXPECT_TRUE(std::filesystem::exists(dir + "/config.json"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/attempt-1.log"));
   // (Cleaned after the worker saw CompleteAttempt's reply, a moment after the fake recorded it.)
-  EXPECT_TRUE(agent_.WaitFor([&] { return !std::filesystem::exists(dir + "/sim-checkpoint.json"); },
-                             2s));
+  EXPECT_TRUE(
+      agent_.WaitFor([&] { return !std::filesystem::exists(dir + "/sim-checkpoint.json"); }, 2s));
   EXPECT_EQ(json::parse(testing::ReadFile(dir + "/config.json"))["attempt"], 1);
 }
 
@@ -127,9 +128,8 @@ TEST_F(WorkerDaemonTest, GarbageOnStdoutIsAProtocolError) {
 
 TEST_F(WorkerDaemonTest, ASilentTrainerIsKilledAndTimedOut) {
   agent_.AddRun(1, SimConfigJson(Fault("hang")));
-  WorkerHarness worker(agent_, LADDER_SIM_PATH, 1, [](WorkerOptions& o) {
-    o.trainer_silence_timeout = 400ms;
-  });
+  WorkerHarness worker(agent_, LADDER_SIM_PATH, 1,
+                       [](WorkerOptions& o) { o.trainer_silence_timeout = 400ms; });
   const auto start = std::chrono::steady_clock::now();
   const auto a = Finished(1);
   EXPECT_EQ(a.fail_reason, "timeout");
@@ -182,9 +182,7 @@ TEST_F(WorkerDaemonTest, DrainReleasesTheRunningAttemptAndExitsZero) {
   slow.seconds = 30;
   agent_.AddRun(1, SimConfigJson(slow));
   agent_.AddRun(2, SimConfigJson(SimRun{}));
-  WorkerHarness worker(agent_, LADDER_SIM_PATH, 1, [](WorkerOptions& o) {
-    o.drain_grace = 300ms;
-  });
+  WorkerHarness worker(agent_, LADDER_SIM_PATH, 1, [](WorkerOptions& o) { o.drain_grace = 300ms; });
   Started(1);
   worker.RequestDrain();
   EXPECT_EQ(worker.WaitExit(5s), 0);
@@ -292,7 +290,8 @@ TEST_F(WorkerDaemonTest, ThroughputOfSimulatedRuns) {
     const auto a = Finished(i, 1, 30s);
     ASSERT_FALSE(a.result_json.empty()) << "run " << i << ": " << a.fail_message;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double rate = kRuns / seconds;
   std::printf("[ THROUGHPUT ] %d simulated runs on %d slots in %.2f s: %.1f runs/s\n", kRuns,
               kSlots, seconds, rate);

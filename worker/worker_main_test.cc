@@ -1,8 +1,7 @@
 // The ladder-worker binary: flags, exit codes, signals.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include <gtest/gtest.h>
 
 #include <thread>
 
@@ -26,11 +25,22 @@ int ExitCode(const std::optional<int>& status) {
 class WorkerMainTest : public ::testing::Test {
  protected:
   std::vector<std::string> Argv(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {LADDER_WORKER_PATH, "--coordinator", agent_.address(),
-                                     "--insecure", "--trainer", LADDER_SIM_PATH, "--work-dir",
-                                     dir_.path() + "/work", "--devices", "cpu",
-                                     "--lease-poll-interval", "50ms", "--kill-grace", "300ms",
-                                     "--name", "main-test"};
+    std::vector<std::string> argv = {LADDER_WORKER_PATH,
+                                     "--coordinator",
+                                     agent_.address(),
+                                     "--insecure",
+                                     "--trainer",
+                                     LADDER_SIM_PATH,
+                                     "--work-dir",
+                                     dir_.path() + "/work",
+                                     "--devices",
+                                     "cpu",
+                                     "--lease-poll-interval",
+                                     "50ms",
+                                     "--kill-grace",
+                                     "300ms",
+                                     "--name",
+                                     "main-test"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }
@@ -56,10 +66,8 @@ TEST_F(WorkerMainTest, HelpExitsZero) {
 
 TEST_F(WorkerMainTest, BadFlagsExitTwoWithOneLine) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--cpu-slots", "0"}, "--cpu-slots"},
-      {{"--kill-grace", "soon"}, "--kill-grace"},
-      {{"--devices", "gpu"}, "--devices"},
-      {{"--log-level", "loud"}, "--log-level"},
+      {{"--cpu-slots", "0"}, "--cpu-slots"}, {{"--kill-grace", "soon"}, "--kill-grace"},
+      {{"--devices", "gpu"}, "--devices"},   {{"--log-level", "loud"}, "--log-level"},
       {{"--no-such-flag"}, "no-such-flag"},
   };
   for (const auto& [extra, expected] : cases) {

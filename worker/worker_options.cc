@@ -62,8 +62,9 @@ std::string DescribeWorkerOptions(const WorkerOptions& o) {
   out << "coordinator " << DescribeChannelOptions(o.coordinator) << "; name " << o.name
       << "; trainer " << o.trainer;
   for (const auto& arg : o.trainer_args) out << " " << arg;
-  out << "; work-dir " << o.work_dir << "; data-dir " << (o.data_dir.empty() ? "(unset)" : o.data_dir)
-      << "; devices " << o.devices << "; cpu-slots " << o.cpu_slots << "; threads-per-slot "
+  out << "; work-dir " << o.work_dir << "; data-dir "
+      << (o.data_dir.empty() ? "(unset)" : o.data_dir) << "; devices " << o.devices
+      << "; cpu-slots " << o.cpu_slots << "; threads-per-slot "
       << (o.threads_per_slot == 0 ? std::string("auto") : std::to_string(o.threads_per_slot))
       << "; silence-timeout " << FormatDuration(o.trainer_silence_timeout) << "; drain-grace "
       << FormatDuration(o.drain_grace) << "; kill-grace " << FormatDuration(o.kill_grace)
@@ -71,8 +72,8 @@ std::string DescribeWorkerOptions(const WorkerOptions& o) {
       << FormatDuration(o.rpc_timeout) << "; progress-interval "
       << FormatDuration(o.progress_interval) << "; retry-backoff-max "
       << FormatDuration(o.retry_backoff_max) << "; drain-report-timeout "
-      << FormatDuration(o.drain_report_timeout) << "; max-buffered-points "
-      << o.max_buffered_points << (o.keep_run_files ? "; keep-run-files" : "");
+      << FormatDuration(o.drain_report_timeout) << "; max-buffered-points " << o.max_buffered_points
+      << (o.keep_run_files ? "; keep-run-files" : "");
   return out.str();
 }
 

@@ -1,9 +1,9 @@
 #include "worker/sim/sim_config.h"
 
 #include <absl/status/status.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace ladder::sim {
@@ -175,7 +175,8 @@ absl::StatusOr<SimRunConfig> ParseSimRunConfig(const std::string& json_text) {
   Reader r(simulation, "simulation.");
   absl::Status law_status;
   const json* law = simulation != nullptr ? Child(*simulation, "law", law_status) : nullptr;
-  if (!law_status.ok()) return absl::InvalidArgumentError("simulation." + std::string(law_status.message()));
+  if (!law_status.ok())
+    return absl::InvalidArgumentError("simulation." + std::string(law_status.message()));
   Reader l(law, "simulation.law.");
   sim.law.E = l.Number("E", sim.law.E);
   sim.law.A = l.Number("A", sim.law.A);
@@ -210,10 +211,10 @@ absl::StatusOr<SimRunConfig> ParseSimRunConfig(const std::string& json_text) {
   // Identity: everything that shapes the curve, nothing attempt-specific.
   std::ostringstream id;
   id.precision(17);
-  id << model::DescribeShape(s) << '|' << (s.tie_embeddings ? "tied" : "untied") << '|'
-     << c.tokens << '|' << c.batch_tokens << '|' << c.unique_tokens << '|' << c.seed << '|'
-     << c.dataset << '|' << sim.law.E << ',' << sim.law.A << ',' << sim.law.alpha << ','
-     << sim.law.B << ',' << sim.law.beta << '|' << sim.params << '|' << sim.noise;
+  id << model::DescribeShape(s) << '|' << (s.tie_embeddings ? "tied" : "untied") << '|' << c.tokens
+     << '|' << c.batch_tokens << '|' << c.unique_tokens << '|' << c.seed << '|' << c.dataset << '|'
+     << sim.law.E << ',' << sim.law.A << ',' << sim.law.alpha << ',' << sim.law.B << ','
+     << sim.law.beta << '|' << sim.params << '|' << sim.noise;
   c.identity = Fnv1a(id.str());
   return c;
 }

@@ -25,7 +25,7 @@ struct SimulationSpec {
   double noise = 0.01;
   // Wall time of the whole run in seconds; when absent, planned FLOPs x
   // seconds_per_pflop / 1e15, capped at max_seconds. Scaled by --time-scale.
-  double seconds = -1;  // < 0: absent
+  double seconds = -1;             // < 0: absent
   double seconds_per_pflop = 100;  // a simulated 10 TFLOP/s device
   double max_seconds = 60;
   // Fault to inject: "" (none), crash, crash_once, abort, hang, garbage,

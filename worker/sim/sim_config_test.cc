@@ -47,9 +47,9 @@ TEST(SimConfigTest, IdentityIgnoresTheAttemptButNotTheSeed) {
 }
 
 TEST(SimConfigTest, ReadsTheSimulationBlock) {
-  auto c = ParseSimRunConfig(With(
-      "\"simulation\": null",
-      R"("simulation": {"law": {"E": 1.5, "beta": 0.3}, "noise": 0, "seconds": 0.5,
+  auto c = ParseSimRunConfig(
+      With("\"simulation\": null",
+           R"("simulation": {"law": {"E": 1.5, "beta": 0.3}, "noise": 0, "seconds": 0.5,
           "fault": "crash_once", "fault_at": 0.25, "params": "total", "checkpoints": 2})"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_DOUBLE_EQ(c->sim.law.E, 1.5);
@@ -67,7 +67,8 @@ TEST(SimConfigTest, ErrorsNameTheField) {
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << message;
     EXPECT_EQ(c.status().message(), message);
   };
-  expect(With("\"family\": \"transformer\"", "\"family\": \"rnn\""), "family: unknown family 'rnn'");
+  expect(With("\"family\": \"transformer\"", "\"family\": \"rnn\""),
+         "family: unknown family 'rnn'");
   expect(With("\"d_model\": 64", "\"d_model\": 63"),
          "model: d_model (63) is not divisible by n_head (2)");
   expect(With("\"tokens\": 2000000", "\"tokens\": 0"), "train.tokens: must be positive");

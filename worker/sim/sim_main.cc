@@ -13,12 +13,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -69,7 +68,8 @@ bool SleepUntil(Clock::time_point until) {
   while (!g_stop) {
     const auto now = Clock::now();
     if (now >= until) return true;
-    std::this_thread::sleep_for(std::min<Clock::duration>(until - now, std::chrono::milliseconds(20)));
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(until - now, std::chrono::milliseconds(20)));
   }
   return false;
 }
@@ -91,12 +91,13 @@ struct Checkpoint {
 bool WriteCheckpoint(const std::string& dir, uint64_t identity, const Checkpoint& c) {
   const std::string path = dir + "/" + kCheckpointFile;
   const std::string tmp = path + ".tmp";
-  const std::string text = json{{"trainer", "ladder-sim"},
-                                {"identity", HexId(identity)},
-                                {"step", c.step},
-                                {"tokens", c.tokens},
-                                {"wall_seconds", c.wall_seconds}}
-                               .dump();
+  const std::string text = json{
+      {"trainer", "ladder-sim"},
+      {"identity", HexId(identity)},
+      {"step", c.step},
+      {"tokens", c.tokens},
+      {"wall_seconds",
+       c.wall_seconds}}.dump();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
@@ -176,7 +177,8 @@ int main(int argc, char** argv) {
   std::stringstream config_text;
   config_text << config_in.rdbuf();
   auto parsed = ladder::sim::ParseSimRunConfig(config_text.str());
-  if (!parsed.ok()) return EmitError("bad_config", std::string(parsed.status().message()), kExitBadConfig);
+  if (!parsed.ok())
+    return EmitError("bad_config", std::string(parsed.status().message()), kExitBadConfig);
   const SimRunConfig c = *std::move(parsed);
   const auto& sim = c.sim;
   if (sim.fault == "bad_config") {
@@ -187,12 +189,15 @@ int main(int argc, char** argv) {
   const auto counts = ladder::model::CountParams(c.shape);
   const auto fpt = ladder::model::ExactFlopsPerToken(c.shape);
   const double fpt_6n = ladder::model::SixNFlopsPerToken(c.shape);
-  const double law_n = static_cast<double>(sim.params == "total" ? counts.total : counts.non_embedding);
-  if (law_n <= 0) return EmitError("bad_config", "model has no parameters to scale", kExitBadConfig);
+  const double law_n =
+      static_cast<double>(sim.params == "total" ? counts.total : counts.non_embedding);
+  if (law_n <= 0)
+    return EmitError("bad_config", "model has no parameters to scale", kExitBadConfig);
   const int64_t total_steps = (c.tokens + c.batch_tokens - 1) / c.batch_tokens;
   const auto tokens_at = [&](int64_t step) { return std::min(step * c.batch_tokens, c.tokens); };
   const double unique = c.unique_tokens > 0 && c.unique_tokens < c.tokens
-                            ? static_cast<double>(c.unique_tokens) : 0.0;
+                            ? static_cast<double>(c.unique_tokens)
+                            : 0.0;
   const auto law_loss = [&](int64_t tokens) {
     return ladder::sim::LawLoss(sim.law, law_n,
                                 ladder::sim::EffectiveTokens(static_cast<double>(tokens), unique),
@@ -202,8 +207,10 @@ int main(int argc, char** argv) {
   // ------------------------------------------------------------ schedule of events
   const int64_t log_every = std::max<int64_t>(
       c.log_interval_steps, (total_steps + sim.max_progress_events - 1) / sim.max_progress_events);
-  const int64_t eval_every = c.eval_interval_tokens > 0
-      ? std::max<int64_t>(log_every, c.eval_interval_tokens / c.batch_tokens) : 0;
+  const int64_t eval_every =
+      c.eval_interval_tokens > 0
+          ? std::max<int64_t>(log_every, c.eval_interval_tokens / c.batch_tokens)
+          : 0;
   std::set<int64_t> checkpoint_steps;
   for (int i = 1; i < sim.checkpoints; ++i) {
     const int64_t s = std::llround(static_cast<double>(total_steps) * i / sim.checkpoints);
@@ -263,7 +270,8 @@ int main(int argc, char** argv) {
       Log("simulated abort" + where);
       std::abort();
     }
-    if (fault == "diverge") return EmitError("diverged", "simulated divergence" + where, kExitError);
+    if (fault == "diverge")
+      return EmitError("diverged", "simulated divergence" + where, kExitError);
     if (fault == "non_finite") {
       return EmitError("non_finite", "simulated non-finite loss" + where, kExitError);
     }
@@ -298,8 +306,9 @@ int main(int argc, char** argv) {
     const bool fault_now = !fault.empty() && step >= fault_step;
     if (!(log_step || checkpoint_step || fault_now)) continue;
 
-    if (!SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                                seconds_per_step * static_cast<double>(step - resumed.step))))) {
+    if (!SleepUntil(start +
+                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                        seconds_per_step * static_cast<double>(step - resumed.step))))) {
       const int64_t done = step - 1;
       if (done > resumed.step) {
         Checkpoint ck{done, tokens_at(done), resumed.wall_seconds + elapsed()};
@@ -368,8 +377,12 @@ int main(int argc, char** argv) {
         {"trainer", "ladder-sim"},
         {"details",
          {{"simulation", true},
-          {"law", {{"E", sim.law.E}, {"A", sim.law.A}, {"alpha", sim.law.alpha},
-                   {"B", sim.law.B}, {"beta", sim.law.beta}}},
+          {"law",
+           {{"E", sim.law.E},
+            {"A", sim.law.A},
+            {"alpha", sim.law.alpha},
+            {"B", sim.law.B},
+            {"beta", sim.law.beta}}},
           {"law_params", sim.params},
           {"law_n", law_n},
           {"effective_tokens", ladder::sim::EffectiveTokens(static_cast<double>(c.tokens), unique)},

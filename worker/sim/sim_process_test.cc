@@ -1,13 +1,12 @@
 // ladder-sim as a real process: the protocol on stdout, determinism,
 // checkpoint and resume, faults, SIGTERM.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/model/model_counts.h"
@@ -41,9 +40,9 @@ struct SimOutput {
 SimOutput RunSim(const SimRun& run, const std::string& dir, int attempt = 1) {
   const std::string config = dir + "/config.json";
   std::ofstream(config) << testing::SimConfigJson(run, 1, attempt);
-  Subprocess sim({LADDER_SIM_PATH, "--config", config, "--work-dir", dir, "--device", "cpu",
-                  "--threads", "2"},
-                 dir + "/stdout", dir + "/stderr");
+  Subprocess sim(
+      {LADDER_SIM_PATH, "--config", config, "--work-dir", dir, "--device", "cpu", "--threads", "2"},
+      dir + "/stdout", dir + "/stderr");
   SimOutput out;
   auto status = sim.Wait(std::chrono::seconds(20));
   EXPECT_TRUE(status.has_value()) << "ladder-sim did not finish";

@@ -18,10 +18,12 @@ class FakeAgent::Service final : public v1::Agent::Service {
                               v1::RegisterWorkerResponse* resp) override {
     Locked lock(f_);
     const auto auth = context->client_metadata().find("authorization");
-    f_.last_authorization_ =
-        auth == context->client_metadata().end() ? "" : std::string(auth->second.data(), auth->second.size());
+    f_.last_authorization_ = auth == context->client_metadata().end()
+                                 ? ""
+                                 : std::string(auth->second.data(), auth->second.size());
     if (req->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "name: empty"};
-    auto [it, inserted] = f_.workers_.emplace(req->name(), static_cast<int64_t>(f_.workers_.size() + 1));
+    auto [it, inserted] =
+        f_.workers_.emplace(req->name(), static_cast<int64_t>(f_.workers_.size() + 1));
     ++f_.registrations_;
     resp->set_worker_id(it->second);
     resp->set_heartbeat_interval_ms(f_.options_.heartbeat_interval_ms);
@@ -61,7 +63,8 @@ class FakeAgent::Service final : public v1::Agent::Service {
     if (!KnownWorker(req->worker_id())) return {grpc::StatusCode::NOT_FOUND, "worker_id: unknown"};
     ++f_.heartbeats_;
     f_.last_heartbeat_attempts_.clear();
-    for (const auto& live : req->attempts()) f_.last_heartbeat_attempts_.push_back(live.attempt_id());
+    for (const auto& live : req->attempts())
+      f_.last_heartbeat_attempts_.push_back(live.attempt_id());
     for (int64_t id : f_.pending_revocations_) resp->add_revoked_attempt_ids(id);
     f_.pending_revocations_.clear();
     resp->set_drain(f_.drain_);
@@ -81,7 +84,8 @@ class FakeAgent::Service final : public v1::Agent::Service {
       resp->set_revoked(true);
       return grpc::Status::OK;
     }
-    if (!req->started_json().empty() && a->started_json.empty()) a->started_json = req->started_json();
+    if (!req->started_json().empty() && a->started_json.empty())
+      a->started_json = req->started_json();
     for (const auto& p : req->points()) a->points.push_back(p);
     return grpc::Status::OK;
   }
@@ -120,8 +124,8 @@ class FakeAgent::Service final : public v1::Agent::Service {
     auto& run = f_.runs_[a->run_id];
     const bool counts = req->reason() != "drained";
     if (counts) ++run.attempts;
-    const bool retry = req->reason() != "bad_config" && req->reason() != "data" &&
-                       run.attempts < run.max_attempts;
+    const bool retry =
+        req->reason() != "bad_config" && req->reason() != "data" && run.attempts < run.max_attempts;
     if (retry) f_.queue_.push_back(run);
     resp->set_will_retry(retry);
     return grpc::Status::OK;
@@ -165,8 +169,7 @@ class FakeAgent::Service final : public v1::Agent::Service {
 
 FakeAgent::FakeAgent() : FakeAgent(Options{}) {}
 
-FakeAgent::FakeAgent(Options options)
-    : options_(options) {}
+FakeAgent::FakeAgent(Options options) : options_(options) {}
 
 FakeAgent::~FakeAgent() { Stop(); }
 
@@ -178,16 +181,16 @@ void FakeAgent::Start() {
     service_ = std::make_unique<Service>(*this);  // one server per service object
     grpc::ServerBuilder builder;
     int selected = 0;
-    builder.AddListeningPort("127.0.0.1:" + std::to_string(port_),
-                             options_.credentials ? options_.credentials
-                                                  : grpc::InsecureServerCredentials(),
-                             &selected);
+    builder.AddListeningPort(
+        "127.0.0.1:" + std::to_string(port_),
+        options_.credentials ? options_.credentials : grpc::InsecureServerCredentials(), &selected);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     if (server_ && selected == 0) server_.reset();
     if (server_) port_ = selected;
   }
-  if (!server_) throw std::runtime_error("FakeAgent: cannot listen on port " + std::to_string(port_));
+  if (!server_)
+    throw std::runtime_error("FakeAgent: cannot listen on port " + std::to_string(port_));
 }
 
 void FakeAgent::Stop() {

@@ -2,16 +2,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <string.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -21,8 +20,9 @@ extern char** environ;
 namespace ladder::worker::testing {
 
 std::string SimConfigJson(const SimRun& run, int64_t run_id, int attempt) {
-  nlohmann::json model = {{"n_layer", 2}, {"d_model", 64}, {"context", 64}, {"vocab", 256},
-                          {"mlp", "gelu"}, {"positions", "learned"}, {"tie_embeddings", true}};
+  nlohmann::json model = {{"n_layer", 2},          {"d_model", 64}, {"context", 64},
+                          {"vocab", 256},          {"mlp", "gelu"}, {"positions", "learned"},
+                          {"tie_embeddings", true}};
   if (run.family == "transformer") {
     model["n_head"] = 2;
     model["d_ff"] = 256;
@@ -30,21 +30,27 @@ std::string SimConfigJson(const SimRun& run, int64_t run_id, int attempt) {
     model["n_head"] = 0;
     model["d_ff"] = 0;
   }
-  nlohmann::json simulation = {{"seconds", run.seconds},     {"noise", run.noise},
-                               {"fault_at", run.fault_at},   {"checkpoints", run.checkpoints}};
+  nlohmann::json simulation = {{"seconds", run.seconds},
+                               {"noise", run.noise},
+                               {"fault_at", run.fault_at},
+                               {"checkpoints", run.checkpoints}};
   if (!run.fault.empty()) simulation["fault"] = run.fault;
-  const nlohmann::json config = {
-      {"run_id", run_id},
-      {"sweep_id", 1},
-      {"attempt", attempt},
-      {"family", run.family},
-      {"model", model},
-      {"train",
-       {{"tokens", run.tokens}, {"batch_tokens", run.batch_tokens}, {"lr", 0.001},
-        {"min_lr_ratio", 0.1}, {"warmup_fraction", 0.05}, {"seed", run.seed},
-        {"eval_interval_tokens", run.tokens / 4}, {"log_interval_steps", run.log_interval_steps}}},
-      {"data", {{"dataset", "kjv"}, {"unique_tokens", nullptr}}},
-      {"simulation", simulation}};
+  const nlohmann::json config = {{"run_id", run_id},
+                                 {"sweep_id", 1},
+                                 {"attempt", attempt},
+                                 {"family", run.family},
+                                 {"model", model},
+                                 {"train",
+                                  {{"tokens", run.tokens},
+                                   {"batch_tokens", run.batch_tokens},
+                                   {"lr", 0.001},
+                                   {"min_lr_ratio", 0.1},
+                                   {"warmup_fraction", 0.05},
+                                   {"seed", run.seed},
+                                   {"eval_interval_tokens", run.tokens / 4},
+                                   {"log_interval_steps", run.log_interval_steps}}},
+                                 {"data", {{"dataset", "kjv"}, {"unique_tokens", nullptr}}},
+                                 {"simulation", simulation}};
   return config.dump();
 }
 

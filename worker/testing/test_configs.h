@@ -22,7 +22,7 @@ struct SimRun {
   int64_t seed = 1;
   double seconds = 0.2;  // wall time of the whole run
   double noise = 0.01;
-  std::string fault;     // "" or a ladder-sim fault
+  std::string fault;  // "" or a ladder-sim fault
   double fault_at = 0.5;
   int checkpoints = 4;
 };

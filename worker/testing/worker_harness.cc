@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
-
 #include <stdexcept>
 
 #include "common/channel_options.h"
@@ -52,9 +51,7 @@ WorkerHarness::WorkerHarness(const FakeAgent& agent, const std::string& trainer,
   launcher_ = std::make_unique<ProcessTrainerLauncher>(io_);
   daemon_ = std::make_unique<WorkerDaemon>(io_, options_, devices, *agent_client_, *launcher_);
   thread_ = std::thread([this] { io_.run(); });
-  boost::asio::post(io_, [this] {
-    daemon_->Start([this](int code) { exit_code_ = code; });
-  });
+  boost::asio::post(io_, [this] { daemon_->Start([this](int code) { exit_code_ = code; }); });
 }
 
 WorkerHarness::~WorkerHarness() {

@@ -3,10 +3,9 @@
 // short enough for tests.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
