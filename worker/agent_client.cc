@@ -57,16 +57,27 @@ void AgentClient::Call(const Request& request, Done<Response> done, Start start)
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_.insert(&state->context);
   }
+  // The callback runs on a gRPC thread. It keeps nothing: the ClientContext
+  // holds a reference to the channel, and gRPC 1.51 crashes when a channel's
+  // last reference goes on one of its own callback threads (the callback
+  // completion queue then joins the thread it runs on; grpc/grpc#32584). So
+  // `state` moves into the handler posted to the io_context and is released
+  // there (or where the io_context is destroyed). The call leaves in_flight_
+  // first, and `this` is not touched after that: the destructor may run then.
   start(stub_->async(), &state->context, &state->request, &state->response,
-        [this, state, done = std::move(done)](grpc::Status status) mutable {
-          // On a gRPC thread: hand the result to the io_context, then let go.
-          boost::asio::post(io_, [state, done = std::move(done), status]() mutable {
+        [this, &io = io_, state, done = std::move(done)](grpc::Status status) mutable {
+          auto work = std::move(state->work);
+          grpc::ClientContext* const context = &state->context;
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            in_flight_.erase(context);
+            if (in_flight_.empty()) idle_.notify_all();
+          }
+          boost::asio::post(io, [state = std::move(state), done = std::move(done),
+                                 status = std::move(status)]() mutable {
             done(status, std::move(state->response));
           });
-          state->work.reset();
-          std::lock_guard<std::mutex> lock(mu_);
-          in_flight_.erase(&state->context);
-          if (in_flight_.empty()) idle_.notify_all();
+          work.reset();
         });
 }
 
