@@ -11,7 +11,9 @@
 // io_context thread). `done` always runs on the io_context, exactly once,
 // unless the io_context stops first. While a call is in flight the
 // io_context has outstanding work, so io_context::run() does not return
-// under it.
+// under it. Nothing is released on gRPC's threads (a channel must not die
+// there, see agent_client.cc): destroy the client, and run or destroy the
+// io_context, on threads of your own.
 #pragma once
 
 #include <grpcpp/channel.h>

@@ -274,6 +274,7 @@ void AttemptSupervisor::OnStdoutClosed(const absl::Status& status) {
   stdout_closed_ = true;
   stdout_timer_.cancel();
   if (status.code() == absl::StatusCode::kResourceExhausted) {
+    ++line_no_;  // the overlong line, never delivered
     ProtocolError(std::string(status.message()), "");
   } else if (!status.ok() && status.code() != absl::StatusCode::kCancelled) {
     Stop("internal", "reading the trainer's stdout: " + std::string(status.message()));

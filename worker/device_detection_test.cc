@@ -17,6 +17,7 @@ class FakeHostProbe : public HostProbe {
   int HardwareThreads() override { return threads; }
 };
 
+// The first line is what nvidia-smi printed on an H100 machine.
 constexpr char kTwoGpus[] =
     "0, NVIDIA H100 80GB HBM3, 81559\n"
     "1, NVIDIA H100 80GB HBM3, 81559\n";
