@@ -148,7 +148,9 @@ void WorkerDaemon::SendHeartbeat() {
           coordinator_down_ = true;
           return;
         }
-        if (coordinator_down_) LOG_INFO << "the coordinator answers again";
+        if (coordinator_down_) {
+      LOG_INFO << "the coordinator answers again";
+    }
         coordinator_down_ = false;
         register_backoff_.Reset();
         for (int64_t id : response.revoked_attempt_ids()) {
