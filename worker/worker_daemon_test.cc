@@ -221,6 +221,16 @@ TEST_F(WorkerDaemonTest, TheWorkerKeepsItsTrainerThroughACoordinatorRestart) {
   EXPECT_EQ(agent_.registrations(), 1);
 }
 
+TEST_F(WorkerDaemonTest, AWorkerStartedBeforeTheCoordinatorRegistersWhenItComes) {
+  agent_.Stop();
+  WorkerHarness worker(agent_, LADDER_SIM_PATH);
+  std::this_thread::sleep_for(500ms);
+  agent_.AddRun(1, SimConfigJson(SimRun{}));
+  agent_.Start();
+  EXPECT_FALSE(Finished(1).result_json.empty());
+  EXPECT_EQ(agent_.registrations(), 1);
+}
+
 TEST_F(WorkerDaemonTest, AWorkerTheCoordinatorForgotRegistersAgainAndCarriesOn) {
   SimRun run;
   run.seconds = 1.0;
