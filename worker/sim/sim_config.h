@@ -1,0 +1,66 @@
+// ladder-sim's reading of a run configuration (worker/TRAINER_PROTOCOL.md)
+// and of its `simulation` block. SIMULATION ONLY: real trainers ignore the
+// `simulation` block. Pure functions: safe from any thread.
+#pragma once
+
+#include <absl/status/statusor.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/model/model_shape.h"
+#include "worker/sim/simulated_law.h"
+
+namespace ladder::sim {
+
+// The `simulation` block; every field optional. See worker/README.md.
+struct SimulationSpec {
+  // The law the losses follow: the family default (DefaultLaw) with any of
+  // `law.{E,A,alpha,B,beta}` overridden.
+  LawParams law;
+  // Which N the law uses: "non_embedding" (default) or "total".
+  std::string params = "non_embedding";
+  // Relative standard deviation of the multiplicative noise on eval losses;
+  // train losses get twice this.
+  double noise = 0.01;
+  // Wall time of the whole run in seconds; when absent, planned FLOPs x
+  // seconds_per_pflop / 1e15, capped at max_seconds. Scaled by --time-scale.
+  double seconds = -1;             // < 0: absent
+  double seconds_per_pflop = 100;  // a simulated 10 TFLOP/s device
+  double max_seconds = 60;
+  // Fault to inject: "" (none), crash, crash_once, abort, hang, garbage,
+  // diverge, non_finite, bad_config.
+  std::string fault;
+  double fault_at = 0.5;  // fraction of the run's steps at which it strikes
+  int checkpoints = 4;    // checkpoints at 1/k, 2/k, ... (k-1)/k of the run; 0 = none
+  // Upper bound on progress events per run (the log interval is widened).
+  int max_progress_events = 200;
+};
+
+struct SimRunConfig {
+  int64_t run_id = 0;
+  int64_t sweep_id = 0;
+  int64_t attempt = 0;
+  model::ModelShape shape;
+  int64_t tokens = 0;        // train.tokens, D
+  int64_t batch_tokens = 0;  // train.batch_tokens
+  double lr = 1e-3;
+  double min_lr_ratio = 0.1;
+  double warmup_fraction = 0.05;
+  int64_t seed = 0;
+  int64_t eval_interval_tokens = 0;  // 0 = evaluate only at the end
+  int64_t log_interval_steps = 10;
+  std::string dataset;
+  int64_t unique_tokens = 0;  // 0 = all fresh
+  SimulationSpec sim;
+  // Everything that identifies the run apart from its attempt: the noise
+  // seed and the checkpoint's fingerprint, so every attempt of a run (and
+  // the same config anywhere) draws the same curve.
+  uint64_t identity = 0;
+};
+
+// Errors: INVALID_ARGUMENT naming the field ("model.d_model: must be a
+// positive integer", "simulation.fault: unknown fault 'explode'").
+absl::StatusOr<SimRunConfig> ParseSimRunConfig(const std::string& json_text);
+
+}  // namespace ladder::sim

@@ -1,0 +1,85 @@
+#include "worker/sim/sim_config.h"
+
+#include <gtest/gtest.h>
+
+namespace ladder::sim {
+namespace {
+
+constexpr char kConfig[] = R"({
+  "run_id": 42, "sweep_id": 7, "attempt": 2, "family": "transformer",
+  "model": {"n_layer": 2, "d_model": 64, "n_head": 2, "d_ff": 256, "context": 128,
+            "vocab": 256, "mlp": "gelu", "positions": "learned", "tie_embeddings": true},
+  "train": {"tokens": 2000000, "batch_tokens": 4096, "lr": 0.0013, "min_lr_ratio": 0.1,
+            "warmup_fraction": 0.05, "weight_decay": 0.1, "grad_clip": 1.0, "beta1": 0.9,
+            "beta2": 0.95, "seed": 1, "eval_tokens": 131072, "eval_interval_tokens": 500000,
+            "log_interval_steps": 10},
+  "data": {"dataset": "kjv", "unique_tokens": null},
+  "simulation": null
+})";
+
+std::string With(const std::string& from, const std::string& to) {
+  std::string text = kConfig;
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+TEST(SimConfigTest, ReadsTheProtocolExample) {
+  auto c = ParseSimRunConfig(kConfig);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->run_id, 42);
+  EXPECT_EQ(c->attempt, 2);
+  EXPECT_EQ(c->shape.d_model, 64);
+  EXPECT_EQ(c->tokens, 2000000);
+  EXPECT_EQ(c->unique_tokens, 0);
+  EXPECT_EQ(c->sim.fault, "");
+  EXPECT_DOUBLE_EQ(c->sim.law.alpha, DefaultLaw(model::Family::kTransformer).alpha);
+}
+
+TEST(SimConfigTest, IdentityIgnoresTheAttemptButNotTheSeed) {
+  const auto a = ParseSimRunConfig(kConfig);
+  const auto b = ParseSimRunConfig(With("\"attempt\": 2", "\"attempt\": 3"));
+  const auto c = ParseSimRunConfig(With("\"seed\": 1", "\"seed\": 2"));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->identity, b->identity);
+  EXPECT_NE(a->identity, c->identity);
+}
+
+TEST(SimConfigTest, ReadsTheSimulationBlock) {
+  auto c = ParseSimRunConfig(
+      With("\"simulation\": null",
+           R"("simulation": {"law": {"E": 1.5, "beta": 0.3}, "noise": 0, "seconds": 0.5,
+          "fault": "crash_once", "fault_at": 0.25, "params": "total", "checkpoints": 2})"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_DOUBLE_EQ(c->sim.law.E, 1.5);
+  EXPECT_DOUBLE_EQ(c->sim.law.beta, 0.3);
+  EXPECT_DOUBLE_EQ(c->sim.law.A, DefaultLaw(model::Family::kTransformer).A);
+  EXPECT_DOUBLE_EQ(c->sim.seconds, 0.5);
+  EXPECT_EQ(c->sim.fault, "crash_once");
+  EXPECT_EQ(c->sim.params, "total");
+  EXPECT_EQ(c->sim.checkpoints, 2);
+}
+
+TEST(SimConfigTest, ErrorsNameTheField) {
+  auto expect = [](const std::string& text, const std::string& message) {
+    auto c = ParseSimRunConfig(text);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << message;
+    EXPECT_EQ(c.status().message(), message);
+  };
+  expect(With("\"family\": \"transformer\"", "\"family\": \"rnn\""),
+         "family: unknown family 'rnn'");
+  expect(With("\"d_model\": 64", "\"d_model\": 63"),
+         "model: d_model (63) is not divisible by n_head (2)");
+  expect(With("\"tokens\": 2000000", "\"tokens\": 0"), "train.tokens: must be positive");
+  expect(With("\"batch_tokens\": 4096, ", ""), "train.batch_tokens: missing");
+  expect(With("\"simulation\": null", R"("simulation": {"fault": "explode"})"),
+         "simulation.fault: unknown fault 'explode'");
+  expect(With("\"simulation\": null", R"("simulation": {"law": 3})"),
+         "simulation.law: must be an object");
+  expect("{not json", std::string(ParseSimRunConfig("{not json").status().message()));
+  EXPECT_EQ(ParseSimRunConfig("[]").status().message(), "config: not a JSON object");
+}
+
+}  // namespace
+}  // namespace ladder::sim
