@@ -2,10 +2,10 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "common/channel_options.h"
 #include "common/grpc_status.h"
 
 namespace ladder::cli {
@@ -43,27 +43,26 @@ std::string ToJson(const google::protobuf::Message& m) {
 bool CliContext::Connect() {
   if (channel_) return true;
   if (connect_failed_) return false;
-  std::shared_ptr<grpc::ChannelCredentials> creds;
-  if (options_.plaintext) {
-    creds = grpc::InsecureChannelCredentials();
-  } else {
-    grpc::SslCredentialsOptions ssl;
-    if (!options_.ca_file.empty()) {
-      std::ifstream in(options_.ca_file);
-      if (!in) {
-        Usage("--ca: cannot read '" + options_.ca_file + "'");
-        connect_failed_ = true;
-        return false;
-      }
-      std::ostringstream s;
-      s << in.rdbuf();
-      ssl.pem_root_certs = s.str();
-    }
-    creds = grpc::SslCredentials(ssl);
+  ChannelOptions o;
+  o.address = options_.coordinator;
+  o.insecure = options_.insecure;
+  if (!o.insecure) {  // a plaintext (loopback, dev) coordinator checks neither
+    o.tls_ca_file = options_.ca_file;
+    o.bearer_token = options_.token;
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
-  channel_ = grpc::CreateCustomChannel(options_.coordinator, creds, args);
+  auto channel = MakeChannel(o, args);
+  if (!channel.ok()) {
+    std::string msg(channel.status().message());
+    if (msg.rfind("insecure", 0) == 0) msg = "--insecure" + msg.substr(8);
+    if (msg.rfind("tls_ca_file", 0) == 0) msg = "--ca" + msg.substr(11);
+    if (msg.rfind("bearer_token", 0) == 0) msg = "--token" + msg.substr(12);
+    Usage(msg);
+    connect_failed_ = true;
+    return false;
+  }
+  channel_ = *std::move(channel);
   sweeps_ = v1::Sweeps::NewStub(channel_);
   runs_ = v1::Runs::NewStub(channel_);
   workers_ = v1::Workers::NewStub(channel_);
@@ -84,7 +83,6 @@ std::unique_ptr<grpc::ClientContext> CliContext::Call(bool streaming) const {
     ctx->set_deadline(std::chrono::system_clock::now() +
                       std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
   }
-  if (!options_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options_.token);
   return ctx;
 }
 

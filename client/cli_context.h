@@ -23,9 +23,9 @@ namespace ladder::cli {
 
 struct GlobalOptions {
   std::string coordinator = "127.0.0.1:7400";  // $LADDER_COORDINATOR
-  bool plaintext = false;                      // loopback only
+  bool insecure = false;                       // plaintext; loopback only ($LADDER_INSECURE=1)
   std::string ca_file;                         // $LADDER_CA: CA that signed the coordinator
-  std::string token;                           // $LADDER_TOKEN: bearer token
+  std::string token;                           // $LADDER_TOKEN: bearer token (needs TLS)
   bool json = false;                           // machine-readable output
   double timeout_seconds = 30;                 // per call (not for watch)
 };
@@ -45,7 +45,7 @@ class CliContext {
   v1::Fits::Stub* fits();
   v1::Admin::Stub* admin();
 
-  // A context with the deadline and the bearer token set.
+  // A context with the deadline set (the token rides on the channel).
   std::unique_ptr<grpc::ClientContext> Call(bool streaming = false) const;
 
   // Reports a failed call as one line and returns its exit code.

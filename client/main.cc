@@ -35,13 +35,13 @@ int main(int argc, char** argv) {
   if (const char* v = std::getenv("LADDER_COORDINATOR")) g.coordinator = v;
   if (const char* v = std::getenv("LADDER_CA")) g.ca_file = v;
   if (const char* v = std::getenv("LADDER_TOKEN")) g.token = v;
-  if (const char* v = std::getenv("LADDER_PLAINTEXT")) g.plaintext = std::string(v) == "1";
+  if (const char* v = std::getenv("LADDER_INSECURE")) g.insecure = std::string(v) == "1";
 
   CLI::App app{"ladder: submit scaling-law sweeps, watch them, and query fits and predictions"};
   app.require_subcommand(1);
   app.add_option("--coordinator", g.coordinator, "coordinator address host:port ($LADDER_COORDINATOR)")
       ->capture_default_str();
-  app.add_flag("--plaintext", g.plaintext, "no TLS (loopback coordinators only; $LADDER_PLAINTEXT=1)");
+  app.add_flag("--insecure", g.insecure, "plaintext, no TLS (loopback coordinators only; $LADDER_INSECURE=1)");
   app.add_option("--ca", g.ca_file, "CA certificate that signed the coordinator's ($LADDER_CA)");
   app.add_option("--token", g.token, "bearer token ($LADDER_TOKEN)");
   app.add_flag("--json", g.json, "machine-readable JSON output");

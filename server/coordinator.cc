@@ -88,6 +88,13 @@ absl::Status Coordinator::Start() {
   lease.retry_backoff = options_.retry_backoff;
   lease.max_backoff = options_.max_retry_backoff;
   lease_store_ = std::make_unique<store::LeaseStore>(pool_.get(), lease);
+  // Leases that ran out while no coordinator was up get one more ttl, so
+  // their workers can reach us before the runs are taken from them.
+  if (auto extended = lease_store_->ExtendLiveLeasesForRestart(); !extended.ok()) {
+    return extended.status();
+  } else if (*extended > 0) {
+    LOG_INFO << "gave " << *extended << " live lease(s) one more ttl after start";
+  }
   worker_store_ = std::make_unique<store::WorkerStore>(pool_.get());
   stats_store_ = std::make_unique<store::StatsStore>(pool_.get());
   token_store_ = std::make_unique<store::TokenStore>(pool_.get());

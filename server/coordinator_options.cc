@@ -1,19 +1,11 @@
 #include "server/coordinator_options.h"
 
+#include "common/channel_options.h"
+
 #include <regex>
 #include <sstream>
 
 namespace ladder {
-
-bool IsLoopbackAddress(const std::string& host_port) {
-  std::string host = host_port;
-  if (!host.empty() && host[0] == '[') {
-    host = host.substr(1, host.find(']') - 1);
-  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
-    host = host.substr(0, colon);
-  }
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
 
 std::string RedactDatabaseUrl(const std::string& url) {
   // postgresql://user:secret@host -> postgresql://user:****@host

@@ -53,9 +53,6 @@ struct CoordinatorOptions {
   std::string Describe() const;
 };
 
-// True for 127.0.0.0/8, ::1 and "localhost" (the host part of host:port).
-bool IsLoopbackAddress(const std::string& host_port);
-
 // The URL with any password replaced by "****".
 std::string RedactDatabaseUrl(const std::string& url);
 

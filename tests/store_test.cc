@@ -347,7 +347,41 @@ TEST_F(StoreTest, ResultWithoutAFiniteLossIsInvalid) {
   auto r = leases_->CompleteAttempt(req);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(r.status().message()).find("final_eval_loss"), std::string::npos);
-  EXPECT_EQ(db_.Query("SELECT state FROM runs"), "leased");
+  // The attempt is failed (not left live for ever) and the run retried.
+  EXPECT_EQ(db_.Query("SELECT outcome || ':' || reason FROM attempts"), "failed:bad_result");
+  EXPECT_EQ(db_.Query("SELECT state || ':' || failures FROM runs"), "queued:1");
+}
+
+TEST_F(StoreTest, ExpiredAttemptMayStillCompleteWhileItsRunWaitsInTheQueue) {
+  store::LeaseSettings s;
+  s.ttl = 100ms;
+  store::LeaseStore leases(pool_.get(), s);
+  CreateSweep(1);
+  const int64_t w = Register("w");
+  v1::Lease l = leases.LeaseRun(w, 0)->lease();
+  std::this_thread::sleep_for(250ms);
+  ASSERT_EQ(leases.ExpireLeases()->attempts, 1);
+  EXPECT_EQ(db_.Query("SELECT state FROM runs"), "queued");
+  auto end = Complete(l, 2.75);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(db_.Query("SELECT state || ':' || final_eval_loss FROM runs"), "succeeded:2.75");
+  EXPECT_EQ(db_.Query("SELECT outcome FROM attempts"), "succeeded");
+  EXPECT_FALSE(leases.LeaseRun(w, 0)->granted());
+}
+
+TEST_F(StoreTest, LiveLeasesGetOneMoreTtlWhenACoordinatorStarts) {
+  store::LeaseSettings s;
+  s.ttl = 300ms;
+  store::LeaseStore leases(pool_.get(), s);
+  CreateSweep(1);
+  leases.LeaseRun(Register("w"), 0);
+  // The lease ran out while no coordinator was running...
+  db_.Query("UPDATE attempts SET lease_expires_at = now() - interval '1 minute' RETURNING 1");
+  // ...and a starting coordinator gives it another ttl before reclaiming anything.
+  ASSERT_EQ(*leases.ExtendLiveLeasesForRestart(), 1);
+  EXPECT_EQ(leases.ExpireLeases()->attempts, 0);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(leases.ExpireLeases()->attempts, 1);
 }
 
 TEST_F(StoreTest, FailedRunIsRetriedUntilMaxAttemptsThenFailsTheSweep) {

@@ -354,10 +354,21 @@ absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(const v1::
 
 absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttemptRequest& req) {
   json result = json::parse(req.result_json(), nullptr, /*allow_exceptions=*/false);
-  if (!result.is_object()) return absl::InvalidArgumentError("result_json: is not a JSON object");
-  const double loss = NumberOr(result, "final_eval_loss", NAN);
+  const double loss = result.is_object() ? NumberOr(result, "final_eval_loss", NAN) : NAN;
   if (!std::isfinite(loss) || loss <= 0) {
-    return absl::InvalidArgumentError("result_json.final_eval_loss: must be a finite positive number");
+    const std::string problem = result.is_object()
+                                    ? "result_json.final_eval_loss: must be a finite positive number"
+                                    : "result_json: is not a JSON object";
+    // The attempt cannot succeed with this result: fail it, so it is not left
+    // live (and heartbeated) forever, then tell the worker why.
+    v1::FailAttemptRequest fail;
+    fail.set_attempt_id(req.attempt_id());
+    fail.set_lease_token(req.lease_token());
+    fail.set_reason("bad_result");
+    fail.set_message(problem);
+    auto failed = FailAttempt(fail);
+    if (!failed.ok() && failed.status().code() != absl::StatusCode::kFailedPrecondition) return failed.status();
+    return absl::InvalidArgumentError(problem);
   }
   AttemptEnd end;
   absl::Status st = pool_->Transact("complete attempt", [&](pqxx::work& txn) -> absl::Status {
@@ -371,12 +382,24 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
       end.already_recorded = true;
       return absl::OkStatus();
     }
-    if (!locked->outcome.empty()) {
+    bool late_but_latest = false;
+    if (locked->outcome == "expired" && locked->run_state == "queued") {
+      // Expired but not yet leased again: this is still the newest attempt.
+      late_but_latest = txn.exec_params1("SELECT max(number) = (SELECT number FROM attempts WHERE id = $2) "
+                                         "FROM attempts WHERE run_id = $1",
+                                         locked->run_id, req.attempt_id())[0]
+                            .as<bool>();
+    }
+    if (!locked->outcome.empty() && !late_but_latest) {
       return absl::FailedPreconditionError("attempt " + std::to_string(req.attempt_id()) +
                                            " is no longer current (" + locked->outcome +
                                            "); its result was not recorded");
     }
-    if (locked->run_state != "leased" && locked->run_state != "running") {
+    if (late_but_latest) {
+      txn.exec_params0("UPDATE attempts SET reason = NULL, message = 'completed after its lease expired' "
+                       "WHERE id = $1",
+                       req.attempt_id());
+    } else if (locked->run_state != "leased" && locked->run_state != "running") {
       return absl::FailedPreconditionError("run " + std::to_string(locked->run_id) + " is " +
                                            locked->run_state + "; the result was not recorded");
     }
@@ -462,6 +485,21 @@ absl::StatusOr<LeaseStore::Expired> LeaseStore::ExpireLeases(int limit) {
   });
   if (!st.ok()) return st;
   return out;
+}
+
+absl::StatusOr<int> LeaseStore::ExtendLiveLeasesForRestart() {
+  int n = 0;
+  absl::Status st = pool_->Transact("extend live leases", [&](pqxx::work& txn) -> absl::Status {
+    n = static_cast<int>(
+        txn.exec_params0("UPDATE attempts SET lease_expires_at = "
+                         "  GREATEST(lease_expires_at, now() + $1 * interval '1 millisecond') "
+                         "WHERE outcome IS NULL",
+                         static_cast<int64_t>(settings_.ttl.count()))
+            .affected_rows());
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return n;
 }
 
 absl::StatusOr<int> LeaseStore::MarkSilentWorkersGone(std::chrono::milliseconds silence) {

@@ -68,7 +68,11 @@ class LeaseStore {
 
   // Stores the result and ends the run as succeeded. PERMISSION_DENIED for a
   // wrong lease token, FAILED_PRECONDITION for an attempt that is no longer
-  // current, INVALID_ARGUMENT for a result without a finite final_eval_loss.
+  // current. An attempt whose lease expired is still accepted while its run
+  // waits in the queue with no newer attempt (nothing better exists, and the
+  // work is not thrown away). A result without a finite positive
+  // final_eval_loss fails the attempt (reason bad_result, retried like a
+  // crash) and returns INVALID_ARGUMENT.
   absl::StatusOr<AttemptEnd> CompleteAttempt(const v1::CompleteAttemptRequest& request);
 
   // Ends the attempt as failed (or released, for reason "drained"): the run
@@ -83,6 +87,11 @@ class LeaseStore {
     std::vector<int64_t> sweeps;  // touched
   };
   absl::StatusOr<Expired> ExpireLeases(int limit = 1000);
+
+  // Gives every live lease at least one more ttl. Run at coordinator start,
+  // so that leases which ran out only because the coordinator was down are
+  // not reclaimed before their workers can heartbeat again.
+  absl::StatusOr<int> ExtendLiveLeasesForRestart();
 
   // Marks workers silent for longer than `silence` as gone.
   absl::StatusOr<int> MarkSilentWorkersGone(std::chrono::milliseconds silence);

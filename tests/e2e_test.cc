@@ -1,0 +1,201 @@
+// End to end with real processes: ladder-coordinator, ladder-worker daemons
+// running ladder-sim (a SIMULATED trainer), the ladder CLI, and PostgreSQL.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/testing/local_stack.h"
+#include "tests/testing/test_database.h"
+
+namespace ladder {
+namespace {
+
+using testing::CliResult;
+using testing::LocalStack;
+using namespace std::chrono_literals;
+
+std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// A small LSTM-vs-Transformer grid, each run a SIMULATED `seconds` long.
+std::string SimSweep(const std::string& name, int sizes, double seconds, const std::string& extra = "") {
+  std::string params;
+  for (int i = 0; i < sizes; ++i) params += (i ? ", " : "") + std::to_string(static_cast<int>(3e4 * (1 << i)));
+  return "name: " + name + "\nkind: grid\nfamilies: [transformer, lstm]\nmax_attempts: 3\n"
+         "train: {batch_tokens: 4096}\n"
+         "grid: {params: [" + params + "], tokens: [409600]}\n"
+         "simulation: {seconds: " + std::to_string(seconds) + extra + "}\n";
+}
+
+int64_t Submit(LocalStack& stack, const std::string& yaml) {
+  CliResult r = stack.Cli({"submit", WriteFile(stack.dir(), "sweep.yaml", yaml)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return std::atoll(r.out.c_str());
+}
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  testing::TestDatabase db_;
+};
+
+TEST_F(EndToEndTest, SweepRunsEndToEndThroughTheCli) {
+  LocalStack stack(db_.url());
+  stack.StartWorker("w1", 2);
+  const int64_t sweep = Submit(stack, SimSweep("e2e", 2, 0.5));
+  ASSERT_GT(sweep, 0);
+
+  CliResult watch = stack.Cli({"watch", std::to_string(sweep)});
+  EXPECT_EQ(watch.exit_code, 0) << watch.err;
+  EXPECT_NE(watch.out.find("succeeded"), std::string::npos) << watch.out;
+  EXPECT_NE(watch.out.find("(SIMULATED)"), std::string::npos) << "simulated runs must say so:\n" << watch.out;
+
+  CliResult runs = stack.Cli({"--json", "runs", std::to_string(sweep)});
+  ASSERT_EQ(runs.exit_code, 0) << runs.err;
+  auto j = nlohmann::json::parse(runs.out);
+  ASSERT_EQ(j["runs"].size(), 4u);
+  for (const auto& r : j["runs"]) {
+    EXPECT_EQ(r["state"], "RUN_STATE_SUCCEEDED");
+    EXPECT_EQ(r["trainer"], "ladder-sim");
+    EXPECT_EQ(r["simulated"], true);
+    EXPECT_GT(r["final_eval_loss"].get<double>(), 0.5);
+  }
+  // Exactly one succeeded attempt per run, and the curves were stored.
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'"), "4");
+  EXPECT_EQ(db_.Query("SELECT count(DISTINCT run_id) FROM curve_points"), "4");
+
+  const std::string csv = stack.dir() + "/export.csv";
+  CliResult exp = stack.Cli({"export", std::to_string(sweep), "--format", "csv", "-o", csv});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  std::ifstream in(csv);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) ++lines;
+  EXPECT_EQ(lines, 5) << "header + 4 runs";
+
+  CliResult status = stack.Cli({"status", std::to_string(sweep)});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.out.find("succeeded"), std::string::npos) << status.out;
+}
+
+TEST_F(EndToEndTest, KilledWorkerMidRunStillEndsWithExactlyOneResultPerRun) {
+  LocalStack stack(db_.url());
+  const int doomed = stack.StartWorker("doomed", 2);
+  const int64_t sweep = Submit(stack, SimSweep("kill", 2, 3.0));
+  // Let the doomed worker take two runs and start them, then kill it outright.
+  for (int i = 0; i < 100 && db_.Query("SELECT count(*) FROM runs WHERE state = 'running'") != "2"; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(db_.Query("SELECT count(*) FROM runs WHERE state = 'running'"), "2");
+  stack.SignalWorker(doomed, SIGKILL);
+  stack.StartWorker("survivor", 2);
+  CliResult watch = stack.Cli({"watch", std::to_string(sweep)}, 180);
+  EXPECT_EQ(watch.exit_code, 0) << watch.out << watch.err;
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded'"), "4");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'"), "4");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM (SELECT run_id FROM attempts WHERE outcome = 'succeeded' "
+                      "GROUP BY run_id HAVING count(*) > 1) d"),
+            "0");
+  EXPECT_EQ(db_.Query("SELECT count(*) >= 2 FROM attempts WHERE outcome = 'expired'"), "t");
+}
+
+TEST_F(EndToEndTest, MalformedTrainerOutputFailsTheAttemptWithAReason) {
+  LocalStack stack(db_.url());
+  stack.StartWorker("w1", 1);
+  const int64_t sweep = Submit(stack, "name: garbage\nkind: grid\nfamilies: [lstm]\nmax_attempts: 2\n"
+                                      "grid: {params: [3e4], tokens: [409600]}\n"
+                                      "simulation: {seconds: 0.3, fault: garbage}\n");
+  CliResult watch = stack.Cli({"watch", std::to_string(sweep)});
+  EXPECT_EQ(watch.exit_code, 1) << "a failed sweep ends watch with exit 1";
+  EXPECT_EQ(db_.Query("SELECT state FROM sweeps"), "failed");
+  EXPECT_EQ(db_.Query("SELECT string_agg(reason, ',') FROM attempts"), "protocol_error,protocol_error");
+  const std::string error = db_.Query("SELECT last_error FROM runs");
+  EXPECT_NE(error.find("protocol_error"), std::string::npos) << error;
+  EXPECT_NE(error.find("line"), std::string::npos) << "the reason names the offending line: " << error;
+}
+
+TEST_F(EndToEndTest, CrashedTrainerIsRetriedAndResumesItsCurve) {
+  LocalStack stack(db_.url());
+  stack.StartWorker("w1", 1);
+  const int64_t sweep = Submit(stack, "name: crash\nkind: grid\nfamilies: [transformer]\nmax_attempts: 3\n"
+                                      "grid: {params: [3e4], tokens: [409600]}\n"
+                                      "simulation: {seconds: 1.0, fault: crash_once, fault_at: 0.6}\n");
+  CliResult watch = stack.Cli({"watch", std::to_string(sweep)});
+  EXPECT_EQ(watch.exit_code, 0) << watch.out << watch.err;
+  EXPECT_EQ(db_.Query("SELECT string_agg(outcome || ':' || COALESCE(reason, ''), ',' ORDER BY number) FROM attempts"),
+            "failed:crashed,succeeded:");
+  // The second attempt resumed from a checkpoint: the curve has no gap, and
+  // some of its points came from the first attempt.
+  const std::string steps = db_.Query(
+      "SELECT (max(step) - min(step)) = (count(*) - 1) * min(step) FROM curve_points");
+  EXPECT_EQ(db_.Query("SELECT count(DISTINCT attempt_id) FROM curve_points"), "2");
+  const int points = std::stoi(db_.Query("SELECT count(*) FROM curve_points"));
+  const int distinct_steps = std::stoi(db_.Query("SELECT count(DISTINCT step) FROM curve_points"));
+  EXPECT_EQ(points, distinct_steps);
+  EXPECT_EQ(db_.Query("SELECT bool_and(tokens > 0) FROM curve_points"), "t");
+  (void)steps;
+}
+
+TEST_F(EndToEndTest, CoordinatorKilledAndRestartedMidSweepLosesNothing) {
+  LocalStack stack(db_.url());
+  stack.StartWorker("w1", 2);
+  const int64_t sweep = Submit(stack, SimSweep("restart", 3, 1.5));
+  for (int i = 0; i < 200 && db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded'") == "0"; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  const int before = std::stoi(db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded'"));
+  ASSERT_GT(before, 0);
+  stack.KillCoordinator();
+  std::this_thread::sleep_for(2s);  // the workers keep training and buffer their reports
+  stack.RestartCoordinator();
+  CliResult watch = stack.Cli({"watch", std::to_string(sweep)}, 180);
+  EXPECT_EQ(watch.exit_code, 0) << watch.out << watch.err;
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded'"), "6");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'"), "6");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM runs WHERE final_eval_loss IS NULL"), "0");
+}
+
+TEST_F(EndToEndTest, DrainedWorkerReleasesItsRunAndExitsCleanly) {
+  LocalStack stack(db_.url());
+  const int w = stack.StartWorker("w1", 1);
+  const int64_t sweep = Submit(stack, SimSweep("drain", 1, 20.0));
+  for (int i = 0; i < 100 && db_.Query("SELECT count(*) FROM runs WHERE state = 'running'") != "1"; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  stack.SignalWorker(w, SIGTERM);  // drain grace 2 s < 20 s run: the run is released
+  EXPECT_EQ(db_.Query("SELECT string_agg(outcome || ':' || reason, ',') FROM attempts"), "released:drained");
+  // Both runs wait in the queue again, the released one without a failure counted.
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM runs WHERE state = 'queued' AND failures = 0"), "2");
+  CliResult cancel = stack.Cli({"cancel", std::to_string(sweep)});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+}
+
+TEST_F(EndToEndTest, CliRefusesBadInputWithOneLineAndAnExitCode) {
+  LocalStack stack(db_.url());
+  CliResult bad = stack.Cli({"submit", WriteFile(stack.dir(), "bad.yaml", "name: x\nkind: ladder\nfamilies: [rnn]\n")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("families[0] (line 3): unknown family 'rnn'"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("[INVALID_ARGUMENT]"), std::string::npos);
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << "one line: " << bad.err;
+
+  CliResult missing = stack.Cli({"status", "424242"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("NOT_FOUND"), std::string::npos);
+
+  CliResult usage = stack.Cli({"runs"});
+  EXPECT_EQ(usage.exit_code, 2);
+
+  stack.KillCoordinator();
+  CliResult down = stack.Cli({"--timeout", "2", "status"});
+  EXPECT_EQ(down.exit_code, 3);
+  EXPECT_NE(down.err.find("unreachable"), std::string::npos) << down.err;
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM sweeps"), "0");
+}
+
+}  // namespace
+}  // namespace ladder
