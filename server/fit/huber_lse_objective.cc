@@ -1,5 +1,6 @@
 #include "server/fit/huber_lse_objective.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace ladder::fit {
@@ -23,15 +24,27 @@ bool HuberLseObjective::Evaluate(const double* theta, double* cost, double* grad
   const Eigen::ArrayXd& y = runs_->log_tokens;
   const Eigen::ArrayXd& w = runs_->weight;
 
-  // LSE(z1, z2, e) with the maximum subtracted, so no exp overflows.
+  // LSE(z1, z2, e) with a maximum subtracted so no exp overflows. First try
+  // one shift M for all runs (then exp(e - M) is a scalar); if some run's
+  // terms all underflow (s = 0), fall back to a per-run maximum. Both give
+  // the same LSE up to rounding.
   z1_ = a - alpha * x;
   z2_ = b - beta * y;
-  m_ = z1_.max(z2_).max(e);
-  e1_ = (z1_ - m_).exp();
-  e2_ = (z2_ - m_).exp();
-  e3_ = (e - m_).exp();
+  const double shift = std::max({z1_.maxCoeff(), z2_.maxCoeff(), e});
+  e1_ = (z1_ - shift).exp();
+  e2_ = (z2_ - shift).exp();
+  e3_.setConstant(std::exp(e - shift));
   s_ = e1_ + e2_ + e3_;
-  r_ = m_ + s_.log() - runs_->log_loss;
+  if (std::isfinite(shift) && s_.minCoeff() > 1e-300) {
+    r_ = shift + s_.log() - runs_->log_loss;
+  } else {
+    m_ = z1_.max(z2_).max(e);
+    e1_ = (z1_ - m_).exp();
+    e2_ = (z2_ - m_).exp();
+    e3_ = (e - m_).exp();
+    s_ = e1_ + e2_ + e3_;
+    r_ = m_ + s_.log() - runs_->log_loss;
+  }
 
   const double d = delta_;
   const double value =
