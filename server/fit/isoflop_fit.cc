@@ -1,11 +1,10 @@
 #include "server/fit/isoflop_fit.h"
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
-
-#include <Eigen/Dense>
 
 #include "server/fit/bootstrap.h"
 #include "server/fit/fit_support.h"
@@ -18,6 +17,10 @@ namespace {
 
 constexpr int kMinSizesPerBudget = 3;
 constexpr int kMinBudgets = 3;
+// A bootstrap resample repeats sizes, so some of its budgets lose their
+// parabola; it may regress over 2 budgets (the line is then determined) so
+// that sweeps of 3-4 budgets with few sizes still get intervals.
+constexpr int kMinResampleBudgets = 2;
 
 // Weighted least squares of y on [1, x]; returns {intercept, slope}.
 std::optional<std::pair<double, double>> LineFit(const std::vector<double>& x,
@@ -68,8 +71,9 @@ std::vector<IsoflopProfile> Profiles(const std::vector<Observation>& runs,
 }
 
 // The allocation law from the usable profiles (skipping `skip`, a budget
-// index, when >= 0); nullopt with fewer than kMinBudgets.
-std::optional<AllocationLaw> Regress(const std::vector<IsoflopProfile>& profiles, int skip) {
+// index, when >= 0); nullopt with fewer than `min_budgets`.
+std::optional<AllocationLaw> Regress(const std::vector<IsoflopProfile>& profiles, int skip,
+                                     int min_budgets = kMinBudgets) {
   std::vector<double> log_c, log_n, log_d, w;
   for (int k = 0; k < static_cast<int>(profiles.size()); ++k) {
     if (k == skip || !profiles[k].ok) continue;
@@ -78,7 +82,7 @@ std::optional<AllocationLaw> Regress(const std::vector<IsoflopProfile>& profiles
     log_d.push_back(std::log(profiles[k].tokens_opt));
     w.push_back(1.0);
   }
-  if (static_cast<int>(log_c.size()) < kMinBudgets) return std::nullopt;
+  if (static_cast<int>(log_c.size()) < min_budgets) return std::nullopt;
   const auto fn = LineFit(log_c, log_n, w);
   const auto fd = LineFit(log_c, log_d, w);
   if (!fn || !fd) return std::nullopt;
@@ -210,7 +214,8 @@ FitResult FitIsoflop(const std::vector<Observation>& input, const FitOptions& op
   }
   result.details["budgets"] = budget_details;
   if (used < kMinBudgets) {
-    std::string why = std::to_string(used) + " usable budgets of " + std::to_string(budgets.size()) +
+    std::string why = std::to_string(used) + " usable budgets of " +
+                      std::to_string(budgets.size()) +
                       " (a budget needs >= 3 sizes and a parabola minimum inside them)";
     if (!usable.dropped_reason.empty()) why += "; dropped " + usable.dropped_reason;
     return internal::Finish(result, FitStatus::kInsufficientData,
@@ -255,8 +260,8 @@ FitResult FitIsoflop(const std::vector<Observation>& input, const FitOptions& op
   const BootstrapOutcome outcome = RunBootstrap(
       options.bootstrap_resamples, options.threads,
       [&](int k) -> std::optional<std::vector<double>> {
-        const std::optional<AllocationLaw> fit =
-            Regress(Profiles(runs, budgets, StratifiedResampleCounts(stratum, options.seed, k)), -1);
+        const std::optional<AllocationLaw> fit = Regress(
+            Profiles(runs, budgets, StratifiedResampleCounts(stratum, options.seed, k)), -1);
         if (!fit) return std::nullopt;
         return ToVector(*fit);
       });

@@ -14,7 +14,8 @@
 // unused budget was left out. Needs >= 3 used budgets (insufficient_data).
 //
 // Compute axis: the budgets, in FitOptions::flops_count (which the caller
-// states). Intervals: bootstrap over runs, resampled within each budget.
+// states). Intervals: bootstrap over runs, resampled within each budget (a
+// resample may regress over 2 budgets when others lose their minimum).
 // Holdout: the relative error of N_opt at the largest budget predicted by the
 // fit over the other budgets, against that budget's own parabola minimum.
 #pragma once
@@ -40,7 +41,7 @@ struct IsoflopProfile {
   double c0 = 0, c1 = 0, c2 = 0;
   double params_opt = 0;  // exp(-c1 / (2 c2))
   double tokens_opt = 0;
-  double loss_opt = 0;    // the parabola at its minimum
+  double loss_opt = 0;  // the parabola at its minimum
 };
 IsoflopProfile FitIsoflopProfile(double budget, const std::vector<double>& params,
                                  const std::vector<double>& tokens,

@@ -1,8 +1,8 @@
 #include "server/fit/isoflop_fit.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "server/fit/prediction.h"
 #include "server/fit/simulated_observations.h"
@@ -71,6 +71,18 @@ TEST(IsoflopFitTest, RecoversComputeOptimalExponentsOfSimulatedChinchillaLaw) {
   EXPECT_NEAR(std::log(opt->params.estimate / true_opt.params), 0.0, std::log(1.3));
   EXPECT_TRUE(std::isnan(opt->loss.estimate));  // Approach 2 has no loss law
   EXPECT_FALSE(std::isnan(fit.holdout_relative_error));
+}
+
+TEST(IsoflopFitTest, SmallSweepGetsIntervals) {
+  // Three budgets of five sizes: resamples often lose a budget's parabola.
+  IsoflopDesign design = ChinchillaLikeDesign(3, 5);
+  design.size_span = 4.0;
+  const FitResult fit =
+      FitIsoflop(SimulateIsoflopSweep(PublishedChinchillaLaw(), design, 0.01, 9), Options());
+  ASSERT_TRUE(fit.ok()) << fit.reason;
+  EXPECT_GE(fit.bootstrap_resamples, 100);
+  const Interval a = fit.FindParameter("a")->value;
+  EXPECT_LT(a.lower, a.upper);
 }
 
 TEST(IsoflopFitTest, RunsWithoutBudgetsAreInsufficientData) {

@@ -1,12 +1,12 @@
 #include "server/fit/power_law_fit.h"
 
+#include <ceres/ceres.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <sstream>
-
-#include <ceres/ceres.h>
 
 #include "server/fit/bootstrap.h"
 #include "server/fit/compute_frontier.h"
@@ -18,11 +18,15 @@ namespace ladder::fit {
 
 namespace {
 
+// A fit needs 4 frontier points (3 parameters + 1). A bootstrap resample of a
+// small ladder often repeats runs; it may refit from 3 distinct points (the law
+// is then determined exactly), so that 5-8 run ladders still get intervals.
 constexpr int kMinFrontierPoints = 4;
+constexpr int kMinResampleFrontierPoints = 3;
 
 // r = log(E + exp(k - alpha x)) - log L, with x = log(C / C_ref), p = (E, k, alpha).
 struct LogResidual {
-  LogResidual(double x, double log_loss) : x(x), log_loss(log_loss) {}
+  LogResidual(double x_in, double log_loss_in) : x(x_in), log_loss(log_loss_in) {}
   template <typename T>
   bool operator()(const T* p, T* r) const {
     r[0] = log(p[0] + exp(p[1] - p[2] * x)) - log_loss;
@@ -54,8 +58,7 @@ std::optional<Solution> Solve(const std::vector<FrontierPoint>& frontier,
   std::vector<std::array<double, 3>> starts;
   if (extra_start && extra_start->A > 0 && std::isfinite(extra_start->A)) {
     starts.push_back({std::max(0.0, extra_start->E),
-                      std::log(extra_start->A) - extra_start->alpha * log_ref,
-                      extra_start->alpha});
+                      std::log(extra_start->A) - extra_start->alpha * log_ref, extra_start->alpha});
   }
   for (double e_frac : {0.0, 0.5, 0.8, 0.95}) {
     for (double alpha : {0.02, 0.05, 0.1, 0.2, 0.4, 0.8}) {
@@ -129,10 +132,9 @@ FitResult FitPowerLawCompute(const std::vector<Observation>& input, const FitOpt
     std::string why = std::to_string(frontier.size()) + " points on the compute frontier from " +
                       std::to_string(n) + " usable runs";
     if (!usable.dropped_reason.empty()) why += " (dropped " + usable.dropped_reason + ")";
-    return internal::Finish(result, FitStatus::kInsufficientData,
-                            why + "; power_law_compute needs at least " +
-                                std::to_string(kMinFrontierPoints),
-                            clock);
+    return internal::Finish(
+        result, FitStatus::kInsufficientData,
+        why + "; power_law_compute needs at least " + std::to_string(kMinFrontierPoints), clock);
   }
   for (const Observation& run : runs) {
     internal::RecordScale(ComputeOf(run, options.flops_count), run.params * run.tokens, &result);
@@ -149,7 +151,8 @@ FitResult FitPowerLawCompute(const std::vector<Observation>& input, const FitOpt
 
   const std::optional<Solution> best = Solve(frontier, std::nullopt);
   if (!best) {
-    return internal::Finish(result, FitStatus::kFailed, "no start converged to a finite fit", clock);
+    return internal::Finish(result, FitStatus::kFailed, "no start converged to a finite fit",
+                            clock);
   }
   result.law = ToVector(best->law);
   std::vector<double> residuals;
@@ -168,7 +171,8 @@ FitResult FitPowerLawCompute(const std::vector<Observation>& input, const FitOpt
     const int held = internal::LargestComputeRun(runs, options.flops_count);
     std::vector<int> counts(n, 1);
     counts[held] = 0;
-    const std::vector<FrontierPoint> rest = ComputeFrontier(runs, options.flops_count, curves, counts);
+    const std::vector<FrontierPoint> rest =
+        ComputeFrontier(runs, options.flops_count, curves, counts);
     if (static_cast<int>(rest.size()) >= kMinFrontierPoints) {
       if (const std::optional<Solution> fit = Solve(rest, best->law)) {
         const double predicted = fit->law.Loss(ComputeOf(runs[held], options.flops_count));
@@ -180,16 +184,17 @@ FitResult FitPowerLawCompute(const std::vector<Observation>& input, const FitOpt
     }
   }
 
-  const BootstrapOutcome outcome = RunBootstrap(
-      options.bootstrap_resamples, options.threads,
-      [&](int k) -> std::optional<std::vector<double>> {
-        const std::vector<FrontierPoint> points = ComputeFrontier(
-            runs, options.flops_count, curves, ResampleCounts(n, options.seed, k));
-        if (static_cast<int>(points.size()) < kMinFrontierPoints) return std::nullopt;
-        const std::optional<Solution> fit = Solve(points, best->law);
-        if (!fit) return std::nullopt;
-        return ToVector(fit->law);
-      });
+  const BootstrapOutcome outcome =
+      RunBootstrap(options.bootstrap_resamples, options.threads,
+                   [&](int k) -> std::optional<std::vector<double>> {
+                     const std::vector<FrontierPoint> points = ComputeFrontier(
+                         runs, options.flops_count, curves, ResampleCounts(n, options.seed, k));
+                     if (static_cast<int>(points.size()) < kMinResampleFrontierPoints)
+                       return std::nullopt;
+                     const std::optional<Solution> fit = Solve(points, best->law);
+                     if (!fit) return std::nullopt;
+                     return ToVector(fit->law);
+                   });
   const std::string bootstrap_problem = internal::AcceptBootstrap(outcome, options, &result);
   result.parameters = ReportedParameters(FitForm::kPowerLawCompute, result.law, result.law_samples);
   if (!bootstrap_problem.empty()) {

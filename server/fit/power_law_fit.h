@@ -12,7 +12,8 @@
 //
 // Compute axis: FitOptions::flops_count. Needs >= 4 frontier points
 // (insufficient_data otherwise); alpha == 0 at the optimum is failed.
-// Intervals: bootstrap over runs (a resampled run brings its curve along).
+// Intervals: bootstrap over runs (a resampled run brings its curve along; a
+// resample may refit from 3 frontier points, so small ladders get intervals).
 // Holdout: fit without the largest-compute run (and its curve), predict its
 // final loss.
 #pragma once

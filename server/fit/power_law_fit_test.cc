@@ -1,8 +1,8 @@
 #include "server/fit/power_law_fit.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "server/fit/prediction.h"
 #include "server/fit/simulated_observations.h"
@@ -67,6 +67,17 @@ TEST(PowerLawFitTest, LossCurvesExtendTheFrontier) {
   ASSERT_TRUE(fit.ok()) << fit.reason;
   EXPECT_GT(fit.details["frontier_points"].get<int>(), 20);
   EXPECT_NEAR(fit.FindParameter("alpha")->value.estimate, kTruth.alpha, 1e-4);
+}
+
+TEST(PowerLawFitTest, SmallLadderGetsIntervals) {
+  // Six runs, as a small CPU ladder: most resamples repeat runs.
+  const std::vector<Observation> runs =
+      SimulatePowerLawRuns(kTruth, LogSpaced(1e15, 1e18, 6), 0.01, 2);
+  const FitResult fit = FitPowerLawCompute(runs, Options());
+  ASSERT_TRUE(fit.ok()) << fit.reason;
+  EXPECT_GE(fit.bootstrap_resamples, 150);
+  const Interval alpha = fit.FindParameter("alpha")->value;
+  EXPECT_LT(alpha.lower, alpha.upper);
 }
 
 TEST(PowerLawFitTest, TooFewFrontierPointsIsInsufficientData) {
