@@ -56,11 +56,12 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   }
   const std::vector<Observation>& runs = usable.runs;
   const int n = static_cast<int>(runs.size());
-  std::string dropped = usable.dropped_reason.empty() ? "" : " (dropped " + usable.dropped_reason + ")";
+  std::string dropped =
+      usable.dropped_reason.empty() ? "" : " (dropped " + usable.dropped_reason + ")";
   if (n < kMinRuns) {
     return internal::Finish(result, FitStatus::kInsufficientData,
-                            std::to_string(n) + " usable runs" + dropped + "; chinchilla needs at least " +
-                                std::to_string(kMinRuns),
+                            std::to_string(n) + " usable runs" + dropped +
+                                "; chinchilla needs at least " + std::to_string(kMinRuns),
                             clock);
   }
 
@@ -74,12 +75,12 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   }
   const int distinct_n = CountDistinct(params), distinct_d = CountDistinct(tokens);
   if (distinct_n < kMinDistinct || distinct_d < kMinDistinct) {
-    return internal::Finish(
-        result, FitStatus::kInsufficientData,
-        std::to_string(distinct_n) + " distinct sizes N and " + std::to_string(distinct_d) +
-            " distinct token counts D; chinchilla needs at least " + std::to_string(kMinDistinct) +
-            " of each",
-        clock);
+    return internal::Finish(result, FitStatus::kInsufficientData,
+                            std::to_string(distinct_n) + " distinct sizes N and " +
+                                std::to_string(distinct_d) +
+                                " distinct token counts D; chinchilla needs at least " +
+                                std::to_string(kMinDistinct) + " of each",
+                            clock);
   }
   const double corr = Correlation(log_n, log_d);
   result.details["log_params_log_tokens_correlation"] = corr;
@@ -101,6 +102,7 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   const std::optional<Approach3Solution> best =
       SolveApproach3(all, grid, options, options.threads, std::max(1, options.warm_starts));
   result.details["starts"] = grid.size();
+  result.details["grid_seconds"] = clock.Seconds();
   if (!best) {
     return internal::Finish(result, FitStatus::kFailed,
                             "no start of the grid reached a finite objective", clock);
@@ -119,8 +121,8 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   if (!(law.alpha > 0) || !(law.beta > 0) || !std::isfinite(law.A) || !std::isfinite(law.B) ||
       !std::isfinite(law.E)) {
     return internal::Finish(result, FitStatus::kFailed,
-                            "best fit has alpha = " + Describe(law.alpha) + ", beta = " +
-                                Describe(law.beta) +
+                            "best fit has alpha = " + Describe(law.alpha) +
+                                ", beta = " + Describe(law.beta) +
                                 ": loss does not fall with both N and D over these runs",
                             clock);
   }
@@ -131,13 +133,14 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
     return options.full_grid_refits ? grid
                                     : RefitStarts(warm, grid, options.extra_grid_starts, seed);
   };
-  result.details["refit_starts"] =
-      options.full_grid_refits
-          ? std::string("full grid")
-          : std::to_string(warm.size()) + " best distinct optima + " +
-                std::to_string(options.extra_grid_starts) + " random grid points";
+  result.details["refit_starts"] = options.full_grid_refits
+                                       ? std::string("full grid")
+                                       : std::to_string(warm.size()) + " best distinct optima + " +
+                                             std::to_string(options.extra_grid_starts) +
+                                             " random grid points";
 
   // Holdout: fit without the largest-compute run, predict it.
+  const double holdout_start = clock.Seconds();
   if (options.holdout && n - 1 >= kMinRuns) {
     const int held = internal::LargestComputeRun(runs, FlopsCount::kSixND);
     std::vector<int> counts(n, 1);
@@ -154,17 +157,21 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
     }
   }
 
+  result.details["holdout_seconds"] = clock.Seconds() - holdout_start;
+
   // Bootstrap over runs.
+  const double bootstrap_start = clock.Seconds();
   const BootstrapOutcome outcome =
       RunBootstrap(options.bootstrap_resamples, options.threads,
                    [&](int k) -> std::optional<std::vector<double>> {
-                     const LogSpaceRuns data = MakeLogSpaceRuns(
-                         log_n, log_d, log_l, ResampleCounts(n, options.seed, k));
+                     const LogSpaceRuns data =
+                         MakeLogSpaceRuns(log_n, log_d, log_l, ResampleCounts(n, options.seed, k));
                      const std::optional<Approach3Solution> fit = SolveApproach3(
                          data, refit_starts(ResampleSeed(options.seed, k, 1)), options, 1);
                      if (!fit) return std::nullopt;
                      return ToVector(LawFromTheta(fit->theta));
                    });
+  result.details["bootstrap_seconds"] = clock.Seconds() - bootstrap_start;
   const std::string bootstrap_problem = internal::AcceptBootstrap(outcome, options, &result);
   result.parameters = ReportedParameters(FitForm::kChinchilla, result.law, result.law_samples);
   if (!bootstrap_problem.empty()) {
