@@ -34,7 +34,7 @@ struct Approach3Solution {
   std::vector<double> theta;  // best end point
   double cost = 0;            // its objective
   int starts = 0;
-  int converged = 0;          // starts Ceres reported converged
+  int converged = 0;  // starts Ceres reported converged
   // Up to `keep_distinct` distinct end points, best first (theta first).
   std::vector<std::vector<double>> distinct_optima;
 };

@@ -1,11 +1,11 @@
 #include "server/fit/bootstrap.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cmath>
 #include <limits>
 #include <numeric>
-
-#include <gtest/gtest.h>
 
 #include "server/fit/parallel.h"
 

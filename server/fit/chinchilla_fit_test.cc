@@ -1,9 +1,9 @@
 #include "server/fit/chinchilla_fit.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 #include "server/fit/prediction.h"
 #include "server/fit/simulated_observations.h"
@@ -72,8 +72,8 @@ TEST(ChinchillaFitTest, TooFewRunsIsInsufficientData) {
 }
 
 TEST(ChinchillaFitTest, IdenticalSizesAreInsufficientData) {
-  std::vector<Observation> runs = SimulateGrid(PublishedChinchillaLaw(), {1e8},
-                                               LogSpaced(1e9, 1e11, 12), 0.01, 1);
+  std::vector<Observation> runs =
+      SimulateGrid(PublishedChinchillaLaw(), {1e8}, LogSpaced(1e9, 1e11, 12), 0.01, 1);
   const FitResult fit = FitChinchilla(runs, FastOptions(0));
   EXPECT_EQ(fit.status, FitStatus::kInsufficientData);
   EXPECT_NE(fit.reason.find("1 distinct sizes N"), std::string::npos) << fit.reason;
@@ -115,7 +115,8 @@ TEST(ChinchillaFitTest, LossRisingWithSizeFails) {
   // Loss grows with N: the best fit has a negative exponent.
   std::vector<Observation> runs = SimulateGrid(PublishedChinchillaLaw(), LogSpaced(1e7, 1e9, 4),
                                                LogSpaced(1e9, 1e11, 4), 0.001, 1);
-  for (Observation& r : runs) r.loss = 2.0 + 0.3 * std::log10(r.params) - 0.1 * std::log10(r.tokens);
+  for (Observation& r : runs)
+    r.loss = 2.0 + 0.3 * std::log10(r.params) - 0.1 * std::log10(r.tokens);
   const FitResult fit = FitChinchilla(runs, FastOptions(0));
   EXPECT_EQ(fit.status, FitStatus::kFailed);
   EXPECT_NE(fit.reason.find("alpha"), std::string::npos) << fit.reason;

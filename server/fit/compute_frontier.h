@@ -15,7 +15,7 @@ namespace ladder::fit {
 struct FrontierPoint {
   double compute = 0;
   double loss = 0;
-  int run = 0;            // index into the runs given
+  int run = 0;              // index into the runs given
   bool final_point = true;  // the run's final loss (false: a curve point)
 };
 

@@ -15,7 +15,7 @@ Observation RunAt(double flops, double loss) {
 }
 
 TEST(ComputeFrontierTest, KeepsOnlyPointsBelowEverythingCheaper) {
-  const std::vector<Observation> runs{RunAt(1e15, 3.0), RunAt(2e15, 3.2), RunAt(4e15, 2.8),
+  const std::vector<Observation> runs{RunAt(1e15, 3.0), RunAt(2e15, 3.2),  RunAt(4e15, 2.8),
                                       RunAt(4e15, 2.7), RunAt(8e15, 2.75), RunAt(1.6e16, 2.5)};
   const std::vector<FrontierPoint> f = ComputeFrontier(runs, FlopsCount::kExact, false);
   ASSERT_EQ(f.size(), 3u);

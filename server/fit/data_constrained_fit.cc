@@ -119,22 +119,23 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
   result.details["runs_repeating_data"] = repeated_counts.size();
   const int distinct_n = CountDistinct(params), distinct_d = CountDistinct(tokens);
   if (distinct_n < kMinDistinct || distinct_d < kMinDistinct) {
-    return internal::Finish(
-        result, FitStatus::kInsufficientData,
-        std::to_string(distinct_n) + " distinct sizes N and " + std::to_string(distinct_d) +
-            " distinct token counts D; data_constrained needs at least " +
-            std::to_string(kMinDistinct) + " of each",
-        clock);
+    return internal::Finish(result, FitStatus::kInsufficientData,
+                            std::to_string(distinct_n) + " distinct sizes N and " +
+                                std::to_string(distinct_d) +
+                                " distinct token counts D; data_constrained needs at least " +
+                                std::to_string(kMinDistinct) + " of each",
+                            clock);
   }
   if (static_cast<int>(repeated_counts.size()) < kMinRepeatedRuns ||
       CountDistinct(repeated_counts) < 2) {
-    return internal::Finish(
-        result, FitStatus::kInsufficientData,
-        std::to_string(repeated_counts.size()) + " runs repeat data (tokens > unique tokens) over " +
-            std::to_string(CountDistinct(repeated_counts)) +
-            " distinct epoch counts; R*_D needs at least " + std::to_string(kMinRepeatedRuns) +
-            " such runs over 2 epoch counts (fit chinchilla for fresh data)",
-        clock);
+    return internal::Finish(result, FitStatus::kInsufficientData,
+                            std::to_string(repeated_counts.size()) +
+                                " runs repeat data (tokens > unique tokens) over " +
+                                std::to_string(CountDistinct(repeated_counts)) +
+                                " distinct epoch counts; R*_D needs at least " +
+                                std::to_string(kMinRepeatedRuns) +
+                                " such runs over 2 epoch counts (fit chinchilla for fresh data)",
+                            clock);
   }
 
   // Stage 1: the Approach 3 grid with R*_D fixed.
@@ -182,9 +183,9 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
   if (!(law.base.alpha > 0) || !(law.base.beta > 0) || !std::isfinite(law.r_star_d) ||
       !std::isfinite(law.base.A) || !std::isfinite(law.base.B) || !std::isfinite(law.base.E)) {
     return internal::Finish(result, FitStatus::kFailed,
-                            "best fit has alpha = " + Describe(law.base.alpha) + ", beta = " +
-                                Describe(law.base.beta) + ", R*_D = " + Describe(law.r_star_d) +
-                                ": not a usable law",
+                            "best fit has alpha = " + Describe(law.base.alpha) +
+                                ", beta = " + Describe(law.base.beta) +
+                                ", R*_D = " + Describe(law.r_star_d) + ": not a usable law",
                             clock);
   }
 
@@ -198,8 +199,7 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
       }
       return grid6;
     }
-    std::vector<std::vector<double>> s =
-        RefitStarts({}, grid5, options.extra_grid_starts, seed);
+    std::vector<std::vector<double>> s = RefitStarts({}, grid5, options.extra_grid_starts, seed);
     for (std::vector<double>& t : s) t.push_back(rho0);
     std::vector<std::vector<double>> out = best->distinct_optima;
     out.insert(out.end(), s.begin(), s.end());
@@ -233,8 +233,7 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
         return ToVector(LawOf(fit->theta));
       });
   const std::string bootstrap_problem = internal::AcceptBootstrap(outcome, options, &result);
-  result.parameters =
-      ReportedParameters(FitForm::kDataConstrained, result.law, result.law_samples);
+  result.parameters = ReportedParameters(FitForm::kDataConstrained, result.law, result.law_samples);
   if (!bootstrap_problem.empty()) {
     return internal::Finish(result, FitStatus::kFailed, bootstrap_problem, clock);
   }

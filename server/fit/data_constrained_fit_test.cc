@@ -1,8 +1,8 @@
 #include "server/fit/data_constrained_fit.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "server/fit/prediction.h"
 #include "server/fit/simulated_observations.h"

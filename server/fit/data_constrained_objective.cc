@@ -12,8 +12,7 @@ Eigen::ArrayXd LogEffectiveTokens(const DataConstrainedRuns& runs, double rho) {
 DataConstrainedObjective::DataConstrainedObjective(const DataConstrainedRuns* runs, double delta)
     : runs_(runs), current_(runs->base), inner_(&current_, delta) {}
 
-bool DataConstrainedObjective::Evaluate(const double* theta, double* cost,
-                                        double* gradient) const {
+bool DataConstrainedObjective::Evaluate(const double* theta, double* cost, double* gradient) const {
   const double r_star = std::exp(theta[kThetaRho]);
   if (!std::isfinite(r_star) || !(r_star > 0)) return false;
   q_ = (-runs_->repeats / r_star).exp();

@@ -7,8 +7,9 @@
 // chained through d cost / d z2 = -beta * (that).
 #pragma once
 
-#include <Eigen/Core>
 #include <ceres/first_order_function.h>
+
+#include <Eigen/Core>
 
 #include "server/fit/huber_lse_objective.h"
 

@@ -44,8 +44,9 @@ std::vector<double> LogGrid(double lo, double hi, int count) {
   std::vector<double> out;
   for (int i = 0; i < count; ++i) {
     const double t = count == 1 ? 0.0 : static_cast<double>(i) / (count - 1);
-    out.push_back(i == 0 ? lo : i == count - 1 ? hi
-                                               : std::exp(std::log(lo) + t * (std::log(hi) - std::log(lo))));
+    out.push_back(i == 0           ? lo
+                  : i == count - 1 ? hi
+                                   : std::exp(std::log(lo) + t * (std::log(hi) - std::log(lo))));
   }
   return out;
 }
@@ -56,15 +57,15 @@ double Ceg(const PowerLawInCompute& s, const PowerLawInCompute& t, double c) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<CegPoint>> CompareFamilies(const FitResult& base, const FitResult& target,
-                                                      double min_compute, double max_compute,
-                                                      int points) {
+absl::StatusOr<std::vector<CegPoint>> CompareFamilies(const FitResult& base,
+                                                      const FitResult& target, double min_compute,
+                                                      double max_compute, int points) {
   if (absl::Status s = CheckFit(base, "base"); !s.ok()) return s;
   if (absl::Status s = CheckFit(target, "target"); !s.ok()) return s;
   if (base.flops_count != target.flops_count) {
-    return absl::FailedPreconditionError(
-        std::string("fits count FLOPs differently (base ") + FlopsCountName(base.flops_count) +
-        ", target " + FlopsCountName(target.flops_count) + ")");
+    return absl::FailedPreconditionError(std::string("fits count FLOPs differently (base ") +
+                                         FlopsCountName(base.flops_count) + ", target " +
+                                         FlopsCountName(target.flops_count) + ")");
   }
   if (!std::isfinite(min_compute) || !std::isfinite(max_compute) || min_compute < 0 ||
       max_compute < 0) {

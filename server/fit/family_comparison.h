@@ -41,7 +41,8 @@ struct CegPoint {
 // Errors: FAILED_PRECONDITION when a fit is not ok, has no compute frontier
 // (isoflop, data_constrained) or the fits count FLOPs differently;
 // INVALID_ARGUMENT for a negative or inverted range or points < 0.
-absl::StatusOr<std::vector<CegPoint>> CompareFamilies(const FitResult& base, const FitResult& target,
+absl::StatusOr<std::vector<CegPoint>> CompareFamilies(const FitResult& base,
+                                                      const FitResult& target,
                                                       double min_compute = 0,
                                                       double max_compute = 0, int points = 0);
 

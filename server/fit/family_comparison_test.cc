@@ -1,8 +1,8 @@
 #include "server/fit/family_comparison.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "server/fit/law_vector.h"
 
@@ -66,7 +66,7 @@ TEST(FamilyComparisonTest, TwoPowerLawsWithSharedFloorMatchTheClosedForm) {
 }
 
 TEST(FamilyComparisonTest, UnreachableLossIsInfiniteGain) {
-  const FitResult base = PowerLawFit("lstm", 2.5, 60.0, 0.065);      // floor 2.5
+  const FitResult base = PowerLawFit("lstm", 2.5, 60.0, 0.065);         // floor 2.5
   const FitResult target = PowerLawFit("transformer", 1.5, 60.0, 0.1);  // reaches below 2.5
   const absl::StatusOr<std::vector<CegPoint>> curve = CompareFamilies(base, target, 1e22, 1e22, 1);
   ASSERT_TRUE(curve.ok());

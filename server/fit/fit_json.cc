@@ -202,7 +202,8 @@ absl::StatusOr<FitResult> FitResultFromJson(const json& j) {
       !s.ok()) {
     return s;
   }
-  for (const char* key : {kLaw, kLawNames, kLawSamples, kMinTrainedFlops, kMaxTrainedParamsTokens}) {
+  for (const char* key :
+       {kLaw, kLawNames, kLawSamples, kMinTrainedFlops, kMaxTrainedParamsTokens}) {
     fit.details.erase(key);
   }
   if (fit.ok() && fit.law.size() != static_cast<size_t>(LawSize(fit.form))) {

@@ -1,8 +1,8 @@
 #include "server/fit/fit_json.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "server/fit/isoflop_fit.h"
 #include "server/fit/power_law_fit.h"

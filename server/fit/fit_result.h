@@ -8,10 +8,9 @@
 #pragma once
 
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "server/fit/observation.h"
 
@@ -38,8 +37,8 @@ bool ParseFitStatus(const std::string& name, FitStatus* status);
 // when the fit has no bootstrap samples.
 struct Interval {
   double estimate = std::numeric_limits<double>::quiet_NaN();
-  double lower = std::numeric_limits<double>::quiet_NaN();   // 2.5% quantile
-  double upper = std::numeric_limits<double>::quiet_NaN();   // 97.5% quantile
+  double lower = std::numeric_limits<double>::quiet_NaN();  // 2.5% quantile
+  double upper = std::numeric_limits<double>::quiet_NaN();  // 97.5% quantile
 };
 
 struct FitParameter {
@@ -72,8 +71,8 @@ struct FitResult {
   int bootstrap_resamples = 0;  // converged resamples behind the intervals
   double fit_seconds = 0;
   FlopsCount flops_count = FlopsCount::kExact;  // the compute axis of this fit
-  double max_trained_flops = std::numeric_limits<double>::quiet_NaN();  // largest C used
-  double min_trained_flops = std::numeric_limits<double>::quiet_NaN();  // smallest C used
+  double max_trained_flops = std::numeric_limits<double>::quiet_NaN();          // largest C used
+  double min_trained_flops = std::numeric_limits<double>::quiet_NaN();          // smallest C used
   double max_trained_params_tokens = std::numeric_limits<double>::quiet_NaN();  // largest N*D
 
   // Form-specific diagnostics (starts converged, frontier points, per-budget

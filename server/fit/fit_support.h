@@ -37,7 +37,8 @@ inline void RecordUsable(const UsableRuns& usable, FitResult* result) {
   result->family = usable.family;
   result->runs_used = static_cast<int>(usable.runs.size());
   result->details["runs_dropped"] = usable.dropped;
-  if (!usable.dropped_reason.empty()) result->details["runs_dropped_reason"] = usable.dropped_reason;
+  if (!usable.dropped_reason.empty())
+    result->details["runs_dropped_reason"] = usable.dropped_reason;
 }
 
 // Widens the trained range of `result` (min/max compute, max N*D) by one run.

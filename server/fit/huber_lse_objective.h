@@ -16,8 +16,9 @@
 // place of log D.
 #pragma once
 
-#include <Eigen/Core>
 #include <ceres/first_order_function.h>
+
+#include <Eigen/Core>
 
 namespace ladder::fit {
 

@@ -1,9 +1,9 @@
 #include "server/fit/huber_lse_objective.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "server/fit/approach3.h"
 #include "server/fit/data_constrained_objective.h"
@@ -37,8 +37,9 @@ TEST(HuberLseObjectiveTest, CostIsHuberOfLogResidualsOfTheLaw) {
   const ChinchillaLaw law = LawFromTheta(theta);
   double expected = 0;
   for (int i = 0; i < runs.size(); ++i) {
-    const double r = std::log(law.Loss(std::exp(runs.log_params[i]), std::exp(runs.log_tokens[i]))) -
-                     runs.log_loss[i];
+    const double r =
+        std::log(law.Loss(std::exp(runs.log_params[i]), std::exp(runs.log_tokens[i]))) -
+        runs.log_loss[i];
     expected += Huber(r, 1e-3);
   }
   EXPECT_NEAR(cost, expected, 1e-12);

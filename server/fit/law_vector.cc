@@ -92,8 +92,8 @@ std::vector<std::pair<std::string, double>> ReportedValues(FitForm form,
               {"N_coefficient", std::exp(v[1])},
               {"D_coefficient", std::exp(v[3])}};
     case FitForm::kDataConstrained:
-      return {{"E", v[0]},     {"A", v[1]},    {"alpha", v[2]},
-              {"B", v[3]},     {"beta", v[4]}, {"R_star_D", v[5]}};
+      return {{"E", v[0]}, {"A", v[1]},    {"alpha", v[2]},
+              {"B", v[3]}, {"beta", v[4]}, {"R_star_D", v[5]}};
   }
   return {};
 }

@@ -1,14 +1,14 @@
 #include "server/fit/multistart_lbfgs.h"
 
+#include <ceres/gradient_problem.h>
+#include <ceres/gradient_problem_solver.h>
+#include <glog/logging.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <mutex>
 #include <numeric>
-
-#include <ceres/gradient_problem.h>
-#include <ceres/gradient_problem_solver.h>
-#include <glog/logging.h>
 
 #include "server/fit/parallel.h"
 
@@ -103,9 +103,8 @@ std::vector<std::vector<double>> DistinctBestEnds(const MultiStartResult& result
                                                   double tolerance) {
   std::vector<int> order(result.ends.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int i, int j) {
-    return result.ends[i].cost < result.ends[j].cost;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int i, int j) { return result.ends[i].cost < result.ends[j].cost; });
   std::vector<std::vector<double>> out;
   for (int i : order) {
     if (static_cast<int>(out.size()) >= count) break;

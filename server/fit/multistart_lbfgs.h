@@ -4,11 +4,11 @@
 // the L-BFGS algorithm ... from a grid of initialisations, keeping the best").
 #pragma once
 
+#include <ceres/first_order_function.h>
+
 #include <functional>
 #include <memory>
 #include <vector>
-
-#include <ceres/first_order_function.h>
 
 namespace ladder::fit {
 
@@ -23,16 +23,16 @@ struct LbfgsOptions {
 
 // Where one start ended.
 struct StartEnd {
-  std::vector<double> x;  // the end point
-  double cost = 0;        // +inf when the start never had a finite cost
+  std::vector<double> x;   // the end point
+  double cost = 0;         // +inf when the start never had a finite cost
   bool converged = false;  // Ceres reported CONVERGENCE (not max iterations / failure)
   int iterations = 0;
 };
 
 struct MultiStartResult {
   std::vector<StartEnd> ends;  // one per start, in start order
-  int best = -1;  // index of the lowest finite cost (lowest index on ties); -1 if none
-  int converged = 0;  // how many starts Ceres reported converged
+  int best = -1;               // index of the lowest finite cost (lowest index on ties); -1 if none
+  int converged = 0;           // how many starts Ceres reported converged
 };
 
 // Runs L-BFGS from every start on up to `threads` threads. make_function()

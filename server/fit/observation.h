@@ -18,11 +18,11 @@ struct CurvePoint {
 };
 
 struct Observation {
-  int64_t run_id = 0;  // the caller's id; reported back (e.g. the held-out run)
-  std::string family;  // "transformer", "lstm", ...
-  double params = 0;   // N: non-embedding parameters (Kaplan et al. 2020, sec. 2.1)
-  double tokens = 0;   // D: training tokens seen
-  double flops = 0;    // C: training FLOPs by the exact count (Hoffmann et al. 2022, app. F)
+  int64_t run_id = 0;    // the caller's id; reported back (e.g. the held-out run)
+  std::string family;    // "transformer", "lstm", ...
+  double params = 0;     // N: non-embedding parameters (Kaplan et al. 2020, sec. 2.1)
+  double tokens = 0;     // D: training tokens seen
+  double flops = 0;      // C: training FLOPs by the exact count (Hoffmann et al. 2022, app. F)
   double flops_6nd = 0;  // C by Kaplan's rule of thumb; 0 = compute it as 6 * params * tokens
   double loss = 0;       // final eval loss, nats/token
   // U: distinct tokens in the training data; 0 = every token was fresh

@@ -39,7 +39,8 @@ absl::Status WrongForm(const FitResult& fit, const char* question, const char* f
 }
 
 // Estimate from fit.law, interval over fit.law_samples (wrong-sized samples skipped).
-Interval Evaluate(const FitResult& fit, const std::function<double(const std::vector<double>&)>& f) {
+Interval Evaluate(const FitResult& fit,
+                  const std::function<double(const std::vector<double>&)>& f) {
   std::vector<double> values;
   values.reserve(fit.law_samples.size());
   for (const std::vector<double>& s : fit.law_samples) {
@@ -79,9 +80,8 @@ absl::StatusOr<LossPrediction> PredictLossAtCompute(const FitResult& fit, double
   if (absl::Status s = CheckPositive("compute", compute); !s.ok()) return s;
   LossPrediction out;
   if (fit.form == FitForm::kPowerLawCompute) {
-    out.loss = Evaluate(fit, [&](const std::vector<double>& v) {
-      return PowerLawFromVector(v).Loss(compute);
-    });
+    out.loss = Evaluate(
+        fit, [&](const std::vector<double>& v) { return PowerLawFromVector(v).Loss(compute); });
   } else if (fit.form == FitForm::kChinchilla) {
     out.loss = Evaluate(fit, [&](const std::vector<double>& v) {
       return ComputeOptimalFrontier(ChinchillaFromVector(v)).Loss(compute);

@@ -39,7 +39,7 @@ struct AllocationPrediction {
   Interval params;  // N_opt(C)
   Interval tokens;  // D_opt(C)
   Interval loss;    // loss there; all NaN for isoflop fits (Approach 2 gives no loss law)
-  double tokens_per_param = 0;  // D_opt / N_opt of the estimates
+  double tokens_per_param = 0;      // D_opt / N_opt of the estimates
   double extrapolation_factor = 0;  // C / max_trained_flops
 };
 

@@ -1,8 +1,8 @@
 #include "server/fit/prediction.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "server/fit/law_vector.h"
 

@@ -9,9 +9,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 
-double PowerLawInCompute::Loss(double compute) const {
-  return E + A * std::pow(compute, -alpha);
-}
+double PowerLawInCompute::Loss(double compute) const { return E + A * std::pow(compute, -alpha); }
 
 double PowerLawInCompute::ComputeForLoss(double loss) const {
   if (!std::isfinite(loss) || !(A > 0) || !(alpha > 0)) return kNaN;
@@ -24,9 +22,7 @@ double ChinchillaLaw::Loss(double params, double tokens) const {
   return E + A * std::pow(params, -alpha) + B * std::pow(tokens, -beta);
 }
 
-double OptimalParamsExponent(const ChinchillaLaw& law) {
-  return law.beta / (law.alpha + law.beta);
-}
+double OptimalParamsExponent(const ChinchillaLaw& law) { return law.beta / (law.alpha + law.beta); }
 
 double OptimalTokensExponent(const ChinchillaLaw& law) {
   return law.alpha / (law.alpha + law.beta);

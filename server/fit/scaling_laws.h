@@ -45,8 +45,8 @@ struct Allocation {
 Allocation ComputeOptimalAllocation(const ChinchillaLaw& law, double compute_6nd);
 
 // Exponents a (of N_opt) and b (of D_opt) and the coefficient G of eq. 4.
-double OptimalParamsExponent(const ChinchillaLaw& law);  // a = beta / (alpha + beta)
-double OptimalTokensExponent(const ChinchillaLaw& law);  // b = alpha / (alpha + beta)
+double OptimalParamsExponent(const ChinchillaLaw& law);         // a = beta / (alpha + beta)
+double OptimalTokensExponent(const ChinchillaLaw& law);         // b = alpha / (alpha + beta)
 double OptimalAllocationCoefficient(const ChinchillaLaw& law);  // G
 
 // The loss along the compute-optimal allocation, L(N_opt(C), D_opt(C)), is

@@ -1,8 +1,8 @@
 #include "server/fit/scaling_laws.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace ladder::fit {
 namespace {
@@ -64,8 +64,7 @@ TEST(ScalingLawsTest, EffectiveTokensFollowMuennighoff) {
   // ... while many epochs saturate at U (1 + R*_D).
   EXPECT_NEAR(EffectiveTokens(1e13, u, r_star), u * (1 + r_star), 1e-6 * u);
   // Exact value at R = 1.
-  EXPECT_DOUBLE_EQ(EffectiveTokens(2e9, u, r_star),
-                   u + u * r_star * (1 - std::exp(-1.0 / r_star)));
+  EXPECT_DOUBLE_EQ(EffectiveTokens(2e9, u, r_star), u + u * r_star * (1 - std::exp(-1.0 / r_star)));
 }
 
 TEST(ScalingLawsTest, AllocationLawIsAPowerLawInCompute) {

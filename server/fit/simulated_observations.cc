@@ -51,8 +51,8 @@ std::vector<Observation> SimulateIsoflopSweep(const ChinchillaLaw& law, const Is
   int64_t id = 1;
   for (double c : design.budgets) {
     const double n_opt = ComputeOptimalAllocation(law, c).params;
-    for (double n : LogSpaced(n_opt / design.size_span, n_opt * design.size_span,
-                              design.sizes_per_budget)) {
+    for (double n :
+         LogSpaced(n_opt / design.size_span, n_opt * design.size_span, design.sizes_per_budget)) {
       const double d = c / (6.0 * n);
       Observation o = MakeRun(id++, family, n, d, noise(law.Loss(n, d)));
       o.flops = o.flops_6nd = o.budget = c;
