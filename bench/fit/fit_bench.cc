@@ -9,6 +9,8 @@
 //                                                       recovery and interval coverage over seeds
 //   ladder_fit_bench warmstart [--datasets 3] [--resamples 20]
 //                                                       warm-started refits vs the full grid
+//   ladder_fit_bench export-runs                        the 250 simulated runs of `grid`, as CSV
+//                                                       (N,D,loss) for scipy_approach3.py
 //   common: --threads 2
 #include <algorithm>
 #include <chrono>
@@ -301,13 +303,21 @@ void WarmStart(const Args& args) {
       same, total, worst);
 }
 
+// ----------------------------------------------------------- export-runs
+void ExportRuns() {
+  std::printf("params,tokens,loss\n");
+  for (const Observation& r : ChinchillaRuns(7)) {
+    std::printf("%.17g,%.17g,%.17g\n", r.params, r.tokens, r.loss);
+  }
+}
+
 }  // namespace
 }  // namespace ladder::fit
 
 int main(int argc, char** argv) {
   using namespace ladder::fit;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s grid|bootstrap|predict|coverage|warmstart [--key value]...\n",
+    std::fprintf(stderr, "usage: %s grid|bootstrap|predict|coverage|warmstart|export-runs [--key value]...\n",
                  argv[0]);
     return 2;
   }
@@ -328,6 +338,8 @@ int main(int argc, char** argv) {
     Coverage(args);
   } else if (what == "warmstart") {
     WarmStart(args);
+  } else if (what == "export-runs") {
+    ExportRuns();
   } else {
     std::fprintf(stderr, "unknown benchmark %s\n", what.c_str());
     return 2;

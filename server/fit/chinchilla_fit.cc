@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include "server/fit/approach3.h"
 #include "server/fit/bootstrap.h"
@@ -33,12 +32,6 @@ double Correlation(const std::vector<double>& x, const std::vector<double>& y) {
   }
   if (sxx <= 0 || syy <= 0) return 1.0;
   return sxy / std::sqrt(sxx * syy);
-}
-
-std::string Describe(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
 }
 
 }  // namespace
@@ -86,7 +79,8 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   result.details["log_params_log_tokens_correlation"] = corr;
   if (std::abs(corr) > kMaxAbsCorrelation) {
     return internal::Finish(result, FitStatus::kInsufficientData,
-                            "log N and log D are collinear (correlation " + Describe(corr) +
+                            "log N and log D are collinear (correlation " +
+                                internal::Describe(corr) +
                                 "): runs at one tokens-per-parameter ratio cannot separate the N "
                                 "and D terms; add runs off that line or fit power_law_compute",
                             clock);
@@ -121,8 +115,8 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   if (!(law.alpha > 0) || !(law.beta > 0) || !std::isfinite(law.A) || !std::isfinite(law.B) ||
       !std::isfinite(law.E)) {
     return internal::Finish(result, FitStatus::kFailed,
-                            "best fit has alpha = " + Describe(law.alpha) +
-                                ", beta = " + Describe(law.beta) +
+                            "best fit has alpha = " + internal::Describe(law.alpha) +
+                                ", beta = " + internal::Describe(law.beta) +
                                 ": loss does not fall with both N and D over these runs",
                             clock);
   }

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "server/fit/approach3.h"
 #include "server/fit/bootstrap.h"
@@ -71,12 +70,6 @@ DataConstrainedLaw LawOf(const std::vector<double>& theta) {
   law.base = LawFromTheta(theta);
   law.r_star_d = std::exp(theta[kThetaRho]);
   return law;
-}
-
-std::string Describe(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
 }
 
 }  // namespace
@@ -183,9 +176,9 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
   if (!(law.base.alpha > 0) || !(law.base.beta > 0) || !std::isfinite(law.r_star_d) ||
       !std::isfinite(law.base.A) || !std::isfinite(law.base.B) || !std::isfinite(law.base.E)) {
     return internal::Finish(result, FitStatus::kFailed,
-                            "best fit has alpha = " + Describe(law.base.alpha) +
-                                ", beta = " + Describe(law.base.beta) +
-                                ", R*_D = " + Describe(law.r_star_d) + ": not a usable law",
+                            "best fit has alpha = " + internal::Describe(law.base.alpha) +
+                                ", beta = " + internal::Describe(law.base.beta) + ", R*_D = " +
+                                internal::Describe(law.r_star_d) + ": not a usable law",
                             clock);
   }
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,13 @@ class Stopwatch {
  private:
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
+
+// A number as text for reasons ("-0.12", "1e+20").
+inline std::string Describe(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
 
 // Sets status and reason and returns the result (for `return Fail(...)`).
 inline FitResult Finish(FitResult result, FitStatus status, std::string reason,
