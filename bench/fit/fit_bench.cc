@@ -63,7 +63,9 @@ void Grid(const Args& args) {
   const std::vector<Observation> runs = ChinchillaRuns(7);
   std::printf("Approach 3 full grid: %zu starts, %zu simulated runs, no bootstrap, no holdout\n",
               Approach3StartGrid().size(), runs.size());
-  for (int threads : {1, 2}) {
+  std::vector<int> thread_counts = {1, 2};
+  if (args.values.count("threads")) thread_counts = {static_cast<int>(args.Get("threads", 1))};
+  for (int threads : thread_counts) {
     FitOptions options;
     options.threads = threads;
     options.bootstrap_resamples = 0;
@@ -317,8 +319,10 @@ void ExportRuns() {
 int main(int argc, char** argv) {
   using namespace ladder::fit;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s grid|bootstrap|predict|coverage|warmstart|export-runs [--key value]...\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s grid|bootstrap|predict|coverage|warmstart|export-runs [--key value]...\n",
+        argv[0]);
     return 2;
   }
   const std::string what = argv[1];
