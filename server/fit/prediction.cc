@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,26 @@ Interval Evaluate(const FitResult& fit,
     if (s.size() == fit.law.size()) values.push_back(f(s));
   }
   return PercentileInterval(f(fit.law), std::move(values));
+}
+
+// The same for an Allocation-valued f, evaluated once per sample.
+struct AllocationIntervals {
+  Interval params, tokens, loss;
+};
+AllocationIntervals EvaluateAllocation(
+    const FitResult& fit, const std::function<Allocation(const std::vector<double>&)>& f) {
+  std::vector<double> params, tokens, loss;
+  for (const std::vector<double>& s : fit.law_samples) {
+    if (s.size() != fit.law.size()) continue;
+    const Allocation a = f(s);
+    params.push_back(a.params);
+    tokens.push_back(a.tokens);
+    loss.push_back(a.loss);
+  }
+  const Allocation estimate = f(fit.law);
+  return {PercentileInterval(estimate.params, std::move(params)),
+          PercentileInterval(estimate.tokens, std::move(tokens)),
+          PercentileInterval(estimate.loss, std::move(loss))};
 }
 
 }  // namespace
@@ -99,19 +120,20 @@ absl::StatusOr<AllocationPrediction> PredictOptimalAllocation(const FitResult& f
   if (absl::Status s = CheckPositive("compute", compute); !s.ok()) return s;
   AllocationPrediction out;
   if (fit.form == FitForm::kChinchilla) {
-    auto at = [&](const std::vector<double>& v) {
+    const AllocationIntervals i = EvaluateAllocation(fit, [&](const std::vector<double>& v) {
       return ComputeOptimalAllocation(ChinchillaFromVector(v), compute);
-    };
-    out.params = Evaluate(fit, [&](const std::vector<double>& v) { return at(v).params; });
-    out.tokens = Evaluate(fit, [&](const std::vector<double>& v) { return at(v).tokens; });
-    out.loss = Evaluate(fit, [&](const std::vector<double>& v) { return at(v).loss; });
+    });
+    out.params = i.params;
+    out.tokens = i.tokens;
+    out.loss = i.loss;
   } else if (fit.form == FitForm::kIsoflop) {
-    out.params = Evaluate(fit, [&](const std::vector<double>& v) {
-      return AllocationFromVector(v).ParamsAt(compute);
+    const AllocationIntervals i = EvaluateAllocation(fit, [&](const std::vector<double>& v) {
+      const AllocationLaw law = AllocationFromVector(v);
+      return Allocation{law.ParamsAt(compute), law.TokensAt(compute),
+                        std::numeric_limits<double>::quiet_NaN()};
     });
-    out.tokens = Evaluate(fit, [&](const std::vector<double>& v) {
-      return AllocationFromVector(v).TokensAt(compute);
-    });
+    out.params = i.params;
+    out.tokens = i.tokens;
   } else {
     return WrongForm(fit, "the compute-optimal allocation", "chinchilla or isoflop");
   }
