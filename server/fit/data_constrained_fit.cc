@@ -1,0 +1,236 @@
+#include "server/fit/data_constrained_fit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <optional>
+
+#include "server/fit/approach3.h"
+#include "server/fit/bootstrap.h"
+#include "server/fit/data_constrained_objective.h"
+#include "server/fit/fit_support.h"
+#include "server/fit/law_vector.h"
+#include "server/fit/multistart_lbfgs.h"
+#include "server/fit/usable_runs.h"
+
+namespace ladder::fit {
+
+namespace {
+
+constexpr int kMinRuns = 8;
+constexpr int kMinDistinct = 3;
+constexpr int kMinRepeatedRuns = 3;
+
+DataConstrainedRuns MakeRuns(const std::vector<double>& log_n, const std::vector<double>& log_d,
+                             const std::vector<double>& log_l, const std::vector<double>& log_u,
+                             const std::vector<double>& repeats, const std::vector<int>& counts) {
+  DataConstrainedRuns out;
+  out.base = MakeLogSpaceRuns(log_n, log_d, log_l, counts);
+  const int n = out.base.size();
+  out.log_unique.resize(n);
+  out.repeats.resize(n);
+  int k = 0;
+  for (size_t i = 0; i < log_n.size(); ++i) {
+    if (!counts.empty() && counts[i] == 0) continue;
+    out.log_unique[k] = log_u[i];
+    out.repeats[k] = repeats[i];
+    ++k;
+  }
+  return out;
+}
+
+struct Solution {
+  std::vector<double> theta;  // 6 entries
+  double cost = 0;
+  std::vector<std::vector<double>> distinct_optima;
+  int converged = 0;
+};
+
+std::optional<Solution> Solve6(const DataConstrainedRuns& runs,
+                               const std::vector<std::vector<double>>& starts,
+                               const FitOptions& options, int threads, int keep_distinct) {
+  const double delta = options.huber_delta;
+  const MultiStartResult r = MinimizeFromStarts(
+      [&runs, delta] {
+        return std::unique_ptr<ceres::FirstOrderFunction>(
+            new DataConstrainedObjective(&runs, delta));
+      },
+      starts, options.lbfgs, threads);
+  if (r.best < 0) return std::nullopt;
+  Solution s;
+  s.theta = r.ends[r.best].x;
+  s.cost = r.ends[r.best].cost;
+  s.converged = r.converged;
+  s.distinct_optima = DistinctBestEnds(r, std::max(1, keep_distinct), 1e-3);
+  return s;
+}
+
+DataConstrainedLaw LawOf(const std::vector<double>& theta) {
+  DataConstrainedLaw law;
+  law.base = LawFromTheta(theta);
+  law.r_star_d = std::exp(theta[kThetaRho]);
+  return law;
+}
+
+}  // namespace
+
+FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOptions& options) {
+  internal::Stopwatch clock;
+  FitResult result;
+  result.form = FitForm::kDataConstrained;
+  result.flops_count = FlopsCount::kSixND;
+
+  const UsableRuns usable = SelectUsableRuns(input, FlopsCount::kSixND);
+  internal::RecordUsable(usable, &result);
+  if (!usable.error.empty()) {
+    return internal::Finish(result, FitStatus::kFailed, usable.error, clock);
+  }
+  const std::vector<Observation>& runs = usable.runs;
+  const int n = static_cast<int>(runs.size());
+  if (n < kMinRuns) {
+    std::string why = std::to_string(n) + " usable runs";
+    if (!usable.dropped_reason.empty()) why += " (dropped " + usable.dropped_reason + ")";
+    return internal::Finish(result, FitStatus::kInsufficientData,
+                            why + "; data_constrained needs at least " + std::to_string(kMinRuns),
+                            clock);
+  }
+  std::vector<double> log_n(n), log_d(n), log_l(n), log_u(n), repeats(n), params(n), tokens(n);
+  std::vector<double> repeated_counts;
+  for (int i = 0; i < n; ++i) {
+    const Observation& r = runs[i];
+    params[i] = r.params;
+    tokens[i] = r.tokens;
+    log_n[i] = std::log(r.params);
+    log_d[i] = std::log(r.tokens);
+    log_l[i] = std::log(r.loss);
+    const bool repeated = r.unique_tokens > 0 && r.unique_tokens < r.tokens;
+    log_u[i] = repeated ? std::log(r.unique_tokens) : log_d[i];
+    repeats[i] = repeated ? r.tokens / r.unique_tokens - 1.0 : 0.0;
+    if (repeated) repeated_counts.push_back(repeats[i]);
+    internal::RecordScale(ComputeOf(r, FlopsCount::kSixND), r.params * r.tokens, &result);
+  }
+  result.details["runs_repeating_data"] = repeated_counts.size();
+  const int distinct_n = CountDistinct(params), distinct_d = CountDistinct(tokens);
+  if (distinct_n < kMinDistinct || distinct_d < kMinDistinct) {
+    return internal::Finish(result, FitStatus::kInsufficientData,
+                            std::to_string(distinct_n) + " distinct sizes N and " +
+                                std::to_string(distinct_d) +
+                                " distinct token counts D; data_constrained needs at least " +
+                                std::to_string(kMinDistinct) + " of each",
+                            clock);
+  }
+  if (static_cast<int>(repeated_counts.size()) < kMinRepeatedRuns ||
+      CountDistinct(repeated_counts) < 2) {
+    return internal::Finish(result, FitStatus::kInsufficientData,
+                            std::to_string(repeated_counts.size()) +
+                                " runs repeat data (tokens > unique tokens) over " +
+                                std::to_string(CountDistinct(repeated_counts)) +
+                                " distinct epoch counts; R*_D needs at least " +
+                                std::to_string(kMinRepeatedRuns) +
+                                " such runs over 2 epoch counts (fit chinchilla for fresh data)",
+                            clock);
+  }
+
+  // Stage 1: the Approach 3 grid with R*_D fixed.
+  const DataConstrainedRuns all = MakeRuns(log_n, log_d, log_l, log_u, repeats, {});
+  const double rho0 = std::log(options.initial_r_star_d);
+  LogSpaceRuns stage1 = all.base;
+  stage1.log_tokens = LogEffectiveTokens(all, rho0);
+  const std::vector<std::vector<double>>& grid5 = Approach3StartGrid();
+  const int keep = std::max(1, options.warm_starts);
+  const std::optional<Approach3Solution> first =
+      SolveApproach3(stage1, grid5, options, options.threads, keep);
+  if (!first) {
+    return internal::Finish(result, FitStatus::kFailed,
+                            "no start of the grid reached a finite objective", clock);
+  }
+  // Stage 2: all six parameters.
+  std::vector<std::vector<double>> starts;
+  for (const std::vector<double>& theta : first->distinct_optima) {
+    for (double r_star : options.r_star_d_starts) {
+      std::vector<double> t = theta;
+      t.push_back(std::log(r_star));
+      starts.push_back(t);
+    }
+  }
+  const std::optional<Solution> best = Solve6(all, starts, options, options.threads, keep);
+  if (!best) {
+    return internal::Finish(result, FitStatus::kFailed,
+                            "no six-parameter start reached a finite objective", clock);
+  }
+  const DataConstrainedLaw law = LawOf(best->theta);
+  result.law = ToVector(law);
+  result.details["stage1_starts"] = grid5.size();
+  result.details["stage1_starts_converged"] = first->converged;
+  result.details["stage2_starts"] = starts.size();
+  result.details["objective"] = best->cost;
+  result.details["huber_delta"] = options.huber_delta;
+  result.details["excess_parameter_term"] = "not fitted (N' = N)";
+
+  std::vector<double> residuals(n);
+  for (int i = 0; i < n; ++i) {
+    residuals[i] = std::log(law.Loss(params[i], tokens[i], runs[i].unique_tokens)) - log_l[i];
+  }
+  result.rmse_log_loss = internal::Rmse(residuals);
+  result.parameters = ReportedParameters(FitForm::kDataConstrained, result.law, {});
+  if (!(law.base.alpha > 0) || !(law.base.beta > 0) || !std::isfinite(law.r_star_d) ||
+      !std::isfinite(law.base.A) || !std::isfinite(law.base.B) || !std::isfinite(law.base.E)) {
+    return internal::Finish(result, FitStatus::kFailed,
+                            "best fit has alpha = " + internal::Describe(law.base.alpha) +
+                                ", beta = " + internal::Describe(law.base.beta) + ", R*_D = " +
+                                internal::Describe(law.r_star_d) + ": not a usable law",
+                            clock);
+  }
+
+  // Refit starts: the six-parameter optima plus seeded grid points at rho0.
+  auto refit_starts = [&](uint64_t seed) {
+    std::vector<std::vector<double>> grid6;
+    if (options.full_grid_refits) {
+      for (const std::vector<double>& t : grid5) {
+        grid6.push_back(t);
+        grid6.back().push_back(rho0);
+      }
+      return grid6;
+    }
+    std::vector<std::vector<double>> s = RefitStarts({}, grid5, options.extra_grid_starts, seed);
+    for (std::vector<double>& t : s) t.push_back(rho0);
+    std::vector<std::vector<double>> out = best->distinct_optima;
+    out.insert(out.end(), s.begin(), s.end());
+    return out;
+  };
+
+  if (options.holdout && n - 1 >= kMinRuns) {
+    const int held = internal::LargestComputeRun(runs, FlopsCount::kSixND);
+    std::vector<int> counts(n, 1);
+    counts[held] = 0;
+    const DataConstrainedRuns rest = MakeRuns(log_n, log_d, log_l, log_u, repeats, counts);
+    if (const std::optional<Solution> fit = Solve6(
+            rest, refit_starts(ResampleSeed(options.seed, -1, 1)), options, options.threads, 1)) {
+      const double predicted =
+          LawOf(fit->theta).Loss(params[held], tokens[held], runs[held].unique_tokens);
+      result.holdout_relative_error = (predicted - runs[held].loss) / runs[held].loss;
+      result.details["holdout"] = {{"run_id", runs[held].run_id},
+                                   {"predicted_loss", predicted},
+                                   {"actual_loss", runs[held].loss}};
+    }
+  }
+
+  const BootstrapOutcome outcome = RunBootstrap(
+      options.bootstrap_resamples, options.threads,
+      [&](int k) -> std::optional<std::vector<double>> {
+        const DataConstrainedRuns data =
+            MakeRuns(log_n, log_d, log_l, log_u, repeats, ResampleCounts(n, options.seed, k));
+        const std::optional<Solution> fit =
+            Solve6(data, refit_starts(ResampleSeed(options.seed, k, 1)), options, 1, 1);
+        if (!fit) return std::nullopt;
+        return ToVector(LawOf(fit->theta));
+      });
+  const std::string bootstrap_problem = internal::AcceptBootstrap(outcome, options, &result);
+  result.parameters = ReportedParameters(FitForm::kDataConstrained, result.law, result.law_samples);
+  if (!bootstrap_problem.empty()) {
+    return internal::Finish(result, FitStatus::kFailed, bootstrap_problem, clock);
+  }
+  return internal::Finish(result, FitStatus::kOk, "", clock);
+}
+
+}  // namespace ladder::fit

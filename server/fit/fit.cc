@@ -1,0 +1,31 @@
+#include "server/fit/fit.h"
+
+namespace ladder::fit {
+
+FitResult FitScalingLaw(FitForm form, const std::vector<Observation>& runs,
+                        const FitOptions& options) {
+  switch (form) {
+    case FitForm::kPowerLawCompute:
+      return FitPowerLawCompute(runs, options);
+    case FitForm::kChinchilla:
+      return FitChinchilla(runs, options);
+    case FitForm::kIsoflop:
+      return FitIsoflop(runs, options);
+    case FitForm::kDataConstrained:
+      return FitDataConstrained(runs, options);
+  }
+  FitResult result;
+  result.form = form;
+  result.status = FitStatus::kFailed;
+  result.reason = "unknown fit form";
+  return result;
+}
+
+std::map<std::string, std::vector<Observation>> GroupByFamily(
+    const std::vector<Observation>& runs) {
+  std::map<std::string, std::vector<Observation>> out;
+  for (const Observation& run : runs) out[run.family].push_back(run);
+  return out;
+}
+
+}  // namespace ladder::fit

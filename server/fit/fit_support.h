@@ -1,0 +1,94 @@
+// Small helpers shared by the fit implementations (not part of the API).
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "server/fit/bootstrap.h"
+#include "server/fit/fit_options.h"
+#include "server/fit/fit_result.h"
+#include "server/fit/usable_runs.h"
+
+namespace ladder::fit::internal {
+
+class Stopwatch {
+ public:
+  double Seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// A number as text for reasons ("-0.12", "1e+20").
+inline std::string Describe(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// Sets status and reason and returns the result (for `return Fail(...)`).
+inline FitResult Finish(FitResult result, FitStatus status, std::string reason,
+                        const Stopwatch& clock) {
+  result.status = status;
+  result.reason = std::move(reason);
+  result.fit_seconds = clock.Seconds();
+  return result;
+}
+
+// Records the validation outcome in `result` (family, dropped runs, runs used).
+inline void RecordUsable(const UsableRuns& usable, FitResult* result) {
+  result->family = usable.family;
+  result->runs_used = static_cast<int>(usable.runs.size());
+  result->details["runs_dropped"] = usable.dropped;
+  if (!usable.dropped_reason.empty())
+    result->details["runs_dropped_reason"] = usable.dropped_reason;
+}
+
+// Widens the trained range of `result` (min/max compute, max N*D) by one run.
+inline void RecordScale(double compute, double params_tokens, FitResult* result) {
+  auto widen = [](double* bound, double v, bool larger) {
+    if (std::isnan(*bound) || (larger ? v > *bound : v < *bound)) *bound = v;
+  };
+  widen(&result->max_trained_flops, compute, true);
+  widen(&result->min_trained_flops, compute, false);
+  widen(&result->max_trained_params_tokens, params_tokens, true);
+}
+
+// Index of the run with the largest compute under `count` (first on ties).
+inline int LargestComputeRun(const std::vector<Observation>& runs, FlopsCount count) {
+  int best = -1;
+  for (int i = 0; i < static_cast<int>(runs.size()); ++i) {
+    if (best < 0 || ComputeOf(runs[i], count) > ComputeOf(runs[best], count)) best = i;
+  }
+  return best;
+}
+
+// Applies the bootstrap outcome to `result`; returns a failure reason when
+// too few resamples converged (empty when fine).
+inline std::string AcceptBootstrap(BootstrapOutcome outcome, const FitOptions& options,
+                                   FitResult* result) {
+  result->bootstrap_resamples = static_cast<int>(outcome.samples.size());
+  result->details["bootstrap_requested"] = outcome.requested;
+  result->details["bootstrap_failed"] = outcome.failed;
+  result->law_samples = std::move(outcome.samples);
+  if (outcome.requested > 0 &&
+      result->bootstrap_resamples < options.min_bootstrap_success * outcome.requested) {
+    return "bootstrap: only " + std::to_string(result->bootstrap_resamples) + " of " +
+           std::to_string(outcome.requested) + " resamples converged";
+  }
+  return "";
+}
+
+inline double Rmse(const std::vector<double>& residuals) {
+  if (residuals.empty()) return std::nan("");
+  double s = 0;
+  for (double r : residuals) s += r * r;
+  return std::sqrt(s / residuals.size());
+}
+
+}  // namespace ladder::fit::internal

@@ -1,0 +1,145 @@
+#include "server/fit/prediction.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "server/fit/bootstrap.h"
+#include "server/fit/law_vector.h"
+#include "server/fit/scaling_laws.h"
+
+namespace ladder::fit {
+
+namespace {
+
+absl::Status CheckPositive(const char* field, double v) {
+  if (std::isfinite(v) && v > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(std::string(field) + " must be positive and finite, got " +
+                                    std::to_string(v));
+}
+
+absl::Status CheckUsable(const FitResult& fit) {
+  if (!fit.ok()) {
+    return absl::FailedPreconditionError(std::string(FitFormName(fit.form)) + " fit is " +
+                                         FitStatusName(fit.status) + ": " + fit.reason);
+  }
+  const size_t size = static_cast<size_t>(LawSize(fit.form));
+  if (fit.law.size() != size) {
+    return absl::FailedPreconditionError(std::string(FitFormName(fit.form)) +
+                                         " fit has no law of the right size");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WrongForm(const FitResult& fit, const char* question, const char* forms) {
+  return absl::FailedPreconditionError(std::string(FitFormName(fit.form)) +
+                                       " fits do not predict " + question + "; use " + forms);
+}
+
+// Estimate from fit.law, interval over fit.law_samples (wrong-sized samples skipped).
+Interval Evaluate(const FitResult& fit,
+                  const std::function<double(const std::vector<double>&)>& f) {
+  std::vector<double> values;
+  values.reserve(fit.law_samples.size());
+  for (const std::vector<double>& s : fit.law_samples) {
+    if (s.size() == fit.law.size()) values.push_back(f(s));
+  }
+  return PercentileInterval(f(fit.law), std::move(values));
+}
+
+// The same for an Allocation-valued f, evaluated once per sample.
+struct AllocationIntervals {
+  Interval params, tokens, loss;
+};
+AllocationIntervals EvaluateAllocation(
+    const FitResult& fit, const std::function<Allocation(const std::vector<double>&)>& f) {
+  std::vector<double> params, tokens, loss;
+  for (const std::vector<double>& s : fit.law_samples) {
+    if (s.size() != fit.law.size()) continue;
+    const Allocation a = f(s);
+    params.push_back(a.params);
+    tokens.push_back(a.tokens);
+    loss.push_back(a.loss);
+  }
+  const Allocation estimate = f(fit.law);
+  return {PercentileInterval(estimate.params, std::move(params)),
+          PercentileInterval(estimate.tokens, std::move(tokens)),
+          PercentileInterval(estimate.loss, std::move(loss))};
+}
+
+}  // namespace
+
+absl::StatusOr<LossPrediction> PredictLoss(const FitResult& fit, double params, double tokens,
+                                           double unique_tokens) {
+  if (absl::Status s = CheckUsable(fit); !s.ok()) return s;
+  if (absl::Status s = CheckPositive("params", params); !s.ok()) return s;
+  if (absl::Status s = CheckPositive("tokens", tokens); !s.ok()) return s;
+  if (!std::isfinite(unique_tokens) || unique_tokens < 0) {
+    return absl::InvalidArgumentError("unique_tokens must be >= 0 and finite");
+  }
+  LossPrediction out;
+  if (fit.form == FitForm::kChinchilla) {
+    out.loss = Evaluate(fit, [&](const std::vector<double>& v) {
+      return ChinchillaFromVector(v).Loss(params, tokens);
+    });
+  } else if (fit.form == FitForm::kDataConstrained) {
+    out.loss = Evaluate(fit, [&](const std::vector<double>& v) {
+      return DataConstrainedFromVector(v).Loss(params, tokens, unique_tokens);
+    });
+  } else {
+    return WrongForm(fit, "loss at (N, D)", "chinchilla or data_constrained");
+  }
+  out.extrapolation_factor = params * tokens / fit.max_trained_params_tokens;
+  return out;
+}
+
+absl::StatusOr<LossPrediction> PredictLossAtCompute(const FitResult& fit, double compute) {
+  if (absl::Status s = CheckUsable(fit); !s.ok()) return s;
+  if (absl::Status s = CheckPositive("compute", compute); !s.ok()) return s;
+  LossPrediction out;
+  if (fit.form == FitForm::kPowerLawCompute) {
+    out.loss = Evaluate(
+        fit, [&](const std::vector<double>& v) { return PowerLawFromVector(v).Loss(compute); });
+  } else if (fit.form == FitForm::kChinchilla) {
+    out.loss = Evaluate(fit, [&](const std::vector<double>& v) {
+      return ComputeOptimalFrontier(ChinchillaFromVector(v)).Loss(compute);
+    });
+  } else {
+    return WrongForm(fit, "loss at compute", "power_law_compute or chinchilla");
+  }
+  out.extrapolation_factor = compute / fit.max_trained_flops;
+  return out;
+}
+
+absl::StatusOr<AllocationPrediction> PredictOptimalAllocation(const FitResult& fit,
+                                                              double compute) {
+  if (absl::Status s = CheckUsable(fit); !s.ok()) return s;
+  if (absl::Status s = CheckPositive("compute", compute); !s.ok()) return s;
+  AllocationPrediction out;
+  if (fit.form == FitForm::kChinchilla) {
+    const AllocationIntervals i = EvaluateAllocation(fit, [&](const std::vector<double>& v) {
+      return ComputeOptimalAllocation(ChinchillaFromVector(v), compute);
+    });
+    out.params = i.params;
+    out.tokens = i.tokens;
+    out.loss = i.loss;
+  } else if (fit.form == FitForm::kIsoflop) {
+    const AllocationIntervals i = EvaluateAllocation(fit, [&](const std::vector<double>& v) {
+      const AllocationLaw law = AllocationFromVector(v);
+      return Allocation{law.ParamsAt(compute), law.TokensAt(compute),
+                        std::numeric_limits<double>::quiet_NaN()};
+    });
+    out.params = i.params;
+    out.tokens = i.tokens;
+  } else {
+    return WrongForm(fit, "the compute-optimal allocation", "chinchilla or isoflop");
+  }
+  out.tokens_per_param = out.tokens.estimate / out.params.estimate;
+  out.extrapolation_factor = compute / fit.max_trained_flops;
+  return out;
+}
+
+}  // namespace ladder::fit
