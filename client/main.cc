@@ -64,6 +64,12 @@ int main(int argc, char** argv) {
   AddCancelCommand(app, *ctx, &exit_code);
   AddWorkersCommand(app, *ctx, &exit_code);
   AddExportCommand(app, *ctx, &exit_code);
+  AddFitCommand(app, *ctx, &exit_code);
+  AddPredictCommand(app, *ctx, &exit_code);
+  AddCompareCommand(app, *ctx, &exit_code);
+  AddImportCommand(app, *ctx, &exit_code);
+  AddPlotCommand(app, *ctx, &exit_code);
+  AddTokenCommand(app, *ctx, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,11 @@
 #include "common/metrics_http_server.h"
 #include "server/auth/request_authorizer.h"
 #include "server/coordinator_metrics.h"
+#include "server/fit_cache.h"
+#include "server/fit_queries.h"
+#include "server/refit_loop.h"
+#include "server/service/fits_service.h"
+#include "server/store/fit_store.h"
 #include "server/service/admin_service.h"
 #include "server/store/token_store.h"
 #include "server/store/stats_store.h"
@@ -108,7 +113,31 @@ absl::Status Coordinator::Start() {
   scheduler_ = std::make_unique<Scheduler>(lease_store_.get(), sweep_store_.get(), stats_store_.get(),
                                            metrics_.get(), sched);
 
+  fit_store_ = std::make_unique<store::FitStore>(pool_.get());
+  fit_cache_ = std::make_unique<FitCache>(fit_store_.get(), options_.fit_cache_ttl);
+  RefitLoop::Options refit;
+  refit.debounce = options_.refit_debounce;
+  refit.fit_threads = options_.fit_threads;
+  refit.bootstrap_resamples = options_.bootstrap_resamples;
+  refit_loop_ = std::make_unique<RefitLoop>(fit_store_.get(), sweep_store_.get(), fit_cache_.get(), metrics_.get(),
+                                            refit);
+  fit_queries_ = std::make_unique<FitQueries>(sweep_store_.get(), fit_store_.get(), fit_cache_.get());
+  fits_service_ = std::make_unique<FitsService>(fit_queries_.get());
+  // Every success refits its sweep (debounced, on the refit thread).
+  scheduler_->OnAttemptEnded([this](const store::AttemptEnd& end, const std::string& outcome) {
+    if (outcome == "succeeded") refit_loop_->Schedule(end.sweep_id);
+  });
+
   sweeps_service_ = std::make_unique<SweepsService>(sweep_manager_.get(), options_.watch_poll_interval);
+  sweeps_service_->SetOnImported([this](int64_t sweep_id) { refit_loop_->Schedule(sweep_id); });
+  sweeps_service_->SetAddFits([this](int64_t sweep_id, SweepWatch* watch, v1::SweepEvent* event) {
+    auto fits = fit_queries_->FitsAfter(sweep_id, watch->last_fit_id);
+    if (!fits.ok()) return;
+    for (auto& f : *fits) {
+      watch->last_fit_id = std::max(watch->last_fit_id, f.id());
+      *event->add_fits() = std::move(f);
+    }
+  });
   runs_service_ = std::make_unique<RunsService>(sweep_store_.get());
   workers_service_ = std::make_unique<WorkersService>(worker_store_.get());
   agent_service_ = std::make_unique<AgentService>(scheduler_.get());
@@ -132,6 +161,7 @@ absl::Status Coordinator::Start() {
   builder.RegisterService(workers_service_.get());
   builder.RegisterService(agent_service_.get());
   builder.RegisterService(admin_service_.get());
+  builder.RegisterService(fits_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics_->MakeRpcInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -146,6 +176,7 @@ absl::Status Coordinator::Start() {
     LOG_INFO << "serving /metrics on port " << metrics_server_->port();
   }
   scheduler_->Start();
+  refit_loop_->Start();
   LOG_INFO << "serving ladder.v1 on port " << port_;
   return absl::OkStatus();
 }
@@ -153,6 +184,7 @@ absl::Status Coordinator::Start() {
 void Coordinator::Shutdown(std::chrono::milliseconds grace) {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
   if (scheduler_) scheduler_->Stop();
+  if (refit_loop_) refit_loop_->Stop();
   if (metrics_server_) metrics_server_->Stop();
 }
 

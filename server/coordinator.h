@@ -30,10 +30,15 @@ class AgentService;
 class CoordinatorMetrics;
 class AdminService;
 class RequestAuthorizer;
+class FitCache;
+class FitQueries;
+class FitsService;
+class RefitLoop;
 class MetricsHttpServer;
 namespace store {
 class StatsStore;
 class TokenStore;
+class FitStore;
 }
 
 class Coordinator {
@@ -56,6 +61,7 @@ class Coordinator {
   CoordinatorMetrics* metrics() { return metrics_.get(); }
   store::PgPool* pool() { return pool_.get(); }
   Scheduler* scheduler() { return scheduler_.get(); }
+  RefitLoop* refit_loop() { return refit_loop_.get(); }
 
  private:
   explicit Coordinator(CoordinatorOptions options);
@@ -70,6 +76,11 @@ class Coordinator {
   std::unique_ptr<store::TokenStore> token_store_;
   std::shared_ptr<RequestAuthorizer> authorizer_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<store::FitStore> fit_store_;
+  std::unique_ptr<FitCache> fit_cache_;
+  std::unique_ptr<RefitLoop> refit_loop_;
+  std::unique_ptr<FitQueries> fit_queries_;
+  std::unique_ptr<FitsService> fits_service_;
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::unique_ptr<SweepManager> sweep_manager_;

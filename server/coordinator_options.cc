@@ -45,6 +45,12 @@ absl::Status CoordinatorOptions::Validate() const {
     return bad("--tls-client-ca: required with TLS (workers authenticate with client certificates)");
   }
   if (token_cache_ttl.count() < 0) return bad("--token-cache-ttl-ms: must not be negative");
+  if (refit_debounce.count() < 0) return bad("--refit-debounce-ms: must not be negative");
+  if (fit_threads < 0 || fit_threads > 256) return bad("--fit-threads: must be in [0, 256]");
+  if (bootstrap_resamples < 0 || bootstrap_resamples > 100000) {
+    return bad("--bootstrap-resamples: must be in [0, 100000]");
+  }
+  if (fit_cache_ttl.count() < 0) return bad("--fit-cache-ttl-ms: must not be negative");
   if (log_level != "debug" && log_level != "info" && log_level != "warning" && log_level != "error") {
     return bad("--log-level: must be debug, info, warning or error");
   }
@@ -61,7 +67,9 @@ std::string CoordinatorOptions::Describe() const {
     << " max_retry_backoff_ms=" << max_retry_backoff.count()
     << " watch_poll_interval_ms=" << watch_poll_interval.count()
     << " transport=" << (insecure_plaintext ? "plaintext(loopback)" : "tls cert=" + tls_cert +
-                                                      " client_ca=" + tls_client_ca) << " metrics_listen=" << (metrics_listen.empty() ? "off" : metrics_listen) << " migrate=" << migrate
+                                                      " client_ca=" + tls_client_ca) << " refit_debounce_ms=" << refit_debounce.count() << " fit_threads=" << fit_threads
+    << " bootstrap_resamples=" << bootstrap_resamples << " fit_cache_ttl_ms=" << fit_cache_ttl.count()
+    << " metrics_listen=" << (metrics_listen.empty() ? "off" : metrics_listen) << " migrate=" << migrate
     << " log_level=" << log_level;
   return o.str();
 }

@@ -41,6 +41,14 @@ struct CoordinatorOptions {
   // How long a verified bearer token is trusted before it is checked again
   // (a revocation takes effect within this time).
   std::chrono::milliseconds token_cache_ttl{5000};
+  // Scaling-law refits: wait this long after a result before refitting a
+  // sweep (results arriving meanwhile join the same refit).
+  std::chrono::milliseconds refit_debounce{2000};
+  int fit_threads = 0;               // threads per fit; 0 = all cores
+  int bootstrap_resamples = 200;     // per fit, for intervals
+  // How long parsed fits are reused for predictions before re-reading them
+  // (fits stored by another coordinator show up within this time).
+  std::chrono::milliseconds fit_cache_ttl{1000};
   // Prometheus /metrics address (host:port; port 0 picks one); empty = off.
   std::string metrics_listen = "127.0.0.1:9400";
   // Apply database migrations at start (off: refuse to start on an old schema).

@@ -49,6 +49,11 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", o.tls_cert, "server certificate chain (PEM)");
   app.add_option("--tls-key", o.tls_key, "server private key (PEM)");
   app.add_option("--tls-client-ca", o.tls_client_ca, "CA for worker client certificates (PEM)");
+  int64_t refit_debounce = o.refit_debounce.count(), fit_cache_ttl = o.fit_cache_ttl.count();
+  app.add_option("--refit-debounce-ms", refit_debounce, "wait after a result before refitting")->capture_default_str();
+  app.add_option("--fit-threads", o.fit_threads, "threads per fit (0 = all cores)")->capture_default_str();
+  app.add_option("--bootstrap-resamples", o.bootstrap_resamples, "bootstrap resamples per fit")->capture_default_str();
+  app.add_option("--fit-cache-ttl-ms", fit_cache_ttl, "reuse parsed fits this long")->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen, "Prometheus /metrics host:port ('' = off)")
       ->capture_default_str();
   app.add_flag("--no-migrate", no_migrate, "do not apply database migrations at start");
@@ -69,6 +74,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   o.token_cache_ttl = std::chrono::milliseconds(token_ttl);
+  o.refit_debounce = std::chrono::milliseconds(refit_debounce);
+  o.fit_cache_ttl = std::chrono::milliseconds(fit_cache_ttl);
   if (create_token->parsed()) {
     ladder::SetLogTag("coordinator");
     if (o.database_url.empty()) {

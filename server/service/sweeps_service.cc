@@ -76,3 +76,19 @@ grpc::Status SweepsService::WatchSweep(grpc::ServerContext* ctx, const v1::Watch
 }
 
 }  // namespace ladder
+
+namespace ladder {
+
+grpc::Status SweepsService::ImportResults(grpc::ServerContext*, const v1::ImportResultsRequest* req,
+                                          v1::Sweep* resp) {
+  if (absl::Status st = store::ValidateImport(*req); !st.ok()) return ToGrpcStatus(st);
+  auto out = manager_->store()->CreateImportedSweep(*req);
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  LOG_INFO << "sweep " << out->id() << " '" << req->name() << "' imported with " << req->results_size()
+           << " results";
+  if (on_imported_) on_imported_(out->id());
+  *resp = *std::move(out);
+  return grpc::Status::OK;
+}
+
+}  // namespace ladder

@@ -26,11 +26,16 @@ class SweepsService final : public v1::Sweeps::Service {
   grpc::Status CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest*, v1::Sweep*) override;
   grpc::Status WatchSweep(grpc::ServerContext*, const v1::WatchSweepRequest*,
                           grpc::ServerWriter<v1::SweepEvent>*) override;
+  grpc::Status ImportResults(grpc::ServerContext*, const v1::ImportResultsRequest*, v1::Sweep*) override;
+
+  // Told of every sweep whose results changed outside the agent path (imports).
+  void SetOnImported(std::function<void(int64_t sweep_id)> fn) { on_imported_ = std::move(fn); }
 
  private:
   SweepManager* manager_;
   const std::chrono::milliseconds watch_poll_;
   AddFitsFn add_fits_;
+  std::function<void(int64_t)> on_imported_;
 };
 
 }  // namespace ladder

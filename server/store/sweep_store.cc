@@ -2,6 +2,7 @@
 
 #include <absl/status/status.h>
 
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -207,6 +208,86 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const std::string& spec_yaml, 
                                           spec.max_attempts)[0]
                            .as<int64_t>();
     txn.exec_prepared0(kInsertRuns.name, id, spec.device, spec.priority, spec.max_attempts, rows_json);
+    auto sweep = ReadSweep(txn, id);
+    if (!sweep.ok()) return sweep.status();
+    out = *std::move(sweep);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
+  if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
+  if (req.results_size() == 0) return absl::InvalidArgumentError("results: must not be empty");
+  if (req.results_size() > kMaxRunsPerSweep) {
+    return absl::InvalidArgumentError("results: more than " + std::to_string(kMaxRunsPerSweep));
+  }
+  for (int i = 0; i < req.results_size(); ++i) {
+    const auto& r = req.results(i);
+    const std::string at = "results[" + std::to_string(i) + "].";
+    const auto positive = [](double v) { return std::isfinite(v) && v > 0; };
+    if (r.family().empty() || r.family().size() > 64 ||
+        r.family().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") != std::string::npos) {
+      return absl::InvalidArgumentError(at + "family: must be 1-64 characters of [a-z0-9_-.], got '" + r.family() + "'");
+    }
+    if (!positive(r.params())) return absl::InvalidArgumentError(at + "params: must be positive");
+    if (!positive(r.tokens())) return absl::InvalidArgumentError(at + "tokens: must be positive");
+    if (!positive(r.final_loss())) return absl::InvalidArgumentError(at + "final_loss: must be positive");
+    if (!std::isfinite(r.flops()) || r.flops() < 0) {
+      return absl::InvalidArgumentError(at + "flops: must not be negative (0 = 6ND)");
+    }
+    if (!std::isfinite(r.unique_tokens()) || r.unique_tokens() < 0 || r.unique_tokens() > r.tokens()) {
+      return absl::InvalidArgumentError(at + "unique_tokens: must be in [0, tokens] (0 = all fresh)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Sweep> SweepStore::CreateImportedSweep(const v1::ImportResultsRequest& req) {
+  std::vector<std::string> families;
+  json rows = json::array();
+  for (int i = 0; i < req.results_size(); ++i) {
+    const auto& r = req.results(i);
+    if (std::find(families.begin(), families.end(), r.family()) == families.end()) families.push_back(r.family());
+    const double six_nd = 6.0 * r.params() * r.tokens();
+    const double flops = r.flops() > 0 ? r.flops() : six_nd;
+    json result = {{"family", r.family()}, {"params", r.params()}, {"tokens", r.tokens()}, {"flops", flops},
+                   {"final_loss", r.final_loss()}, {"unique_tokens", r.unique_tokens()}};
+    rows.push_back({{"ordinal", i},
+                    {"family", r.family()},
+                    {"config", {{"imported", result}}},
+                    {"shape", "imported"},
+                    {"params", std::llround(r.params())},
+                    {"tokens", std::llround(r.tokens())},
+                    {"unique_tokens", std::llround(r.unique_tokens())},
+                    {"epochs", r.unique_tokens() > 0 ? r.tokens() / r.unique_tokens() : 1.0},
+                    {"flops", flops},
+                    {"flops_6nd", six_nd},
+                    {"loss", r.final_loss()}});
+  }
+  json spec = {{"name", req.name()}, {"kind", "imported"}, {"families", families},
+               {"results", req.results_size()}};
+  v1::Sweep out;
+  absl::Status st = pool_->Transact("import results", [&](pqxx::work& txn) -> absl::Status {
+    const int64_t id = txn.exec_params1(
+        "INSERT INTO sweeps (name, kind, families, spec_yaml, spec, state, finished_at) "
+        "VALUES ($1, 'imported', $2::text[], $3, $4::jsonb, 'succeeded', now()) RETURNING id",
+        req.name(), PgArrayLiteral(families),
+        "# imported: " + std::to_string(req.results_size()) + " results trained elsewhere\n", spec.dump())[0]
+                           .as<int64_t>();
+    txn.exec_params0(
+        "INSERT INTO runs (sweep_id, ordinal, family, config, shape, planned_params, planned_non_embedding, "
+        "  planned_tokens, planned_flops, planned_flops_6nd, memory_bytes, max_attempts, state, "
+        "  params, non_embedding_params, tokens, unique_tokens, epochs, flops, flops_6nd, final_eval_loss, "
+        "  trainer, simulated, tokens_done, finished_at) "
+        "SELECT $1, x.ordinal, x.family, x.config, x.shape, x.params, x.params, x.tokens, x.flops, x.flops_6nd, "
+        "  0, 1, 'succeeded', x.params, x.params, x.tokens, x.unique_tokens, x.epochs, x.flops, x.flops_6nd, "
+        "  x.loss, 'imported', false, x.tokens, now() "
+        "FROM jsonb_to_recordset($2::jsonb) AS x(ordinal integer, family text, config jsonb, shape text, "
+        "  params bigint, tokens bigint, unique_tokens bigint, epochs float8, flops float8, flops_6nd float8, "
+        "  loss float8)",
+        id, rows.dump());
     auto sweep = ReadSweep(txn, id);
     if (!sweep.ok()) return sweep.status();
     out = *std::move(sweep);

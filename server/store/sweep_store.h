@@ -25,6 +25,11 @@ class SweepStore {
   absl::StatusOr<v1::Sweep> CreateSweep(const std::string& spec_yaml, const SweepSpec& spec,
                                         const std::vector<PlannedRun>& runs);
 
+  // Stores results trained elsewhere as a finished sweep of kind "imported"
+  // whose runs are all succeeded (and marked trainer "imported"). The
+  // request must be validated already (ValidateImport).
+  absl::StatusOr<v1::Sweep> CreateImportedSweep(const v1::ImportResultsRequest& request);
+
   // NOT_FOUND if there is no such sweep.
   absl::StatusOr<v1::Sweep> GetSweep(int64_t sweep_id);
   absl::StatusOr<std::vector<v1::Sweep>> ListSweeps(bool active_only, int limit);
@@ -56,6 +61,9 @@ class SweepStore {
  private:
   PgPool* pool_;
 };
+
+// INVALID_ARGUMENT naming the field ("results[3].final_loss: ...").
+absl::Status ValidateImport(const v1::ImportResultsRequest& request);
 
 // "queued" -> RUN_STATE_QUEUED and back; stable names stored in runs.state.
 v1::RunState RunStateFromName(const std::string& name);

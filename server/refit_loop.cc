@@ -1,0 +1,144 @@
+#include "server/refit_loop.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/logging.h"
+#include "server/fit/fit.h"
+#include "server/fit/prediction.h"
+
+namespace ladder {
+
+std::vector<fit::FitForm> FormsForSweep(const std::string& kind, const std::vector<fit::Observation>& runs) {
+  using fit::FitForm;
+  if (kind == "isoflop") return {FitForm::kPowerLawCompute, FitForm::kChinchilla, FitForm::kIsoflop};
+  if (kind == "data_constrained") return {FitForm::kDataConstrained, FitForm::kChinchilla};
+  if (kind == "imported") {
+    std::vector<FitForm> forms = {FitForm::kPowerLawCompute, FitForm::kChinchilla};
+    bool budgets = false, unique = false;
+    for (const auto& r : runs) {
+      budgets |= r.budget > 0;
+      unique |= r.unique_tokens > 0;
+    }
+    if (budgets) forms.push_back(FitForm::kIsoflop);
+    if (unique) forms.push_back(FitForm::kDataConstrained);
+    return forms;
+  }
+  return {FitForm::kPowerLawCompute, FitForm::kChinchilla};
+}
+
+RefitLoop::RefitLoop(store::FitStore* fits, store::SweepStore* sweeps, FitCache* cache,
+                     CoordinatorMetrics* metrics, Options options)
+    : fits_(fits), sweeps_(sweeps), cache_(cache), metrics_(metrics), options_(options) {}
+
+RefitLoop::~RefitLoop() { Stop(); }
+
+void RefitLoop::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RefitLoop::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RefitLoop::Schedule(int64_t sweep_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The first result after a refit sets the time; later ones ride along,
+    // so a steady stream of results cannot postpone the refit for ever.
+    due_.emplace(sweep_id, std::chrono::steady_clock::now() + options_.debounce);
+  }
+  cv_.notify_all();
+}
+
+int RefitLoop::completed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return completed_;
+}
+
+void RefitLoop::Loop() {
+  // Catch up on results that arrived while no coordinator was refitting.
+  if (auto pending = fits_->SweepsNeedingRefit(); pending.ok()) {
+    for (int64_t s : *pending) Schedule(s);
+  } else {
+    LOG_WARN << "refit: cannot list sweeps needing a refit: " << pending.status();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (due_.empty()) {
+      cv_.wait(lock, [this] { return stopping_ || !due_.empty(); });
+      continue;
+    }
+    auto next = due_.begin();
+    for (auto it = due_.begin(); it != due_.end(); ++it) {
+      if (it->second < next->second) next = it;
+    }
+    if (next->second > std::chrono::steady_clock::now()) {
+      cv_.wait_until(lock, next->second);
+      continue;
+    }
+    const int64_t sweep = next->first;
+    due_.erase(next);
+    lock.unlock();
+    absl::Status st = RefitNow(sweep);
+    if (!st.ok()) LOG_WARN << "refit of sweep " << sweep << ": " << st;
+    lock.lock();
+    ++completed_;
+  }
+}
+
+absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
+  const auto start = std::chrono::steady_clock::now();
+  auto sweep = sweeps_->GetSweep(sweep_id);
+  if (!sweep.ok()) return sweep.status();
+  auto runs = fits_->LoadObservations(sweep_id, /*with_curves=*/false);
+  if (!runs.ok()) return runs.status();
+  const double target_compute =
+      nlohmann::json::parse(sweep->spec_json(), nullptr, false).value("target_compute", 0.0);
+
+  fit::FitOptions options;
+  options.threads = options_.fit_threads;
+  options.bootstrap_resamples = options_.bootstrap_resamples;
+  options.seed = options_.seed;
+  const auto by_family = fit::GroupByFamily(*runs);
+  int stored = 0, ok = 0;
+  for (const std::string& family : sweep->families()) {
+    auto it = by_family.find(family);
+    const std::vector<fit::Observation> none;
+    const auto& family_runs = it == by_family.end() ? none : it->second;
+    for (fit::FitForm form : FormsForSweep(sweep->kind(), *runs)) {
+      fit::FitResult result = fit::FitScalingLaw(form, family_runs, options);
+      result.family = family;  // also for an empty family (insufficient data)
+      auto saved = fits_->StoreFit(sweep_id, result);
+      if (!saved.ok()) return saved.status();
+      ++stored;
+      if (result.ok()) ++ok;
+      if (metrics_ && result.ok()) {
+        const std::string s = std::to_string(sweep_id);
+        const std::string f = fit::FitFormName(form);
+        for (const auto& p : result.parameters) metrics_->SetFitParameter(s, family, f, p.name, p.value.estimate);
+        if (form == fit::FitForm::kPowerLawCompute) {
+          const double c = target_compute > 0 ? target_compute : 100 * result.max_trained_flops;
+          if (auto pred = fit::PredictLossAtCompute(result, c); pred.ok()) {
+            metrics_->SetPredictedLoss(s, family, c, pred->loss.estimate);
+          }
+        }
+      }
+    }
+  }
+  if (cache_) cache_->Invalidate(sweep_id);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (metrics_) metrics_->ObserveRefit(seconds, ok > 0 ? "ok" : "no_ok_fit");
+  LOG_INFO << "refit sweep " << sweep_id << ": " << stored << " fits stored (" << ok << " ok) from " << runs->size()
+           << " runs in " << seconds << " s";
+  return absl::OkStatus();
+}
+
+}  // namespace ladder
