@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -195,6 +196,96 @@ TEST_F(EndToEndTest, CliRefusesBadInputWithOneLineAndAnExitCode) {
   EXPECT_EQ(down.exit_code, 3);
   EXPECT_NE(down.err.find("unreachable"), std::string::npos) << down.err;
   EXPECT_EQ(db_.Query("SELECT count(*) FROM sweeps"), "0");
+}
+
+}  // namespace
+}  // namespace ladder
+
+namespace ladder {
+namespace {
+
+// A grid of SIMULATED runs through the whole product: fits refine as runs
+// complete, and the CLI answers fit, predict, optimal, compare and plot from
+// the latest fits.
+TEST_F(EndToEndTest, FitsRefineAsRunsLandAndTheCliAnswersFromTheLatest) {
+  LocalStack stack(db_.url(), {"--refit-debounce-ms=100", "--bootstrap-resamples=60"});
+  stack.StartWorker("w1", 2);
+  const int64_t sweep = Submit(stack,
+                               "name: fits\nkind: grid\nfamilies: [transformer, lstm]\n"
+                               "train: {batch_tokens: 4096}\n"
+                               "grid: {params: [3e4, 1e5, 3e5], tokens: [409600, 1638400, 6553600]}\n"
+                               "simulation: {seconds: 0.2, noise: 0.005}\n");
+  CliResult watch = stack.Cli({"watch", std::to_string(sweep)}, 240);
+  ASSERT_EQ(watch.exit_code, 0) << watch.out << watch.err;
+  // Fits arrive shortly after the last run; wait for one using all 9 runs.
+  std::string used;
+  for (int i = 0; i < 200; ++i) {
+    used = db_.Query("SELECT max(runs_used) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'");
+    if (used == "9") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(used, "9");
+  EXPECT_GT(std::stoi(db_.Query("SELECT count(*) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'")), 1)
+      << "fits are refined as runs land, each refit a new version";
+
+  CliResult fit = stack.Cli({"fit", std::to_string(sweep), "--family", "transformer"});
+  EXPECT_EQ(fit.exit_code, 0) << fit.err;
+  EXPECT_NE(fit.out.find("chinchilla"), std::string::npos) << fit.out;
+  EXPECT_NE(fit.out.find("alpha ="), std::string::npos) << fit.out;
+
+  // ladder-sim's transformer law: E 0.70, A 30, alpha 0.30, B 60, beta 0.28 (worker/README.md).
+  CliResult predict = stack.Cli({"--json", "predict", std::to_string(sweep), "--family", "transformer", "--params",
+                                 "1e6", "--tokens", "2e7"});
+  ASSERT_EQ(predict.exit_code, 0) << predict.err;
+  const auto p = nlohmann::json::parse(predict.out);
+  const double truth = 0.70 + 30 / std::pow(1e6, 0.30) + 60 / std::pow(2e7, 0.28);
+  EXPECT_NEAR(p["loss"]["estimate"].get<double>(), truth, 0.05 * truth) << predict.out;
+  const std::string latest = db_.Query(
+      "SELECT max(id) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'");
+  // proto3 JSON writes int64 as a string.
+  EXPECT_EQ(p["fit_id"].get<std::string>(), latest) << "answers come from the latest fit";
+
+  CliResult optimal = stack.Cli({"optimal", std::to_string(sweep), "--family", "transformer", "--compute", "1e17"});
+  EXPECT_EQ(optimal.exit_code, 0) << optimal.err;
+  EXPECT_NE(optimal.out.find("N_opt"), std::string::npos);
+
+  CliResult compare = stack.Cli({"compare", std::to_string(sweep), "--base", "lstm", "--family", "transformer"});
+  EXPECT_EQ(compare.exit_code, 0) << compare.err;
+  EXPECT_NE(compare.out.find("compute-equivalent gain"), std::string::npos) << compare.out;
+
+  const std::string svg = stack.dir() + "/plot.svg";
+  CliResult plot = stack.Cli({"plot", std::to_string(sweep), "-o", svg});
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  const std::string text = worker::testing::ReadFile(svg);
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  EXPECT_NE(text.find("transformer runs"), std::string::npos);
+
+  CliResult bad = stack.Cli({"predict", std::to_string(sweep), "--family", "transformer", "--compute", "-5"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--compute: must be positive"), std::string::npos) << bad.err;
+}
+
+TEST_F(EndToEndTest, ImportedCsvIsFittedLikeAnyOtherSweep) {
+  LocalStack stack(db_.url(), {"--refit-debounce-ms=50", "--bootstrap-resamples=40"});
+  std::string csv = "family,params,tokens,loss\n";
+  for (double n : {1e6, 3e6, 1e7, 3e7}) {
+    for (double d : {2e7, 6e7, 2e8}) {
+      const double loss = 1.7 + 400 / std::pow(n, 0.34) + 410 / std::pow(d, 0.28);  // known law, no noise
+      csv += "transformer," + std::to_string(n) + "," + std::to_string(d) + "," + std::to_string(loss) + "\n";
+    }
+  }
+  CliResult imported = stack.Cli({"import", WriteFile(stack.dir(), "runs.csv", csv), "--name", "published"});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  const std::string id = std::to_string(std::atoll(imported.out.c_str()));
+  std::string status;
+  for (int i = 0; i < 200 && status != "ok"; ++i) {
+    status = db_.Query("SELECT status FROM fits WHERE sweep_id = " + id + " AND form = 'chinchilla'");
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(status, "ok");
+  CliResult bad = stack.Cli({"import", WriteFile(stack.dir(), "bad.csv", "family,params,tokens\nlstm,1,2\n")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("missing column 'loss'"), std::string::npos) << bad.err;
 }
 
 }  // namespace
