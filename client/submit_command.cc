@@ -46,7 +46,8 @@ void AddSubmitCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     } else {
       std::cout << resp.sweep().id() << "\n";
       std::cerr << "sweep " << resp.sweep().id() << " '" << resp.sweep().name() << "' submitted: "
-                << resp.runs_size() << " runs, " << Sci(resp.sweep().planned_flops()) << " FLOPs planned\n";
+                << resp.sweep().counts().total() << " runs, " << Sci(resp.sweep().planned_flops())
+                << " FLOPs planned\n";
     }
     *exit_code = 0;
   });

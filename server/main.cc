@@ -136,8 +136,8 @@ int main(int argc, char** argv) {
     LOG_INFO << "signal " << sig << ": shutting down";
     (*coordinator)->Shutdown();
   });
-  (*coordinator)->Wait();
-  waiter.detach();
+  (*coordinator)->Wait();  // returns once the waiter's Shutdown has stopped the server
+  waiter.join();
   LOG_INFO << "stopped";
   return 0;
 }

@@ -40,12 +40,14 @@ void RefitLoop::Start() {
 }
 
 void RefitLoop::Stop() {
+  std::thread thread;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    thread.swap(thread_);  // exactly one caller joins, even if several stop at once
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread.joinable()) thread.join();
 }
 
 void RefitLoop::Schedule(int64_t sweep_id) {

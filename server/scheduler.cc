@@ -67,7 +67,7 @@ absl::StatusOr<v1::CompleteAttemptResponse> Scheduler::Complete(const v1::Comple
   v1::CompleteAttemptResponse out;
   out.set_already_recorded(end->already_recorded);
   if (!end->already_recorded) {
-    LOG_INFO << "run " << end->run_id << " succeeded (attempt " << req.attempt_id() << ")";
+    LOG_DEBUG << "run " << end->run_id << " succeeded (attempt " << req.attempt_id() << ")";
     absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
     if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
     if (metrics_) metrics_->CountAttemptEnded("succeeded", "");
@@ -129,12 +129,14 @@ void Scheduler::Start() {
 }
 
 void Scheduler::Stop() {
+  std::thread thread;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    thread.swap(thread_);  // exactly one caller joins, even if several stop at once
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread.joinable()) thread.join();
 }
 
 void Scheduler::Loop() {

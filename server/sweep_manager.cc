@@ -64,6 +64,7 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
     if (!stored.ok()) return stored.status();
     *out.mutable_sweep() = *std::move(stored);
   }
+  if (!dry_run) return out;
   for (const PlannedRun& r : *runs) {
     v1::Run* run = out.add_runs();
     run->set_sweep_id(out.sweep().id());

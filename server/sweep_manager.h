@@ -22,8 +22,8 @@ class SweepManager {
 
   // Parses and plans `spec_yaml`; refuses it whole (INVALID_ARGUMENT naming
   // the field) if it is malformed or a run is larger than every registered
-  // device that may run it. With dry_run nothing is stored and the sweep
-  // returned has id 0.
+  // device that may run it. With dry_run nothing is stored, the sweep
+  // returned has id 0, and the planned runs come back too.
   absl::StatusOr<v1::CreateSweepResponse> Create(const std::string& spec_yaml, bool dry_run);
 
   store::SweepStore* store() { return sweeps_; }

@@ -14,7 +14,7 @@ grpc::Status SweepsService::CreateSweep(grpc::ServerContext*, const v1::CreateSw
   *resp = *std::move(out);
   if (!req->dry_run()) {
     LOG_INFO << "sweep " << resp->sweep().id() << " '" << resp->sweep().name() << "' created with "
-             << resp->runs_size() << " runs";
+             << resp->sweep().counts().total() << " runs";
   }
   return grpc::Status::OK;
 }
