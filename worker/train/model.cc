@@ -46,15 +46,11 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
     if (rotary_) {
       const int64_t half = head_dim_ / 2;
       auto inv_freq = torch::pow(10000.0, -torch::arange(0, half, torch::kFloat64) * 2.0 / head_dim_);
+      // Tables in float64 (cast to the activations' dtype when used).
       auto angles = torch::outer(torch::arange(0, s.context, torch::kFloat64), inv_freq);  // [T, k/2]
-      rope_cos_ = register_buffer("rope_cos", torch::cat({angles.cos(), angles.cos()}, -1).to(torch::kFloat32));
-      rope_sin_ = register_buffer("rope_sin", torch::cat({angles.sin(), angles.sin()}, -1).to(torch::kFloat32));
+      rope_cos_ = register_buffer("rope_cos", torch::cat({angles.cos(), angles.cos()}, -1));
+      rope_sin_ = register_buffer("rope_sin", torch::cat({angles.sin(), angles.sin()}, -1));
     }
-#if !LADDER_TORCH_AT_LEAST(2, 0)
-    // Positions a query may not attend to (the future): true above the diagonal.
-    causal_mask_ = register_buffer(
-        "causal_mask", torch::ones({s.context, s.context}, torch::kBool).triu(1));
-#endif
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
@@ -72,7 +68,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
                                               /*is_causal=*/true);
 #else
     auto att = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
-    att = att.masked_fill(causal_mask_.slice(0, 0, T).slice(1, 0, T), -INFINITY);
+    att = att.masked_fill(CausalMask(T, x.device()), -INFINITY);
     auto y = torch::matmul(torch::softmax(att, -1), v);
 #endif
     y = y.transpose(1, 2).contiguous().view({B, T, d});
@@ -88,6 +84,15 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
     auto sin = rope_sin_.slice(0, 0, T).to(x.scalar_type());
     auto rotated = torch::cat({-x.slice(-1, half, head_dim_), x.slice(-1, 0, half)}, -1);
     return x * cos + rotated * sin;
+  }
+
+  // Positions a query may not attend to (the future): true above the
+  // diagonal. Not a registered buffer, so Module::to(dtype) leaves it bool.
+  const torch::Tensor& CausalMask(int64_t T, const torch::Device& device) {
+    if (!causal_mask_.defined() || causal_mask_.size(0) != T || causal_mask_.device() != device) {
+      causal_mask_ = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(device)).triu(1);
+    }
+    return causal_mask_;
   }
 
   int64_t n_head_, head_dim_;

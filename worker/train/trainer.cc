@@ -365,8 +365,10 @@ int RunTrainer(const TrainerOptions& options) try {
     const double loss = ForwardBackward(model, micro, autocast).item<double>();
     const double grad_norm = ClipGradNorm(params, ts.grad_clip);
     if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+      auto show = [](double v) { return std::isnan(v) ? std::string("nan") : std::to_string(v); };
       std::ostringstream m;
-      m << "train loss " << loss << " and gradient norm " << grad_norm << " at step " << step + 1 << " (lr " << lr << ")";
+      m << "train loss " << show(loss) << " and gradient norm " << show(grad_norm) << " at step " << step + 1
+        << " (lr " << lr << ")";
       return Fail(ErrorKind::kNonFinite, m.str());
     }
     optimizer->Step(lr);
