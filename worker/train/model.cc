@@ -15,6 +15,38 @@ using model::ModelShape;
 
 constexpr double kInitStd = 0.02;  // GPT-2's initializer_range
 
+// CUDA autocast switches; PyTorch 2.4 made the API per device type.
+bool CudaAutocastEnabled() {
+#if LADDER_TORCH_AT_LEAST(2, 4)
+  return at::autocast::is_autocast_enabled(at::kCUDA);
+#else
+  return at::autocast::is_enabled();
+#endif
+}
+
+void SetCudaAutocast(bool enabled) {
+#if LADDER_TORCH_AT_LEAST(2, 4)
+  if (enabled) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+#else
+  if (enabled) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  at::autocast::set_enabled(enabled);
+#endif
+}
+
+// Turns CUDA autocast off for its lifetime, like
+// `with torch.autocast("cuda", enabled=False)`.
+class CudaAutocastOff {
+ public:
+  CudaAutocastOff() : previous_(CudaAutocastEnabled()) { SetCudaAutocast(false); }
+  ~CudaAutocastOff() { SetCudaAutocast(previous_); }
+  CudaAutocastOff(const CudaAutocastOff&) = delete;
+  CudaAutocastOff& operator=(const CudaAutocastOff&) = delete;
+
+ private:
+  bool previous_;
+};
+
 void InitLinear(torch::nn::Linear& linear, double std) {
   torch::NoGradGuard no_grad;
   linear->weight.normal_(0.0, std);
@@ -217,15 +249,10 @@ class LstmMixer : public SequenceMixer {
   }
 
   torch::Tensor forward(const torch::Tensor& x) override {
-#if LADDER_TORCH_AT_LEAST(2, 4)
-    const bool autocast_on = x.is_cuda() && at::autocast::is_autocast_enabled(at::kCUDA);
-#else
-    const bool autocast_on = x.is_cuda() && at::autocast::is_enabled();
-#endif
-    if (!autocast_on) return std::get<0>(lstm->forward(x));
+    if (!x.is_cuda() || !CudaAutocastEnabled()) return std::get<0>(lstm->forward(x));
     // Leave autocast (its _cudnn_rnn wrapper would cast to fp16) and cast
     // explicitly; the casts are differentiable, so fp32 weights get fp32 grads.
-    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCUDA);
+    CudaAutocastOff autocast_off;
     std::vector<torch::Tensor> weights;
     for (const auto& w : lstm->all_weights()) weights.push_back(w.to(cuda_dtype_));
     const auto& o = lstm->options;
@@ -335,26 +362,15 @@ bool LanguageModelImpl::SetLstmCudaDtype(torch::ScalarType dtype) {
 
 CudaBf16Autocast::CudaBf16Autocast(bool enable) : enable_(enable) {
   if (!enable_) return;
-#if LADDER_TORCH_AT_LEAST(2, 4)
-  previous_ = at::autocast::is_autocast_enabled(at::kCUDA);
-  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-  at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-  previous_ = at::autocast::is_enabled();
-  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-  at::autocast::set_enabled(true);
-#endif
+  previous_ = CudaAutocastEnabled();
+  SetCudaAutocast(true);
   at::autocast::increment_nesting();
 }
 
 CudaBf16Autocast::~CudaBf16Autocast() {
   if (!enable_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if LADDER_TORCH_AT_LEAST(2, 4)
-  at::autocast::set_autocast_enabled(at::kCUDA, previous_);
-#else
-  at::autocast::set_enabled(previous_);
-#endif
+  SetCudaAutocast(previous_);
 }
 
 void AllowTf32() {
