@@ -11,7 +11,8 @@ shape comes from ShapeForParams via `ladder-train shape`), it alternates, for
 --steps optimizer steps each, and measures every step's tokens/s (forward,
 backward, clipping, AdamW; no eval). A side's figure is the best over rounds
 of the median step throughput (the best round is the one least disturbed by
-other work on the machine). The Python side is worker/train/python/
+other work on the machine); "paired" is the median over rounds of the ratio
+of the two runs of one round (run back to back, so under similar load). The Python side is worker/train/python/
 reference_model.py (the golden test's twin, same parameters and ops), trained
 with torch.nn.utils.clip_grad_norm_ and torch.optim.AdamW(foreach=True) (the
 faster of its two implementations here), batches gathered from the same
@@ -35,6 +36,23 @@ import torch
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "worker", "train", "python"))
 import reference_model  # noqa: E402
+
+
+_tmp_data = None
+
+
+def prepared_data_dir():
+    """$LADDER_DATA_DIR (or ~/.cache/ladder/data) if kjv is prepared there,
+    else a temporary directory prepared with deploy/data/prepare-kjv.sh."""
+    global _tmp_data
+    data_dir = os.environ.get("LADDER_DATA_DIR", os.path.expanduser("~/.cache/ladder/data"))
+    if os.path.exists(os.path.join(data_dir, "kjv", "train.u8")):
+        return data_dir
+    if _tmp_data is None:
+        _tmp_data = tempfile.TemporaryDirectory()
+        subprocess.run([os.path.join(ROOT, "deploy", "data", "prepare-kjv.sh"), _tmp_data.name], check=True,
+                       stderr=subprocess.DEVNULL)
+    return _tmp_data.name
 
 
 def shape_for(trainer, family, params, context):
@@ -115,13 +133,7 @@ def main():
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    data_dir = os.environ.get("LADDER_DATA_DIR", os.path.expanduser("~/.cache/ladder/data"))
-    tmp_data = None
-    if not os.path.exists(os.path.join(data_dir, "kjv", "train.u8")):
-        tmp_data = tempfile.TemporaryDirectory()
-        data_dir = tmp_data.name
-        subprocess.run([os.path.join(ROOT, "deploy", "data", "prepare-kjv.sh"), data_dir], check=True,
-                       stderr=subprocess.DEVNULL)
+    data_dir = prepared_data_dir()
     train_tokens = np.fromfile(os.path.join(data_dir, "kjv", "train.u8"), dtype=np.uint8)
 
     # Python AdamW with foreach=True: faster here than its default
@@ -131,7 +143,7 @@ def main():
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_tokens} tokens, context {args.context}, "
           f"{args.rounds} rounds x {args.steps} steps (+{args.warmup} warmup), python AdamW foreach={foreach}, "
           f"load average before {os.getloadavg()[0]:.2f}", flush=True)
-    header = f"{'family':<12}{'shape':<34}{'params':>10}{'ladder-train tok/s':>20}{'PyTorch eager tok/s':>21}{'ratio':>8}"
+    header = f"{'family':<12}{'shape':<34}{'params':>10}{'ladder-train tok/s':>20}{'PyTorch eager tok/s':>21}{'ratio':>8}{'paired':>8}"
     print(header)
     print("-" * len(header))
     rows = []
@@ -143,12 +155,14 @@ def main():
                 cpp.append(bench_cpp(args.trainer, shape, args, data_dir))
                 py.append(bench_python(shape, args, train_tokens, foreach))
             c, p = max(cpp), max(py)
+            paired = statistics.median(a / b for a, b in zip(cpp, py))
             rows.append({"family": family, "shape": shape["describe"], "params_non_embedding": shape["params_non_embedding"],
                          "ladder_train_tokens_per_second": c, "pytorch_tokens_per_second": p, "ratio": c / p,
-                         "ladder_train_rounds": cpp, "pytorch_rounds": py})
-            print(f"{family:<12}{shape['describe']:<34}{shape['params_non_embedding']:>10}{c:>20.0f}{p:>21.0f}{c / p:>8.2f}",
-                  flush=True)
-    print(f"load average after {os.getloadavg()[0]:.2f}; ratio = ladder-train / PyTorch (>= 1.0 means ladder-train is faster)")
+                         "paired_ratio_median": paired, "ladder_train_rounds": cpp, "pytorch_rounds": py})
+            print(f"{family:<12}{shape['describe']:<34}{shape['params_non_embedding']:>10}{c:>20.0f}{p:>21.0f}{c / p:>8.2f}"
+                  f"{paired:>8.2f}", flush=True)
+    print(f"load average after {os.getloadavg()[0]:.2f}; ratio = ladder-train / PyTorch of the best rounds "
+          f"(>= 1.0: ladder-train is faster); paired = median over rounds of the ratio within a round")
     if os.environ.get("OUT"):
         with open(os.path.join(os.environ["OUT"], "bench_cpu.json"), "w") as f:
             json.dump(rows, f, indent=1)
