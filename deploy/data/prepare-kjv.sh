@@ -55,8 +55,16 @@ cat > "$TMP/meta.json" <<JSON
 JSON
 rm "$TMP/kjv.txt"
 
-# Swap the finished directory in: rename is atomic, so a trainer never sees
-# half a corpus.
+# Already prepared from the same text: leave it alone (trainers may be
+# reading it).
+if [ -f "$DATA_DIR/kjv/meta.json" ] && grep -q "\"sha256\": \"$SHA\"" "$DATA_DIR/kjv/meta.json"; then
+  echo "prepare-kjv: $DATA_DIR/kjv is already prepared ($TRAIN train + $VAL validation tokens)" >&2
+  exit 0
+fi
+
+# Swap the finished directory in (two renames: a trainer starting in between
+# would not find the corpus, so re-prepare only when no runs are starting).
+rm -rf "$DATA_DIR/kjv.new"
 if [ -d "$DATA_DIR/kjv" ]; then
   mv "$DATA_DIR/kjv" "$TMP/old"
 fi
