@@ -70,6 +70,20 @@ TEST(ParseGpuUsageTest, ReadsNvidiaSmiCsvInBaseUnits) {
   EXPECT_DOUBLE_EQ(*(*gpus)[1].utilization_ratio, 1.0);
 }
 
+TEST(ParseGpuUsageTest, ReadsWhatAnH100PrintsUnderLoad) {
+  // Captured from an NVIDIA H100 80GB HBM3 during a bf16 matmul loop (the
+  // exact query SystemDeviceUsageProbe runs), and idle.
+  auto busy = ParseGpuUsage("0, 100, 1011, 81559\n");
+  ASSERT_TRUE(busy.ok()) << busy.status();
+  EXPECT_DOUBLE_EQ(*(*busy)[0].utilization_ratio, 1.0);
+  EXPECT_DOUBLE_EQ(*(*busy)[0].memory_used_bytes, 1011 * kMiB);
+  EXPECT_DOUBLE_EQ(*(*busy)[0].memory_total_bytes, 81559 * kMiB);
+  auto idle = ParseGpuUsage("0, 0, 0, 81559\n");
+  ASSERT_TRUE(idle.ok()) << idle.status();
+  EXPECT_DOUBLE_EQ(*(*idle)[0].utilization_ratio, 0.0);
+  EXPECT_DOUBLE_EQ(*(*idle)[0].memory_used_bytes, 0.0);
+}
+
 TEST(ParseGpuUsageTest, NotAvailableFieldsAreUnsetNotZero) {
   auto gpus = ParseGpuUsage("0, [N/A], 500, 40960\n1, [Not Supported], [N/A], 40960\n");
   ASSERT_TRUE(gpus.ok()) << gpus.status();
