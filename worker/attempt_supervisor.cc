@@ -81,8 +81,9 @@ AttemptSupervisor::AttemptSupervisor(boost::asio::io_context& io, AgentClient& a
 AttemptSupervisor::~AttemptSupervisor() {
   // A trainer still running is killed with its TrainerProcess.
   MetricsTrainerGone();
-  if (metrics_ != nullptr && metrics_buffered_ != 0)
+  if (metrics_ != nullptr && metrics_buffered_ != 0) {
     metrics_->AddBufferedPoints(-metrics_buffered_);
+  }
 }
 
 // ---------------------------------------------------------------- start
