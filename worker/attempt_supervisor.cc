@@ -57,7 +57,7 @@ bool LeaseGone(const grpc::Status& status) {
 AttemptSupervisor::AttemptSupervisor(boost::asio::io_context& io, AgentClient& agent,
                                      TrainerLauncher& launcher, const WorkerOptions& options,
                                      v1::Device device, v1::Lease lease,
-                                     std::function<void()> on_done)
+                                     std::function<void()> on_done, WorkerMetrics* metrics)
     : io_(io),
       agent_(agent),
       launcher_(launcher),
@@ -65,6 +65,7 @@ AttemptSupervisor::AttemptSupervisor(boost::asio::io_context& io, AgentClient& a
       device_(std::move(device)),
       lease_(std::move(lease)),
       on_done_(std::move(on_done)),
+      metrics_(metrics),
       name_("run " + std::to_string(lease_.run_id()) + " attempt " +
             std::to_string(lease_.attempt_number())),
       run_dir_(options.work_dir + "/runs/" + std::to_string(lease_.run_id())),
@@ -77,7 +78,13 @@ AttemptSupervisor::AttemptSupervisor(boost::asio::io_context& io, AgentClient& a
       flush_timer_(io),
       report_timer_(io) {}
 
-AttemptSupervisor::~AttemptSupervisor() = default;
+AttemptSupervisor::~AttemptSupervisor() {
+  // A trainer still running is killed with its TrainerProcess.
+  MetricsTrainerGone();
+  if (metrics_ != nullptr && metrics_buffered_ != 0) {
+    metrics_->AddBufferedPoints(-metrics_buffered_);
+  }
+}
 
 // ---------------------------------------------------------------- start
 
@@ -164,6 +171,11 @@ void AttemptSupervisor::Start() {
   }
   process_ = *std::move(process);
   phase_ = Phase::kRunning;
+  if (metrics_ != nullptr) {
+    // The launcher makes the trainer its own process group leader.
+    metrics_->TrainerStarted(device_.index(), process_->pid());
+    metrics_trainer_live_ = true;
+  }
   LOG_INFO << name_ << ": trainer pid " << process_->pid() << " on " << TrainerDeviceName(device_)
            << " (attempt id " << lease_.attempt_id() << ", log " << log_path_ << ")";
   ArmSilenceTimer();
@@ -228,7 +240,12 @@ void AttemptSupervisor::HandleEvent(const std::string& line, const TrainerEvent&
     return ProtocolError("'" + event.name + "' before 'started'", line);
   }
   if (event.name == "progress") {
-    QueueProgress(std::get<ProgressEvent>(event.body));
+    const auto& p = std::get<ProgressEvent>(event.body);
+    if (metrics_ != nullptr && !exit_) {
+      metrics_->SetAttemptProgress({lease_.sweep_id(), lease_.run_id(), device_.index()},
+                                   p.tokens_per_second, p.flops_per_second, p.mfu);
+    }
+    QueueProgress(p);
     ScheduleFlush(/*now=*/false);
   } else if (event.name == "checkpoint") {
     const auto& c = std::get<CheckpointEvent>(event.body);
@@ -284,6 +301,7 @@ void AttemptSupervisor::OnStdoutClosed(const absl::Status& status) {
 
 void AttemptSupervisor::OnExit(TrainerExit exit) {
   exit_ = exit;
+  MetricsTrainerGone();
   silence_timer_.cancel();
   kill_timer_.cancel();
   LOG_DEBUG << name_ << ": trainer " << exit.Describe();
@@ -347,6 +365,7 @@ void AttemptSupervisor::QueueProgress(const ProgressEvent& p) {
   if (points_.size() >= options_.max_buffered_points) {
     // Thin the older half of what is not in flight: every other point goes,
     // so a long outage keeps the curve's shape at a coarser resolution.
+    const int64_t dropped_before = points_dropped_;
     const size_t begin = points_in_flight_;
     const size_t end = begin + (points_.size() - begin) / 2;
     std::deque<v1::CurvePoint> kept(points_.begin(), points_.begin() + static_cast<long>(begin));
@@ -363,8 +382,10 @@ void AttemptSupervisor::QueueProgress(const ProgressEvent& p) {
                << " points unsent); thinning older points";
     }
     points_.swap(kept);
+    if (metrics_ != nullptr) metrics_->CountPointsDropped(points_dropped_ - dropped_before);
   }
   points_.push_back(ToCurvePoint(p));
+  MetricsSyncBuffered();
 }
 
 void AttemptSupervisor::ScheduleFlush(bool now) {
@@ -406,6 +427,7 @@ void AttemptSupervisor::FlushProgress() {
                                      const grpc::Status& status,
                                      const v1::ReportProgressResponse& response) {
     self->progress_in_flight_ = false;
+    if (self->metrics_ != nullptr) self->metrics_->CountRpcError("ReportProgress", status);
     const size_t sent = self->points_in_flight_;
     self->points_in_flight_ = 0;
     const bool sent_started = self->sent_started_in_flight_;
@@ -417,6 +439,7 @@ void AttemptSupervisor::FlushProgress() {
                   << "); dropping " << sent << " points";
       }
       self->points_.erase(self->points_.begin(), self->points_.begin() + static_cast<long>(sent));
+      self->MetricsSyncBuffered();
       if (sent_started) self->started_json_.clear();
       self->progress_backoff_.Reset();
       if (response.revoked()) {
@@ -477,6 +500,7 @@ void AttemptSupervisor::SendOutcome() {
         request, [self = shared_from_this()](const grpc::Status& status,
                                              const v1::FailAttemptResponse& response) {
           self->outcome_in_flight_ = false;
+          if (self->metrics_ != nullptr) self->metrics_->CountRpcError("FailAttempt", status);
           if (self->phase_ == Phase::kDone) return;
           if (!status.ok()) return self->OnReportFailed(status, "FailAttempt");
           LOG_INFO << self->name_ << ": reported " << self->outcome_failure_->reason
@@ -493,6 +517,7 @@ void AttemptSupervisor::SendOutcome() {
         request, [self = shared_from_this()](const grpc::Status& status,
                                              const v1::CompleteAttemptResponse& response) {
           self->outcome_in_flight_ = false;
+          if (self->metrics_ != nullptr) self->metrics_->CountRpcError("CompleteAttempt", status);
           if (self->phase_ == Phase::kDone) return;
           if (!status.ok()) return self->OnReportFailed(status, "CompleteAttempt");
           LOG_INFO << self->name_ << ": result recorded"
@@ -563,6 +588,7 @@ void AttemptSupervisor::AbandonReports() {
 void AttemptSupervisor::Finish() {
   if (phase_ == Phase::kDone) return;
   phase_ = Phase::kDone;
+  MetricsCountOutcome();
   silence_timer_.cancel();
   kill_timer_.cancel();
   stdout_timer_.cancel();
@@ -570,6 +596,40 @@ void AttemptSupervisor::Finish() {
   report_timer_.cancel();
   if (process_ && exit_) process_.reset();
   if (on_done_) boost::asio::post(io_, std::move(on_done_));
+}
+
+// ---------------------------------------------------------------- metrics
+
+void AttemptSupervisor::MetricsTrainerGone() {
+  if (metrics_ == nullptr || !metrics_trainer_live_) return;
+  metrics_trainer_live_ = false;
+  metrics_->TrainerExited(device_.index());
+  metrics_->RemoveAttempt({lease_.sweep_id(), lease_.run_id(), device_.index()});
+}
+
+void AttemptSupervisor::MetricsSyncBuffered() {
+  if (metrics_ == nullptr) return;
+  const auto now = static_cast<int64_t>(points_.size());
+  if (now != metrics_buffered_) metrics_->AddBufferedPoints(now - metrics_buffered_);
+  metrics_buffered_ = now;
+}
+
+void AttemptSupervisor::MetricsCountOutcome() {
+  if (metrics_ == nullptr) return;
+  // Points never sent (revoked lease, worker exiting) leave the buffer too.
+  if (metrics_buffered_ != 0) metrics_->AddBufferedPoints(-metrics_buffered_);
+  metrics_buffered_ = 0;
+  if (revoked_) {
+    metrics_->CountAttemptEnded("revoked", "");
+  } else if (!outcome_decided_) {
+    metrics_->CountAttemptEnded("failed", "internal");
+  } else if (!outcome_failure_) {
+    metrics_->CountAttemptEnded("succeeded", "");
+  } else if (outcome_failure_->reason == "drained") {
+    metrics_->CountAttemptEnded("released", "drained");
+  } else {
+    metrics_->CountAttemptEnded("failed", outcome_failure_->reason);
+  }
 }
 
 // ---------------------------------------------------------------- files

@@ -41,16 +41,18 @@
 #include "worker/backoff.h"
 #include "worker/trainer_event.h"
 #include "worker/trainer_launcher.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
 
 namespace ladder::worker {
 
 class AttemptSupervisor : public std::enable_shared_from_this<AttemptSupervisor> {
  public:
-  // `agent`, `launcher` and `options` must outlive the supervisor.
+  // `agent`, `launcher`, `options` and `metrics` (optional) must outlive the
+  // supervisor.
   AttemptSupervisor(boost::asio::io_context& io, AgentClient& agent, TrainerLauncher& launcher,
                     const WorkerOptions& options, v1::Device device, v1::Lease lease,
-                    std::function<void()> on_done);
+                    std::function<void()> on_done, WorkerMetrics* metrics = nullptr);
   ~AttemptSupervisor();
 
   // Prepares the run directory and starts the trainer. Call once.
@@ -100,6 +102,12 @@ class AttemptSupervisor : public std::enable_shared_from_this<AttemptSupervisor>
   void OnReportFailed(const grpc::Status& status, const char* what);
   void Finish();
 
+  // Metrics: the trainer's series go when it exits; buffered points are
+  // kept in step with points_; the outcome is counted once, in Finish.
+  void MetricsTrainerGone();
+  void MetricsSyncBuffered();
+  void MetricsCountOutcome();
+
   bool PrepareRunDir(std::string* config_path, Failure* failure);
   std::string StderrTail() const;
   void CleanRunDir() const;
@@ -111,6 +119,9 @@ class AttemptSupervisor : public std::enable_shared_from_this<AttemptSupervisor>
   const v1::Device device_;
   const v1::Lease lease_;
   std::function<void()> on_done_;
+  WorkerMetrics* const metrics_;
+  bool metrics_trainer_live_ = false;  // TrainerStarted reported, TrainerExited not yet
+  int64_t metrics_buffered_ = 0;       // points_.size() as last added to the gauge
   const std::string name_;
   const std::string run_dir_;
   const std::string log_path_;

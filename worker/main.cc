@@ -16,10 +16,13 @@
 #include "common/channel_options.h"
 #include "common/duration.h"
 #include "common/logging.h"
+#include "common/metrics_http_server.h"
 #include "worker/agent_client.h"
 #include "worker/device_detection.h"
+#include "worker/device_monitor.h"
 #include "worker/process_trainer_launcher.h"
 #include "worker/worker_daemon.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
 
 namespace {
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   std::string progress_interval = FormatDuration(o.progress_interval);
   std::string backoff_max = FormatDuration(o.retry_backoff_max);
   std::string drain_report = FormatDuration(o.drain_report_timeout);
+  std::string sample_interval = FormatDuration(o.device_sample_interval);
 
   CLI::App app{
       "ladder-worker: leases runs from a Ladder coordinator and trains each in its own\n"
@@ -131,6 +135,14 @@ int main(int argc, char** argv) {
   app.add_option("--max-buffered-points", o.max_buffered_points,
                  "progress points kept per attempt while the coordinator is away")
       ->capture_default_str();
+  app.add_option(
+         "--metrics-listen", o.metrics_listen,
+         "serve Prometheus /metrics on host:port (port 0 picks one; empty: off; the default is\n"
+         "skipped with a warning when taken, an address given must be free)")
+      ->capture_default_str();
+  app.add_option("--device-sample-interval", sample_interval,
+                 "how often device utilisation and memory are sampled for /metrics")
+      ->capture_default_str();
   app.add_flag("--keep-run-files", o.keep_run_files,
                "keep checkpoints of succeeded runs (default: keep only logs and config.json)");
   app.add_option("--log-level", log_level, "debug | info | warning | error")->capture_default_str();
@@ -151,7 +163,8 @@ int main(int argc, char** argv) {
         {"--rpc-timeout", &rpc_timeout, &o.rpc_timeout},
         {"--progress-interval", &progress_interval, &o.progress_interval},
         {"--retry-backoff-max", &backoff_max, &o.retry_backoff_max},
-        {"--drain-report-timeout", &drain_report, &o.drain_report_timeout}}) {
+        {"--drain-report-timeout", &drain_report, &o.drain_report_timeout},
+        {"--device-sample-interval", &sample_interval, &o.device_sample_interval}}) {
     auto d = ladder::ParseDuration(*text);
     if (!d.ok()) return BadFlags(std::string(flag) + ": " + std::string(d.status().message()));
     *out = *d;
@@ -167,6 +180,7 @@ int main(int argc, char** argv) {
   } else {
     return BadFlags("--log-level: '" + log_level + "' is not debug, info, warning or error");
   }
+  o.metrics_listen_is_default = app.count("--metrics-listen") == 0;
   if (o.name.empty()) o.name = o.hostname;
   if (o.trainer.empty()) o.trainer = SelfDir() + "/ladder-train";
   if (o.work_dir.empty()) o.work_dir = "ladder-work";
@@ -205,13 +219,35 @@ int main(int argc, char** argv) {
   auto channel = ladder::MakeChannel(o.coordinator);
   if (!channel.ok()) return BadFlags("--coordinator: " + std::string(channel.status().message()));
 
+  // ------------------------------------------------------------ metrics
+  ::signal(SIGPIPE, SIG_IGN);  // a scraper or the coordinator hanging up is not fatal
+  // Declared before the io_context: attempts the loop still holds when it is
+  // destroyed report to them.
+  ladder::worker::WorkerMetrics metrics(*devices);
+  ladder::worker::SystemDeviceUsageProbe usage_probe;
+  ladder::worker::DeviceMonitor device_monitor(*devices, usage_probe, metrics);
+  std::unique_ptr<ladder::MetricsHttpServer> metrics_server;
+  if (!o.metrics_listen.empty()) {
+    auto server = ladder::MetricsHttpServer::Start(o.metrics_listen, metrics.registry());
+    if (server.ok()) {
+      metrics_server = *std::move(server);
+      device_monitor.Start(o.device_sample_interval);
+      LOG_INFO << "serving /metrics on port " << metrics_server->port();
+    } else if (o.metrics_listen_is_default) {
+      LOG_WARN << "no /metrics: " << server.status().message()
+               << " (another worker on this machine? give each its own --metrics-listen)";
+    } else {
+      LOG_ERROR << "--metrics-listen: " << server.status().message();
+      return 1;
+    }
+  }
+
   // ------------------------------------------------------------ the event loop
-  ::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   ladder::worker::AgentClient agent(io, *channel, o.rpc_timeout);
   ladder::worker::ProcessTrainerLauncher launcher(io);
-  ladder::worker::WorkerDaemon daemon(io, o, *std::move(devices), agent, launcher);
+  ladder::worker::WorkerDaemon daemon(io, o, *devices, agent, launcher, &metrics);
 
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& error, int signo) {

@@ -25,11 +25,12 @@ struct WorkerDaemon::Slot {
 
 WorkerDaemon::WorkerDaemon(boost::asio::io_context& io, const WorkerOptions& options,
                            std::vector<v1::Device> devices, AgentClient& agent,
-                           TrainerLauncher& launcher)
+                           TrainerLauncher& launcher, WorkerMetrics* metrics)
     : io_(io),
       options_(options),
       agent_(agent),
       launcher_(launcher),
+      metrics_(metrics),
       devices_(std::move(devices)),
       register_backoff_(milliseconds(100), options.retry_backoff_max),
       register_timer_(io),
@@ -62,7 +63,8 @@ void WorkerDaemon::Register() {
   agent_.RegisterWorker(
       request, [this](const grpc::Status& status, const v1::RegisterWorkerResponse& response) {
         registering_ = false;
-        if (stopped_) return;
+        if (stopped_) return;  // calls cancelled at exit are not errors
+        if (metrics_ != nullptr) metrics_->CountRpcError("RegisterWorker", status);
         if (!status.ok()) {
           if (!IsRetryable(status)) {
             LOG_ERROR << "the coordinator refused the registration: " << DescribeStatus(status);
@@ -136,6 +138,7 @@ void WorkerDaemon::SendHeartbeat() {
       request, [this](const grpc::Status& status, const v1::HeartbeatResponse& response) {
         heartbeat_in_flight_ = false;
         if (stopped_) return;
+        if (metrics_ != nullptr) metrics_->CountRpcError("Heartbeat", status);
         if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
           Reregister("the coordinator does not know worker " + std::to_string(worker_id_));
           return;
@@ -182,6 +185,7 @@ void WorkerDaemon::MaybeLease(Slot& slot) {
                                          const v1::LeaseRunResponse& response) {
     slot.lease_in_flight = false;
     if (stopped_) return;
+    if (metrics_ != nullptr) metrics_->CountRpcError("LeaseRun", status);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
       Reregister("LeaseRun: the coordinator does not know worker " + std::to_string(worker_id_));
     } else if (!status.ok()) {
@@ -218,8 +222,9 @@ void WorkerDaemon::WaitThenLease(Slot& slot, milliseconds delay) {
 }
 
 void WorkerDaemon::StartAttempt(Slot& slot, const v1::Lease& lease) {
-  auto attempt = std::make_shared<AttemptSupervisor>(io_, agent_, launcher_, options_, slot.device,
-                                                     lease, [this, &slot] { OnAttemptDone(slot); });
+  auto attempt = std::make_shared<AttemptSupervisor>(
+      io_, agent_, launcher_, options_, slot.device, lease, [this, &slot] { OnAttemptDone(slot); },
+      metrics_);
   slot.attempt = attempt;
   if (draining_) {
     LOG_INFO << attempt->name() << ": granted while draining; releasing it unstarted";

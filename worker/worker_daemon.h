@@ -34,16 +34,20 @@
 #include "worker/attempt_supervisor.h"
 #include "worker/backoff.h"
 #include "worker/trainer_launcher.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
 
 namespace ladder::worker {
 
 class WorkerDaemon {
  public:
-  // `options`, `agent` and `launcher` must outlive the daemon. `devices` are
-  // what DetectDevices found; one trainer runs per device.
+  // `options`, `agent`, `launcher` and `metrics` (optional) must outlive the
+  // daemon and its attempts (declare `metrics` before the io_context, whose
+  // destruction may release the last attempt). `devices` are what
+  // DetectDevices found; one trainer runs per device.
   WorkerDaemon(boost::asio::io_context& io, const WorkerOptions& options,
-               std::vector<v1::Device> devices, AgentClient& agent, TrainerLauncher& launcher);
+               std::vector<v1::Device> devices, AgentClient& agent, TrainerLauncher& launcher,
+               WorkerMetrics* metrics = nullptr);
   ~WorkerDaemon();
   WorkerDaemon(const WorkerDaemon&) = delete;
   WorkerDaemon& operator=(const WorkerDaemon&) = delete;
@@ -81,6 +85,7 @@ class WorkerDaemon {
   const WorkerOptions& options_;
   AgentClient& agent_;
   TrainerLauncher& launcher_;
+  WorkerMetrics* const metrics_;
   std::vector<v1::Device> devices_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::function<void(int)> on_exit_;

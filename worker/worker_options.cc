@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/duration.h"
+#include "common/metrics_http_server.h"
 
 namespace ladder::worker {
 namespace {
@@ -47,10 +48,19 @@ absl::Status ValidateWorkerOptions(const WorkerOptions& o) {
                              {"--rpc-timeout", o.rpc_timeout},
                              {"--progress-interval", o.progress_interval},
                              {"--retry-backoff-max", o.retry_backoff_max},
-                             {"--drain-report-timeout", o.drain_report_timeout}}) {
+                             {"--drain-report-timeout", o.drain_report_timeout},
+                             {"--device-sample-interval", o.device_sample_interval}}) {
     if (absl::Status s = Positive(flag, value); !s.ok()) return s;
   }
   if (o.drain_grace.count() < 0) return absl::InvalidArgumentError("--drain-grace: negative");
+  if (!o.metrics_listen.empty()) {
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(o.metrics_listen, &host, &port)) {
+      return absl::InvalidArgumentError("--metrics-listen: '" + o.metrics_listen +
+                                        "' is not host:port (empty turns metrics off)");
+    }
+  }
   if (o.max_buffered_points < 10) {
     return absl::InvalidArgumentError("--max-buffered-points: must be at least 10");
   }
@@ -73,6 +83,8 @@ std::string DescribeWorkerOptions(const WorkerOptions& o) {
       << FormatDuration(o.progress_interval) << "; retry-backoff-max "
       << FormatDuration(o.retry_backoff_max) << "; drain-report-timeout "
       << FormatDuration(o.drain_report_timeout) << "; max-buffered-points " << o.max_buffered_points
+      << "; metrics " << (o.metrics_listen.empty() ? "off" : o.metrics_listen)
+      << "; device-sample-interval " << FormatDuration(o.device_sample_interval)
       << (o.keep_run_files ? "; keep-run-files" : "");
   return out.str();
 }

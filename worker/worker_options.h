@@ -68,6 +68,16 @@ struct WorkerOptions {
   // Keep checkpoints and other trainer files of succeeded runs (by default
   // only the logs and config.json of a succeeded run are kept).
   bool keep_run_files = false;
+  // Prometheus /metrics address (host:port; port 0 picks one); empty = off.
+  std::string metrics_listen = "127.0.0.1:9401";
+  // True when metrics_listen is the default rather than asked for: then an
+  // address already in use (say, a second worker on the machine) only costs
+  // the metrics, with a warning. An address asked for must be free, or the
+  // worker does not start.
+  bool metrics_listen_is_default = true;
+  // How often device utilisation and memory are sampled (nvidia-smi, /proc)
+  // for the metrics, on a thread of their own.
+  std::chrono::milliseconds device_sample_interval{std::chrono::seconds(5)};
   // Minimum level of log lines on stderr.
   LogLevel log_level = LogLevel::kInfo;
 };
