@@ -23,17 +23,29 @@ for bin in "$@"; do
   printf '%s\n' "$out" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' >>"$tmp"
 done
 sort -u "$tmp" >"$tmp.sorted" && mv "$tmp.sorted" "$tmp"
-# One dpkg query for all (it is slow per call). With merged /usr, ldd's path
-# and the one dpkg recorded may differ by a leading /usr: ask for both.
+# A library reached through the alternatives system (libblas.so.3 ->
+# /etc/alternatives/... -> the chosen implementation) belongs to no package
+# under the name ldd prints: look up the file the links end at as well.
+real=$(mktemp)
 owned=$(mktemp)
 owners=$(mktemp)
-trap 'rm -f "$tmp" "$owned" "$owners"' EXIT
-# shellcheck disable=SC2046
-dpkg -S $(sed 's#^/usr##' "$tmp") $(sed 's#^/usr##; s#^#/usr#' "$tmp") >"$owned" 2>/dev/null || true
+trap 'rm -f "$tmp" "$real" "$owned" "$owners"' EXIT
 while read -r lib; do
-  short=${lib#/usr}
-  owner=$(awk -v a="$short" -v b="/usr$short" '$NF == a || $NF == b { sub(/:.*/, ""); print; exit }' "$owned")
+  printf '%s %s\n' "$lib" "$(readlink -f "$lib")"
+done <"$tmp" >"$real"
+# One dpkg query for all (it is slow per call). With merged /usr, ldd's path
+# and the one dpkg recorded may differ by a leading /usr: ask for both.
+# shellcheck disable=SC2046
+dpkg -S $(tr ' ' '\n' <"$real" | sort -u | sed 's#^/usr##') \
+        $(tr ' ' '\n' <"$real" | sort -u | sed 's#^/usr##; s#^#/usr#') >"$owned" 2>/dev/null || true
+while read -r lib target; do
+  owner=
+  for path in "$lib" "$target"; do
+    short=${path#/usr}
+    owner=$(awk -v a="$short" -v b="/usr$short" '$NF == a || $NF == b { sub(/:.*/, ""); print; exit }' "$owned")
+    [ -z "$owner" ] || break
+  done
   [ -n "$owner" ] || { echo "runtime-packages.sh: no package holds $lib" >&2; exit 1; }
   echo "$owner" >>"$owners"
-done <"$tmp"
+done <"$real"
 sort -u "$owners"
