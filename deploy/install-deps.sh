@@ -23,8 +23,9 @@ PACKAGES=(
   gnuplot-nox
   # tests: GoogleTest, and PyTorch for the trainer's golden tests and benchmark
   libgtest-dev libgmock-dev python3 python3-torch
-  # misc tools used by scripts
-  procps curl
+  # misc tools used by scripts; the deployment checks (YAML manifests,
+  # shellcheck, systemd-analyze verify)
+  procps curl python3-yaml shellcheck systemd
 )
 
 missing=()

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   app.add_option("--fit-threads", o.fit_threads, "threads per fit (0 = all cores)")->capture_default_str();
   app.add_option("--bootstrap-resamples", o.bootstrap_resamples, "bootstrap resamples per fit")->capture_default_str();
   app.add_option("--fit-cache-ttl-ms", fit_cache_ttl, "reuse parsed fits this long")->capture_default_str();
-  app.add_option("--metrics-listen", o.metrics_listen, "Prometheus /metrics host:port ('' = off)")
+  app.add_option("--metrics-listen", o.metrics_listen, "Prometheus /metrics host:port, or 'off'")
       ->capture_default_str();
   app.add_flag("--no-migrate", no_migrate, "do not apply database migrations at start");
   app.add_option("--log-level", o.log_level, "debug|info|warning|error")->capture_default_str();
@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   // Bootstrap: make the first admin token straight in the database (then use
   // `ladder token create` over the API for the rest).
   auto* create_token = app.add_subcommand("create-token", "Create an API token in the database and print it once");
+  create_token->fallthrough();  // --database-url may come after the subcommand
   std::string token_name;
   std::vector<std::string> token_scopes;
   create_token->add_option("--name", token_name, "what the token is for")->required();
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (o.metrics_listen == "off") o.metrics_listen.clear();
   o.token_cache_ttl = std::chrono::milliseconds(token_ttl);
   o.refit_debounce = std::chrono::milliseconds(refit_debounce);
   o.fit_cache_ttl = std::chrono::milliseconds(fit_cache_ttl);

@@ -89,8 +89,15 @@ void RefitLoop::Loop() {
     const int64_t sweep = next->first;
     due_.erase(next);
     lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
     absl::Status st = RefitNow(sweep);
-    if (!st.ok()) LOG_WARN << "refit of sweep " << sweep << ": " << st;
+    if (!st.ok()) {
+      LOG_WARN << "refit of sweep " << sweep << ": " << st;
+      if (metrics_) {
+        metrics_->ObserveRefit(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                               "failed");
+      }
+    }
     lock.lock();
     ++completed_;
   }
@@ -110,7 +117,7 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
   options.bootstrap_resamples = options_.bootstrap_resamples;
   options.seed = options_.seed;
   const auto by_family = fit::GroupByFamily(*runs);
-  int stored = 0, ok = 0;
+  int stored = 0, ok = 0, failed = 0;
   for (const std::string& family : sweep->families()) {
     auto it = by_family.find(family);
     const std::vector<fit::Observation> none;
@@ -122,6 +129,7 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
       if (!saved.ok()) return saved.status();
       ++stored;
       if (result.ok()) ++ok;
+      if (result.status == fit::FitStatus::kFailed) ++failed;
       if (metrics_ && result.ok()) {
         const std::string s = std::to_string(sweep_id);
         const std::string f = fit::FitFormName(form);
@@ -137,7 +145,10 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
   }
   if (cache_) cache_->Invalidate(sweep_id);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (metrics_) metrics_->ObserveRefit(seconds, ok > 0 ? "ok" : "no_ok_fit");
+  // The status convention deploy/prometheus/alerts.yml relies on: "ok" when
+  // some fit converged, "failed" when the optimiser gave up on one (data
+  // enough but no usable fit), else "insufficient_data" (early in a ladder).
+  if (metrics_) metrics_->ObserveRefit(seconds, ok > 0 ? "ok" : failed > 0 ? "failed" : "insufficient_data");
   LOG_INFO << "refit sweep " << sweep_id << ": " << stored << " fits stored (" << ok << " ok) from " << runs->size()
            << " runs in " << seconds << " s";
   return absl::OkStatus();

@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option(
          "--metrics-listen", o.metrics_listen,
-         "serve Prometheus /metrics on host:port (port 0 picks one; empty: off; the default is\n"
+         "serve Prometheus /metrics on host:port (port 0 picks one; 'off' or empty: off; the default is\n"
          "skipped with a warning when taken, an address given must be free)")
       ->capture_default_str();
   app.add_option("--device-sample-interval", sample_interval,
@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
     return BadFlags("--log-level: '" + log_level + "' is not debug, info, warning or error");
   }
   o.metrics_listen_is_default = app.count("--metrics-listen") == 0;
+  if (o.metrics_listen == "off") o.metrics_listen.clear();
   if (o.name.empty()) o.name = o.hostname;
   if (o.trainer.empty()) o.trainer = SelfDir() + "/ladder-train";
   if (o.work_dir.empty()) o.work_dir = "ladder-work";

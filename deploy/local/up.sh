@@ -7,6 +7,9 @@
 #   deploy/local/up.sh [--workers N] [--cpu-slots K] [--threads-per-slot T]
 #                      [--trainer PATH] [--port P] [--pg-port P] [--metrics-port P]
 #
+# The coordinator serves /metrics on the metrics port (default 9400), worker i
+# on that port + i.
+#
 # State (data, certificates, logs, the admin token) lives in
 # $LADDER_STATE_DIR (default: .ladder-local in the repository). Programs come
 # from $LADDER_BIN (default: build/bin). Afterwards:
@@ -32,7 +35,7 @@ while [ $# -gt 0 ]; do
     --port) PORT=$2; shift 2 ;;
     --pg-port) PG_PORT=$2; shift 2 ;;
     --metrics-port) METRICS_PORT=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "up.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -123,8 +126,9 @@ for i in $(seq 1 "$WORKERS"); do
     --tls-ca "$STATE/certs/ca.pem" --tls-cert "$STATE/certs/worker-local.pem" --tls-key "$STATE/certs/worker-local-key.pem" \
     --trainer "$TRAINER" --work-dir "$STATE/worker-$i" --data-dir "$DATA_DIR" \
     --devices cpu --cpu-slots "$SLOTS" --threads-per-slot "$THREADS" \
+    --metrics-listen "127.0.0.1:$((METRICS_PORT + i))" \
     ${LADDER_WORKER_ARGS:-} >>"$STATE/logs/worker-$i.log" 2>&1 </dev/null &
   echo $! >"$pidf"
 done
-echo "up.sh: $WORKERS worker(s) with $SLOTS CPU slot(s) of $THREADS thread(s), trainer $(basename "$TRAINER")"
+echo "up.sh: $WORKERS worker(s) with $SLOTS CPU slot(s) of $THREADS thread(s), trainer $(basename "$TRAINER"), metrics on 127.0.0.1:$((METRICS_PORT + 1))..$((METRICS_PORT + WORKERS))"
 echo "up.sh: logs in $STATE/logs; run: source $STATE/env && ladder status"

@@ -222,6 +222,22 @@ TEST_F(WorkerMetricsEndpointTest, AnEmptyAddressTurnsMetricsOffAndTheWorkerStill
   EXPECT_EQ(ExitCode(worker->Wait(10s)), 0) << log();
 }
 
+TEST_F(WorkerMetricsEndpointTest, OffTurnsMetricsOffAndTheWorkerStillTrains) {
+  agent_.AddRun(1, SimConfigJson(SimRun{}));
+  auto worker = StartWorker({"--metrics-listen=off"});
+  ASSERT_TRUE(agent_.WaitFor(
+      [&] {
+        auto a = agent_.AttemptOfRun(1);
+        return a && a->finished();
+      },
+      15s))
+      << log();
+  EXPECT_EQ(MetricsPort(), 0) << log();
+  EXPECT_EQ(log().find("/metrics"), std::string::npos) << log();
+  worker->Signal(SIGTERM);
+  EXPECT_EQ(ExitCode(worker->Wait(10s)), 0) << log();
+}
+
 TEST_F(WorkerMetricsEndpointTest, AnAddressAskedForThatIsTakenStopsTheWorker) {
   // Hold a port.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
