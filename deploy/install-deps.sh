@@ -23,9 +23,10 @@ PACKAGES=(
   gnuplot-nox
   # tests: GoogleTest, and PyTorch for the trainer's golden tests and benchmark
   libgtest-dev libgmock-dev python3 python3-torch
-  # misc tools used by scripts; the deployment checks (YAML manifests,
-  # shellcheck, systemd-analyze verify)
-  procps curl python3-yaml shellcheck systemd
+  # misc tools used by scripts
+  procps curl
+  # the deployment checks: YAML manifests, shell scripts, systemd units
+  python3-yaml shellcheck systemd
 )
 
 missing=()

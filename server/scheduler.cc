@@ -68,8 +68,10 @@ absl::StatusOr<v1::CompleteAttemptResponse> Scheduler::Complete(const v1::Comple
   out.set_already_recorded(end->already_recorded);
   if (!end->already_recorded) {
     LOG_DEBUG << "run " << end->run_id << " succeeded (attempt " << req.attempt_id() << ")";
-    absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
-    if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
+    if (end->sweep_may_be_done) {
+      absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
+      if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
+    }
     if (metrics_) metrics_->CountAttemptEnded("succeeded", "");
     if (on_attempt_ended_) on_attempt_ended_(*end, "succeeded");
   }
@@ -85,8 +87,10 @@ absl::StatusOr<v1::FailAttemptResponse> Scheduler::Fail(const v1::FailAttemptReq
   if (!end->already_recorded) {
     LOG_INFO << "run " << end->run_id << " attempt " << req.attempt_id() << " ended: " << req.reason() << ": "
              << req.message() << (end->will_retry ? " (will retry)" : end->run_ended ? " (run failed)" : "");
-    absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
-    if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
+    if (end->sweep_may_be_done) {
+      absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
+      if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
+    }
     const std::string outcome =
         req.reason() == "drained" ? "released" : req.reason() == "cancelled" ? "cancelled" : "failed";
     if (metrics_) metrics_->CountAttemptEnded(outcome, req.reason());

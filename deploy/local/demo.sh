@@ -70,10 +70,8 @@ fi
 source "$STATE/env"
 
 say "submitting $(basename "$SWEEP")"
-out=$(ladder submit "$SWEEP")
-echo "$out"
-id=$(printf '%s\n' "$out" | sed -n "s/^sweep \([0-9][0-9]*\) .*/\1/p" | head -1)
-[ -n "$id" ] || { echo "demo.sh: could not read the sweep id from: $out" >&2; exit 1; }
+id=$(ladder submit "$SWEEP")  # the id on stdout, a summary on stderr
+case "$id" in ''|*[!0-9]*) echo "demo.sh: could not read the sweep id from: $id" >&2; exit 1 ;; esac
 
 say "watching sweep $id to the end"
 ladder watch "$id"

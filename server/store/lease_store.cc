@@ -107,9 +107,13 @@ const PgStatement kProgressRun(
 const PgStatement kLockAttempt(
     "lock_attempt",
     "SELECT run_id, COALESCE(outcome, ''), lease_token = $2 FROM attempts WHERE id = $1 FOR UPDATE");
+// The last column says whether another run of the sweep is still queued:
+// then the sweep cannot end with this attempt (that run's own end will check).
 const PgStatement kLockRun("lock_run",
-                           "SELECT sweep_id, state, failures, max_attempts, family FROM runs "
-                           "WHERE id = $1 FOR UPDATE");
+                           "SELECT sweep_id, state, failures, max_attempts, family, "
+                           "  EXISTS (SELECT 1 FROM runs q WHERE q.sweep_id = runs.sweep_id "
+                           "          AND q.state = 'queued' AND q.id <> runs.id) "
+                           "FROM runs WHERE id = $1 FOR UPDATE");
 
 const PgStatement kSucceedAttempt("succeed_attempt",
                                   "UPDATE attempts SET outcome = 'succeeded', finished_at = now() "
@@ -173,6 +177,7 @@ struct LockedAttempt {
   int failures = 0;
   int max_attempts = 0;
   std::string family;
+  bool others_queued = false;
 };
 
 // Locks attempt and run; checks the token. Returns NOT_FOUND or
@@ -192,6 +197,7 @@ absl::StatusOr<LockedAttempt> Lock(pqxx::work& txn, int64_t attempt_id, const st
   l.failures = r[2].as<int>();
   l.max_attempts = r[3].as<int>();
   l.family = r[4].as<std::string>();
+  l.others_queued = r[5].as<bool>();
   return l;
 }
 
@@ -378,6 +384,7 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
     end.run_id = locked->run_id;
     end.sweep_id = locked->sweep_id;
     end.family = locked->family;
+    end.sweep_may_be_done = !locked->others_queued;
     if (locked->outcome == "succeeded") {
       end.already_recorded = true;
       return absl::OkStatus();
@@ -432,6 +439,7 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
     end.run_id = locked->run_id;
     end.sweep_id = locked->sweep_id;
     end.family = locked->family;
+    end.sweep_may_be_done = !locked->others_queued;
     if (locked->outcome == "failed" || locked->outcome == "released" || locked->outcome == "cancelled" ||
         locked->outcome == "expired") {
       // Already ended (a repeated report, or the lease ran out first): nothing to do.

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The README's main command, end to end, with the SIMULATED trainer (the real
+# CPU ladder takes ~20 minutes; the trainer itself is tested elsewhere):
+# deploy/local/demo.sh --simulated --no-install --no-build on private ports
+# and a private state directory, then deploy/local/down.sh. Asserts that the
+# sweep succeeded, that fits, predictions, the family comparison and the plot
+# came out, and that down.sh stops every process it started.
+#   tests/deploy/demo_test.sh BIN_DIR
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$1
+STATE=$(mktemp -d /tmp/ladder-demo-test.XXXXXX)
+chmod 755 "$STATE"
+cleanup() {
+  LADDER_STATE_DIR=$STATE "$ROOT/deploy/local/down.sh" --grace 2 >/dev/null 2>&1 || true
+  if [ -f "$STATE/run/pgdata" ]; then rm -rf "$(cat "$STATE/run/pgdata")"; fi
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port); pg_port=$(free_port); metrics_port=$(free_port)
+export LADDER_STATE_DIR=$STATE LADDER_BIN=$BIN LADDER_PGDATA=$STATE/pg
+export LADDER_UP_ARGS="--port $port --pg-port $pg_port --metrics-port $metrics_port"
+if [ "$(id -u)" = 0 ]; then LADDER_PGDATA=/var/lib/ladder/demo-test-${STATE##*/}; fi
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+set +e
+"$ROOT/deploy/local/demo.sh" --simulated --no-install --no-build >"$STATE/demo.out" 2>&1
+rc=$?
+set -e
+cat "$STATE/demo.out"
+[ "$rc" = 0 ] || fail "demo.sh exited $rc"
+grep -q "SIMULATED trainer" "$STATE/demo.out" || fail "the demo did not say its trainer is simulated"
+grep -q "power_law_compute v[0-9]*: ok" "$STATE/demo.out" || fail "no ok power_law_compute fit printed"
+for family in transformer lstm; do
+  grep -q "^$family at C = .* FLOPs: loss [0-9.]*  \[95%: " "$STATE/demo.out" || fail "no prediction for $family"
+done
+grep -q "compute-equivalent gain of transformer over lstm" "$STATE/demo.out" || fail "no CEG curve"
+svg=$(ls "$STATE"/plots/sweep-*.svg)
+grep -q "<svg" "$svg" || fail "$svg is not an SVG"
+# The sweep's runs all succeeded, under the simulated trainer.
+# shellcheck disable=SC1091
+source "$STATE/env"
+id=$(basename "$svg" .svg); id=${id#sweep-}
+ladder --json runs "$id" | python3 -c '
+import json, sys
+runs = json.load(sys.stdin)["runs"]
+assert len(runs) == 14, len(runs)
+assert all(r["state"] == "RUN_STATE_SUCCEEDED" for r in runs), [r["state"] for r in runs]
+assert all(r["simulated"] for r in runs), "a run not marked simulated"
+' || fail "runs are not all succeeded and simulated"
+pids=$(cat "$STATE"/run/*.pid)
+LADDER_STATE_DIR=$STATE "$ROOT/deploy/local/down.sh" --grace 2
+for pid in $pids; do
+  if kill -0 "$pid" 2>/dev/null; then fail "process $pid still running after down.sh"; fi
+done
+echo "PASS"
