@@ -7,7 +7,8 @@
 namespace ladder::cli {
 
 void AddCancelCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
-  auto* cmd = app.add_subcommand("cancel", "Cancel a sweep: queued runs are dropped, running ones stopped");
+  auto* cmd =
+      app.add_subcommand("cancel", "Cancel a sweep: queued runs are dropped, running ones stopped");
   auto* sweep_id = new int64_t(0);
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
   cmd->callback([&ctx, exit_code, sweep_id] {
@@ -27,8 +28,8 @@ void AddCancelCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (ctx.json()) {
       std::cout << ToJson(s) << "\n";
     } else {
-      std::cout << "sweep " << s.id() << " cancelled (" << s.counts().succeeded() << " runs had succeeded, "
-                << s.counts().cancelled() << " cancelled)\n";
+      std::cout << "sweep " << s.id() << " cancelled (" << s.counts().succeeded()
+                << " runs had succeeded, " << s.counts().cancelled() << " cancelled)\n";
     }
     *exit_code = 0;
   });

@@ -80,8 +80,9 @@ v1::Admin::Stub* CliContext::admin() { return Connect() ? admin_.get() : nullptr
 std::unique_ptr<grpc::ClientContext> CliContext::Call(bool streaming) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   if (!streaming) {
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
+    ctx->set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
   }
   return ctx;
 }
@@ -93,7 +94,8 @@ int CliContext::Fail(const grpc::Status& status, const std::string& what) const 
   } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     msg = "coordinator at " + options_.coordinator + " did not answer in time";
   }
-  std::cerr << "ladder: " << what << ": " << msg << " [" << GrpcCodeName(status.error_code()) << "]\n";
+  std::cerr << "ladder: " << what << ": " << msg << " [" << GrpcCodeName(status.error_code())
+            << "]\n";
   return ExitCodeFor(status);
 }
 

@@ -9,10 +9,11 @@ namespace ladder::cli {
 
 void AddCompareCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* cmd = app.add_subcommand(
-      "compare", "Compute-equivalent gain of a family over a baseline: CEG(C) = L_base^-1(L_family(C)) / C");
+      "compare",
+      "Compute-equivalent gain of a family over a baseline: CEG(C) = L_base^-1(L_family(C)) / C");
   auto* sweep_id = new int64_t(0);
-  auto* base = new std::string, *family = new std::string;
-  auto* min_c = new double(0), *max_c = new double(0);
+  auto *base = new std::string, *family = new std::string;
+  auto *min_c = new double(0), *max_c = new double(0);
   auto* points = new int(9);
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
   cmd->add_option("--base", *base, "baseline family S (e.g. lstm)")->required();
@@ -42,13 +43,15 @@ void AddCompareCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (ctx.json()) {
       std::cout << ToJson(resp) << "\n";
     } else {
-      std::cout << "compute-equivalent gain of " << *family << " over " << *base << " (fits " << resp.fit_id()
-                << " vs " << resp.base_fit_id() << "):\n";
-      std::vector<std::vector<std::string>> rows = {{"C (FLOPs)", "CEG", "95% interval", "extrapolation"}};
+      std::cout << "compute-equivalent gain of " << *family << " over " << *base << " (fits "
+                << resp.fit_id() << " vs " << resp.base_fit_id() << "):\n";
+      std::vector<std::vector<std::string>> rows = {
+          {"C (FLOPs)", "CEG", "95% interval", "extrapolation"}};
       for (const auto& p : resp.points()) {
-        rows.push_back({Sci(p.compute()), Sci(p.gain().estimate(), 3),
-                        "[" + Sci(p.gain().lower(), 3) + ", " + Sci(p.gain().upper(), 3) + "]",
-                        p.extrapolation_factor() > 1.0 ? Sci(p.extrapolation_factor(), 3) + "x" : "in range"});
+        rows.push_back(
+            {Sci(p.compute()), Sci(p.gain().estimate(), 3),
+             "[" + Sci(p.gain().lower(), 3) + ", " + Sci(p.gain().upper(), 3) + "]",
+             p.extrapolation_factor() > 1.0 ? Sci(p.extrapolation_factor(), 3) + "x" : "in range"});
       }
       std::cout << Table(rows);
     }

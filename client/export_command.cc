@@ -68,26 +68,33 @@ void AddExportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (*format == "json") {
       *out << ToJson(resp) << "\n";
     } else {
-      *out << "run_id,sweep_id,ordinal,family,shape,state,attempts,planned_params,planned_non_embedding_params,"
-              "planned_tokens,planned_flops,planned_flops_6nd,params,non_embedding_params,tokens,unique_tokens,"
-              "epochs,flops,flops_6nd,final_eval_loss,wall_seconds,device,trainer,simulated,worker,learning_rate,seed\n";
+      *out << "run_id,sweep_id,ordinal,family,shape,state,attempts,planned_params,planned_non_"
+              "embedding_params,"
+              "planned_tokens,planned_flops,planned_flops_6nd,params,non_embedding_params,tokens,"
+              "unique_tokens,"
+              "epochs,flops,flops_6nd,final_eval_loss,wall_seconds,device,trainer,simulated,worker,"
+              "learning_rate,seed\n";
       for (const auto& r : resp.runs()) {
         const auto config = nlohmann::json::parse(r.config_json(), nullptr, false);
         const bool done = r.state() == v1::RUN_STATE_SUCCEEDED;
-        const auto train = config.is_object() ? config.value("train", nlohmann::json::object()) : nlohmann::json::object();
+        const auto train = config.is_object() ? config.value("train", nlohmann::json::object())
+                                              : nlohmann::json::object();
         *out << r.id() << ',' << r.sweep_id() << ',' << r.ordinal() << ',' << r.family() << ','
              << CsvField(r.shape()) << ',' << StateName(r.state()) << ',' << r.attempts() << ','
-             << r.planned_params() << ',' << r.planned_non_embedding_params() << ',' << r.planned_tokens() << ','
-             << Num(r.planned_flops()) << ',' << Num(r.planned_flops_6nd()) << ','
-             << (done ? std::to_string(r.params()) : "") << ','
+             << r.planned_params() << ',' << r.planned_non_embedding_params() << ','
+             << r.planned_tokens() << ',' << Num(r.planned_flops()) << ','
+             << Num(r.planned_flops_6nd()) << ',' << (done ? std::to_string(r.params()) : "") << ','
              << (done ? std::to_string(r.non_embedding_params()) : "") << ','
-             << (done ? std::to_string(r.tokens()) : "") << ',' << (done ? std::to_string(r.unique_tokens()) : "")
-             << ',' << (done ? Num(r.epochs()) : "") << ',' << (done ? Num(r.flops()) : "") << ','
-             << (done ? Num(r.flops_6nd()) : "") << ',' << (done ? Num(r.final_eval_loss()) : "") << ','
-             << (done ? Num(r.wall_seconds()) : "") << ',' << CsvField(r.device()) << ',' << CsvField(r.trainer())
-             << ',' << (done ? (r.simulated() ? "true" : "false") : "") << ',' << CsvField(r.worker_name()) << ','
+             << (done ? std::to_string(r.tokens()) : "") << ','
+             << (done ? std::to_string(r.unique_tokens()) : "") << ','
+             << (done ? Num(r.epochs()) : "") << ',' << (done ? Num(r.flops()) : "") << ','
+             << (done ? Num(r.flops_6nd()) : "") << ',' << (done ? Num(r.final_eval_loss()) : "")
+             << ',' << (done ? Num(r.wall_seconds()) : "") << ',' << CsvField(r.device()) << ','
+             << CsvField(r.trainer()) << ',' << (done ? (r.simulated() ? "true" : "false") : "")
+             << ',' << CsvField(r.worker_name()) << ','
              << (train.contains("lr") ? Num(train["lr"].get<double>()) : "") << ','
-             << (train.contains("seed") ? std::to_string(train["seed"].get<int64_t>()) : "") << "\n";
+             << (train.contains("seed") ? std::to_string(train["seed"].get<int64_t>()) : "")
+             << "\n";
       }
     }
     if (*output != "-") std::cerr << "wrote " << resp.runs_size() << " runs to " << *output << "\n";

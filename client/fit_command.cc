@@ -14,27 +14,31 @@ void PrintFit(const v1::Fit& f) {
   std::cout << "  runs " << f.runs_used();
   if (f.status() == "ok") {
     std::cout << "  rmse(log L) " << Sci(f.rmse_log_loss(), 3) << "  holdout error "
-              << (std::isfinite(f.holdout_relative_error()) ? Sci(100 * f.holdout_relative_error(), 3) + "%" : "-")
+              << (std::isfinite(f.holdout_relative_error())
+                      ? Sci(100 * f.holdout_relative_error(), 3) + "%"
+                      : "-")
               << "  bootstrap " << f.bootstrap_resamples() << "  C " << f.flops_count();
   }
   std::cout << "\n";
   for (const auto& p : f.parameters()) {
-    std::cout << "    " << p.name() << " = " << Sci(p.value().estimate(), 4) << "  [" << Sci(p.value().lower(), 4)
-              << ", " << Sci(p.value().upper(), 4) << "]\n";
+    std::cout << "    " << p.name() << " = " << Sci(p.value().estimate(), 4) << "  ["
+              << Sci(p.value().lower(), 4) << ", " << Sci(p.value().upper(), 4) << "]\n";
   }
 }
 
 }  // namespace
 
 void AddFitCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
-  auto* cmd = app.add_subcommand("fit", "Show a sweep's fitted scaling laws with 95% bootstrap intervals");
+  auto* cmd =
+      app.add_subcommand("fit", "Show a sweep's fitted scaling laws with 95% bootstrap intervals");
   auto* sweep_id = new int64_t(0);
   auto* family = new std::string;
   auto* form = new std::string;
   auto* history = new bool(false);
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
   cmd->add_option("--family", *family, "only this family");
-  cmd->add_option("--form", *form, "only this form (power_law_compute, chinchilla, isoflop, data_constrained)");
+  cmd->add_option("--form", *form,
+                  "only this form (power_law_compute, chinchilla, isoflop, data_constrained)");
   cmd->add_flag("--history", *history, "every version, oldest first");
   cmd->callback([&ctx, exit_code, sweep_id, family, form, history] {
     auto* stub = ctx.fits();

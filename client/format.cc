@@ -36,7 +36,8 @@ std::string Sci(double v, int digits) {
 std::string Duration(double s) {
   char buf[32];
   if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600),
+                  static_cast<int>(s / 60) % 60);
   } else if (s >= 60) {
     std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
   } else {
@@ -58,23 +59,35 @@ std::string Bar(double f, int width) {
 
 std::string StateName(v1::RunState s) {
   switch (s) {
-    case v1::RUN_STATE_QUEUED: return "queued";
-    case v1::RUN_STATE_LEASED: return "leased";
-    case v1::RUN_STATE_RUNNING: return "running";
-    case v1::RUN_STATE_SUCCEEDED: return "succeeded";
-    case v1::RUN_STATE_FAILED: return "failed";
-    case v1::RUN_STATE_CANCELLED: return "cancelled";
-    default: return "?";
+    case v1::RUN_STATE_QUEUED:
+      return "queued";
+    case v1::RUN_STATE_LEASED:
+      return "leased";
+    case v1::RUN_STATE_RUNNING:
+      return "running";
+    case v1::RUN_STATE_SUCCEEDED:
+      return "succeeded";
+    case v1::RUN_STATE_FAILED:
+      return "failed";
+    case v1::RUN_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "?";
   }
 }
 
 std::string StateName(v1::SweepState s) {
   switch (s) {
-    case v1::SWEEP_STATE_ACTIVE: return "active";
-    case v1::SWEEP_STATE_SUCCEEDED: return "succeeded";
-    case v1::SWEEP_STATE_FAILED: return "failed";
-    case v1::SWEEP_STATE_CANCELLED: return "cancelled";
-    default: return "?";
+    case v1::SWEEP_STATE_ACTIVE:
+      return "active";
+    case v1::SWEEP_STATE_SUCCEEDED:
+      return "succeeded";
+    case v1::SWEEP_STATE_FAILED:
+      return "failed";
+    case v1::SWEEP_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "?";
   }
 }
 

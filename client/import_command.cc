@@ -76,7 +76,8 @@ bool ParseCsv(const std::string& text, v1::ImportResultsRequest* req, std::strin
       char* end = nullptr;
       *out = std::strtod(cells[it->second].c_str(), &end);
       if (end == cells[it->second].c_str() || *end != '\0') {
-        *error = "line " + std::to_string(n) + ", column " + name + ": not a number: '" + cells[it->second] + "'";
+        *error = "line " + std::to_string(n) + ", column " + name + ": not a number: '" +
+                 cells[it->second] + "'";
         return false;
       }
       return true;
@@ -110,7 +111,9 @@ bool ParseJson(const std::string& text, v1::ImportResultsRequest* req, std::stri
   }
   for (size_t i = 0; i < j.size(); ++i) {
     const auto& o = j[i];
-    auto num = [&](const char* k) { return o.contains(k) && o[k].is_number() ? o[k].get<double>() : 0.0; };
+    auto num = [&](const char* k) {
+      return o.contains(k) && o[k].is_number() ? o[k].get<double>() : 0.0;
+    };
     if (!o.is_object() || !o.contains("family") || !o["family"].is_string()) {
       *error = "[" + std::to_string(i) + "]: needs a string 'family'";
       return false;
@@ -119,7 +122,9 @@ bool ParseJson(const std::string& text, v1::ImportResultsRequest* req, std::stri
     r->set_family(o["family"].get<std::string>());
     r->set_params(num("params"));
     r->set_tokens(num("tokens"));
-    r->set_final_loss(o.contains("loss") ? num("loss") : o.contains("final_loss") ? num("final_loss") : num("final_eval_loss"));
+    r->set_final_loss(o.contains("loss")         ? num("loss")
+                      : o.contains("final_loss") ? num("final_loss")
+                                                 : num("final_eval_loss"));
     r->set_flops(num("flops"));
     r->set_unique_tokens(num("unique_tokens"));
   }
@@ -129,7 +134,8 @@ bool ParseJson(const std::string& text, v1::ImportResultsRequest* req, std::stri
 }  // namespace
 
 void AddImportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
-  auto* cmd = app.add_subcommand("import", "Import results trained elsewhere (CSV or JSON) as a sweep; prints its id");
+  auto* cmd = app.add_subcommand(
+      "import", "Import results trained elsewhere (CSV or JSON) as a sweep; prints its id");
   auto* file = new std::string;
   auto* name = new std::string;
   cmd->add_option("FILE", *file, "a .csv or .json file (or - for CSV on stdin)")->required();
@@ -162,7 +168,8 @@ void AddImportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       std::cout << ToJson(s) << "\n";
     } else {
       std::cout << s.id() << "\n";
-      std::cerr << "imported " << req.results_size() << " results as sweep " << s.id() << "; fits follow shortly\n";
+      std::cerr << "imported " << req.results_size() << " results as sweep " << s.id()
+                << "; fits follow shortly\n";
     }
     *exit_code = 0;
   });

@@ -39,9 +39,11 @@ int main(int argc, char** argv) {
 
   CLI::App app{"ladder: submit scaling-law sweeps, watch them, and query fits and predictions"};
   app.require_subcommand(1);
-  app.add_option("--coordinator", g.coordinator, "coordinator address host:port ($LADDER_COORDINATOR)")
+  app.add_option("--coordinator", g.coordinator,
+                 "coordinator address host:port ($LADDER_COORDINATOR)")
       ->capture_default_str();
-  app.add_flag("--insecure", g.insecure, "plaintext, no TLS (loopback coordinators only; $LADDER_INSECURE=1)");
+  app.add_flag("--insecure", g.insecure,
+               "plaintext, no TLS (loopback coordinators only; $LADDER_INSECURE=1)");
   app.add_option("--ca", g.ca_file, "CA certificate that signed the coordinator's ($LADDER_CA)");
   app.add_option("--token", g.token, "bearer token ($LADDER_TOKEN)");
   app.add_flag("--json", g.json, "machine-readable JSON output");

@@ -33,16 +33,19 @@ std::string Quote(const std::string& s) {
 }  // namespace
 
 void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
-  auto* cmd = app.add_subcommand("plot", "Plot loss against compute with fitted frontiers (SVG or PNG, via gnuplot)");
+  auto* cmd = app.add_subcommand(
+      "plot", "Plot loss against compute with fitted frontiers (SVG or PNG, via gnuplot)");
   auto* sweep_id = new int64_t(0);
   auto* output = new std::string;
   auto* extrapolate = new double(100);
   auto* script_out = new std::string;
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
   cmd->add_option("-o,--output", *output, "FILE.svg or FILE.png")->required();
-  cmd->add_option("--extrapolate", *extrapolate, "draw frontiers this many times past the largest run")
+  cmd->add_option("--extrapolate", *extrapolate,
+                  "draw frontiers this many times past the largest run")
       ->capture_default_str();
-  cmd->add_option("--gnuplot-script", *script_out, "also write the gnuplot script and data here (a directory)");
+  cmd->add_option("--gnuplot-script", *script_out,
+                  "also write the gnuplot script and data here (a directory)");
   cmd->callback([&ctx, exit_code, sweep_id, output, extrapolate, script_out] {
     std::string terminal;
     if (output->size() > 4 && output->substr(output->size() - 4) == ".svg") {
@@ -81,8 +84,9 @@ void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       *exit_code = ctx.Fail(st, "plot");
       return;
     }
-    std::map<std::string, std::vector<Point>> by_family;           // C, loss
-    std::map<std::string, std::map<double, std::vector<Point>>> iso;  // family -> budget -> (N, loss)
+    std::map<std::string, std::vector<Point>> by_family;  // C, loss
+    std::map<std::string, std::map<double, std::vector<Point>>>
+        iso;  // family -> budget -> (N, loss)
     double max_c = 0, min_c = INFINITY;
     for (const auto& r : runs.runs()) {
       const double c = r.flops() > 0 ? r.flops() : r.planned_flops();
@@ -90,11 +94,15 @@ void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       max_c = std::max(max_c, c);
       min_c = std::min(min_c, c);
       auto config = nlohmann::json::parse(r.config_json(), nullptr, false);
-      const double budget = config.is_object() && config.contains("plan") ? config["plan"].value("budget", 0.0) : 0.0;
-      if (budget > 0) iso[r.family()][budget].push_back({static_cast<double>(r.non_embedding_params()), r.final_eval_loss()});
+      const double budget =
+          config.is_object() && config.contains("plan") ? config["plan"].value("budget", 0.0) : 0.0;
+      if (budget > 0)
+        iso[r.family()][budget].push_back(
+            {static_cast<double>(r.non_embedding_params()), r.final_eval_loss()});
     }
     if (by_family.empty()) {
-      *exit_code = ctx.Usage("plot: sweep " + std::to_string(*sweep_id) + " has no succeeded runs yet");
+      *exit_code =
+          ctx.Usage("plot: sweep " + std::to_string(*sweep_id) + " has no succeeded runs yet");
       return;
     }
     // Frontiers with intervals, from the Fits API.
@@ -103,14 +111,17 @@ void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     for (const auto& [family, pts] : by_family) {
       const int n = 40;
       for (int i = 0; i < n; ++i) {
-        const double c = min_c / 2 * std::pow(2 * max_c * *extrapolate / min_c, static_cast<double>(i) / (n - 1));
+        const double c =
+            min_c / 2 *
+            std::pow(2 * max_c * *extrapolate / min_c, static_cast<double>(i) / (n - 1));
         v1::PredictLossRequest p;
         p.set_sweep_id(*sweep_id);
         p.set_family(family);
         p.set_compute(c);
         v1::PredictLossResponse resp;
         if (!fits->PredictLoss(ctx.Call().get(), p, &resp).ok()) break;
-        frontier[family].push_back({c, resp.loss().estimate(), resp.loss().lower(), resp.loss().upper()});
+        frontier[family].push_back(
+            {c, resp.loss().estimate(), resp.loss().lower(), resp.loss().upper()});
         frontier_form[family] = resp.form();
       }
     }
@@ -131,12 +142,16 @@ void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     }
     std::ostringstream gp;
     gp << "set terminal " << terminal << "\nset output " << Quote(*output) << "\n";
-    gp << "set logscale xy\nset format x '10^{%L}'\nset grid xtics ytics mxtics mytics lc rgb '#dddddd'\n";
+    gp << "set logscale xy\nset format x '10^{%L}'\nset grid xtics ytics mxtics mytics lc rgb "
+          "'#dddddd'\n";
     gp << "set key outside right top\nset style fill transparent solid 0.2 noborder\n";
     const bool isoflop = !iso.empty();
     if (isoflop) gp << "set multiplot layout 1,2\n";
-    gp << "set title " << Quote("sweep " + std::to_string(sweep.id()) + ": " + sweep.name() + " (" + sweep.kind() + ")")
-       << " noenhanced\nset xlabel 'training compute C (FLOPs, exact count)'\nset ylabel 'eval loss (nats/token)'\n";
+    gp << "set title "
+       << Quote("sweep " + std::to_string(sweep.id()) + ": " + sweep.name() + " (" + sweep.kind() +
+                ")")
+       << " noenhanced\nset xlabel 'training compute C (FLOPs, exact count)'\nset ylabel 'eval "
+          "loss (nats/token)'\n";
     const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
     std::vector<std::string> plots;
     int k = 0;
@@ -148,13 +163,16 @@ void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       if (frontier.count(family)) {
         const std::string ff = dir + "/frontier_" + family + ".dat";
         std::ofstream f(ff);
-        for (const auto& r : frontier[family]) f << r[0] << " " << r[1] << " " << r[2] << " " << r[3] << "\n";
-        plots.push_back(Quote(ff) + " using 1:3:4 with filledcurves lc rgb '" + color + "' notitle");
+        for (const auto& r : frontier[family])
+          f << r[0] << " " << r[1] << " " << r[2] << " " << r[3] << "\n";
+        plots.push_back(Quote(ff) + " using 1:3:4 with filledcurves lc rgb '" + color +
+                        "' notitle");
         plots.push_back(Quote(ff) + " using 1:2 with lines lw 2 lc rgb '" + color + "' title " +
-                        Quote(family + " " + frontier_form[family] + " fit (95% band)") + " noenhanced");
+                        Quote(family + " " + frontier_form[family] + " fit (95% band)") +
+                        " noenhanced");
       }
-      plots.push_back(Quote(runs_file) + " using 1:2 with points pt 7 ps 1.2 lc rgb '" + color + "' title " +
-                      Quote(family + " runs") + " noenhanced");
+      plots.push_back(Quote(runs_file) + " using 1:2 with points pt 7 ps 1.2 lc rgb '" + color +
+                      "' title " + Quote(family + " runs") + " noenhanced");
     }
     gp << "set arrow from " << max_c << ", graph 0 to " << max_c
        << ", graph 1 nohead dt 2 lc rgb '#888888'\nset label 'largest run' at " << max_c
@@ -163,7 +181,8 @@ void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     for (size_t i = 0; i < plots.size(); ++i) gp << (i ? ", \\\n     " : "") << plots[i];
     gp << "\n";
     if (isoflop) {
-      gp << "unset arrow\nunset label\nset title 'IsoFLOP profiles'\nset xlabel 'non-embedding parameters N'\nplot ";
+      gp << "unset arrow\nunset label\nset title 'IsoFLOP profiles'\nset xlabel 'non-embedding "
+            "parameters N'\nplot ";
       bool first = true;
       int fi = 0;
       for (const auto& [family, budgets] : iso) {
@@ -173,10 +192,12 @@ void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
           const std::string f = dir + "/iso_" + family + "_" + std::to_string(bi++) + ".dat";
           std::ofstream out(f);
           auto sorted = pts;
-          std::sort(sorted.begin(), sorted.end(), [](const Point& a, const Point& b) { return a.x < b.x; });
+          std::sort(sorted.begin(), sorted.end(),
+                    [](const Point& a, const Point& b) { return a.x < b.x; });
           for (const auto& p : sorted) out << p.x << " " << p.y << "\n";
-          gp << (first ? "" : ", \\\n     ") << Quote(f) << " using 1:2 with linespoints pt 7 lc rgb '" << color
-             << "' title " << Quote(family + " C=" + Sci(budget, 2)) << " noenhanced";
+          gp << (first ? "" : ", \\\n     ") << Quote(f)
+             << " using 1:2 with linespoints pt 7 lc rgb '" << color << "' title "
+             << Quote(family + " C=" + Sci(budget, 2)) << " noenhanced";
           first = false;
         }
       }
@@ -192,7 +213,8 @@ void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       std::getline(log, first_line);
       const bool missing = WIFEXITED(rc) && WEXITSTATUS(rc) == 127;
       std::cerr << "ladder: plot: "
-                << (missing ? "gnuplot is not installed (apt-get install gnuplot-nox)" : "gnuplot failed: " + first_line)
+                << (missing ? "gnuplot is not installed (apt-get install gnuplot-nox)"
+                            : "gnuplot failed: " + first_line)
                 << "\n";
       *exit_code = 1;
     } else {

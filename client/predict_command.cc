@@ -9,7 +9,8 @@ namespace ladder::cli {
 namespace {
 
 std::string Band(const v1::Interval& i, int digits = 4) {
-  return Sci(i.estimate(), digits) + "  [95%: " + Sci(i.lower(), digits) + ", " + Sci(i.upper(), digits) + "]";
+  return Sci(i.estimate(), digits) + "  [95%: " + Sci(i.lower(), digits) + ", " +
+         Sci(i.upper(), digits) + "]";
 }
 
 // INVALID_ARGUMENT messages start with the request field, which is also the
@@ -27,11 +28,12 @@ std::string Extrapolation(double factor) {
 }  // namespace
 
 void AddPredictCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
-  auto* cmd = app.add_subcommand("predict", "Predicted eval loss at (N params, D tokens) or at compute C, with interval");
+  auto* cmd = app.add_subcommand(
+      "predict", "Predicted eval loss at (N params, D tokens) or at compute C, with interval");
   auto* req = new v1::PredictLossRequest;
   auto* sweep_id = new int64_t(0);
   auto* family = new std::string;
-  auto* params = new double(0), *tokens = new double(0), *compute = new double(0);
+  auto *params = new double(0), *tokens = new double(0), *compute = new double(0);
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
   cmd->add_option("--family", *family, "family (e.g. transformer)")->required();
   cmd->add_option("--params", *params, "N, non-embedding parameters");
@@ -60,8 +62,9 @@ void AddPredictCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       std::cout << *family << " at "
                 << (*compute > 0 ? "C = " + Sci(*compute) + " FLOPs"
                                  : "N = " + Sci(*params) + ", D = " + Sci(*tokens))
-                << ": loss " << Band(resp.loss()) << " nats/token\n  from the " << resp.form() << " fit (id "
-                << resp.fit_id() << "), " << Extrapolation(resp.extrapolation_factor()) << "\n";
+                << ": loss " << Band(resp.loss()) << " nats/token\n  from the " << resp.form()
+                << " fit (id " << resp.fit_id() << "), "
+                << Extrapolation(resp.extrapolation_factor()) << "\n";
     }
     *exit_code = 0;
   });
@@ -92,10 +95,12 @@ void AddPredictCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (ctx.json()) {
       std::cout << ToJson(resp) << "\n";
     } else {
-      std::cout << *ofamily << " at C = " << Sci(*ocompute) << " FLOPs (" << resp.form() << " fit " << resp.fit_id()
-                << "):\n  N_opt = " << Band(resp.params(), 3) << "\n  D_opt = " << Band(resp.tokens(), 3)
+      std::cout << *ofamily << " at C = " << Sci(*ocompute) << " FLOPs (" << resp.form() << " fit "
+                << resp.fit_id() << "):\n  N_opt = " << Band(resp.params(), 3)
+                << "\n  D_opt = " << Band(resp.tokens(), 3)
                 << "\n  tokens per parameter = " << Sci(resp.tokens_per_param(), 3) << "\n";
-      if (std::isfinite(resp.loss().estimate())) std::cout << "  loss = " << Band(resp.loss()) << "\n";
+      if (std::isfinite(resp.loss().estimate()))
+        std::cout << "  loss = " << Band(resp.loss()) << "\n";
       std::cout << "  " << Extrapolation(resp.extrapolation_factor()) << "\n";
     }
     *exit_code = 0;

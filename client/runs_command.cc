@@ -11,7 +11,8 @@ void AddRunsCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* sweep_id = new int64_t(0);
   auto* state = new std::string;
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
-  cmd->add_option("--state", *state, "only runs in this state (queued, running, succeeded, failed, ...)");
+  cmd->add_option("--state", *state,
+                  "only runs in this state (queued, running, succeeded, failed, ...)");
   cmd->callback([&ctx, exit_code, sweep_id, state] {
     v1::ListRunsRequest req;
     req.set_sweep_id(*sweep_id);
@@ -43,12 +44,14 @@ void AddRunsCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
           {"run", "#", "family", "shape", "N", "D", "C", "state", "try", "loss", "worker", "note"}};
       for (const auto& r : resp.runs()) {
         const bool done = r.state() == v1::RUN_STATE_SUCCEEDED;
-        rows.push_back({std::to_string(r.id()), std::to_string(r.ordinal()), r.family(), r.shape(),
-                        Si(r.planned_non_embedding_params()), Si(r.planned_tokens()), Sci(r.planned_flops()),
-                        StateName(r.state()), std::to_string(r.attempts()),
-                        done ? Sci(r.final_eval_loss(), 4) : (std::isfinite(r.last_train_loss()) ? "~" + Sci(r.last_train_loss(), 4) : "-"),
-                        r.worker_name().empty() ? "-" : r.worker_name(),
-                        (r.simulated() ? std::string("SIMULATED ") : std::string()) + r.last_error()});
+        rows.push_back(
+            {std::to_string(r.id()), std::to_string(r.ordinal()), r.family(), r.shape(),
+             Si(r.planned_non_embedding_params()), Si(r.planned_tokens()), Sci(r.planned_flops()),
+             StateName(r.state()), std::to_string(r.attempts()),
+             done ? Sci(r.final_eval_loss(), 4)
+                  : (std::isfinite(r.last_train_loss()) ? "~" + Sci(r.last_train_loss(), 4) : "-"),
+             r.worker_name().empty() ? "-" : r.worker_name(),
+             (r.simulated() ? std::string("SIMULATED ") : std::string()) + r.last_error()});
       }
       std::cout << Table(rows);
     }

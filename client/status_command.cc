@@ -9,8 +9,9 @@ namespace {
 
 std::string Counts(const v1::RunCounts& c) {
   return std::to_string(c.succeeded()) + "/" + std::to_string(c.total()) + " done, " +
-         std::to_string(c.running() + c.leased()) + " running, " + std::to_string(c.queued()) + " queued, " +
-         std::to_string(c.failed()) + " failed" + (c.cancelled() ? ", " + std::to_string(c.cancelled()) + " cancelled" : "");
+         std::to_string(c.running() + c.leased()) + " running, " + std::to_string(c.queued()) +
+         " queued, " + std::to_string(c.failed()) + " failed" +
+         (c.cancelled() ? ", " + std::to_string(c.cancelled()) + " cancelled" : "");
 }
 
 }  // namespace
@@ -39,7 +40,8 @@ void AddStatusCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       if (ctx.json()) {
         std::cout << ToJson(resp) << "\n";
       } else {
-        std::vector<std::vector<std::string>> rows = {{"id", "name", "kind", "families", "state", "progress", "runs"}};
+        std::vector<std::vector<std::string>> rows = {
+            {"id", "name", "kind", "families", "state", "progress", "runs"}};
         for (const auto& s : resp.sweeps()) {
           std::string fams;
           for (const auto& f : s.families()) fams += (fams.empty() ? "" : ",") + f;
@@ -62,9 +64,10 @@ void AddStatusCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (ctx.json()) {
       std::cout << ToJson(s) << "\n";
     } else {
-      std::cout << "sweep " << s.id() << " '" << s.name() << "' (" << s.kind() << "): " << StateName(s.state())
-                << "\n  " << Bar(s.progress(), 40) << "  " << Counts(s.counts()) << "\n  FLOPs: "
-                << Sci(s.done_flops()) << " done of " << Sci(s.planned_flops()) << " planned\n";
+      std::cout << "sweep " << s.id() << " '" << s.name() << "' (" << s.kind()
+                << "): " << StateName(s.state()) << "\n  " << Bar(s.progress(), 40) << "  "
+                << Counts(s.counts()) << "\n  FLOPs: " << Sci(s.done_flops()) << " done of "
+                << Sci(s.planned_flops()) << " planned\n";
     }
     *exit_code = 0;
   });

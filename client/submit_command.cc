@@ -35,19 +35,21 @@ void AddSubmitCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (ctx.json()) {
       std::cout << ToJson(resp) << "\n";
     } else if (*dry_run) {
-      std::vector<std::vector<std::string>> rows = {{"#", "family", "shape", "params", "tokens", "FLOPs", "memory"}};
+      std::vector<std::vector<std::string>> rows = {
+          {"#", "family", "shape", "params", "tokens", "FLOPs", "memory"}};
       for (const auto& r : resp.runs()) {
-        rows.push_back({std::to_string(r.ordinal()), r.family(), r.shape(), Si(r.planned_non_embedding_params()),
-                        Si(r.planned_tokens()), Sci(r.planned_flops()), Si(r.memory_bytes()) + "B"});
+        rows.push_back({std::to_string(r.ordinal()), r.family(), r.shape(),
+                        Si(r.planned_non_embedding_params()), Si(r.planned_tokens()),
+                        Sci(r.planned_flops()), Si(r.memory_bytes()) + "B"});
       }
       std::cout << Table(rows);
       std::cout << "dry run: " << resp.runs_size() << " runs, " << Sci(resp.sweep().planned_flops())
                 << " FLOPs planned; nothing stored\n";
     } else {
       std::cout << resp.sweep().id() << "\n";
-      std::cerr << "sweep " << resp.sweep().id() << " '" << resp.sweep().name() << "' submitted: "
-                << resp.sweep().counts().total() << " runs, " << Sci(resp.sweep().planned_flops())
-                << " FLOPs planned\n";
+      std::cerr << "sweep " << resp.sweep().id() << " '" << resp.sweep().name()
+                << "' submitted: " << resp.sweep().counts().total() << " runs, "
+                << Sci(resp.sweep().planned_flops()) << " FLOPs planned\n";
     }
     *exit_code = 0;
   });

@@ -34,7 +34,8 @@ void AddTokenCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       std::cout << ToJson(resp) << "\n";
     } else {
       std::cout << resp.secret() << "\n";
-      std::cerr << "token " << resp.token().id() << " '" << *name << "' created; the secret is shown only once\n";
+      std::cerr << "token " << resp.token().id() << " '" << *name
+                << "' created; the secret is shown only once\n";
     }
     *exit_code = 0;
   });
@@ -56,8 +57,10 @@ void AddTokenCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       *exit_code = ctx.Fail(st, "token revoke");
       return;
     }
-    if (ctx.json()) std::cout << ToJson(t) << "\n";
-    else std::cout << "token " << t.id() << " '" << t.name() << "' revoked\n";
+    if (ctx.json())
+      std::cout << ToJson(t) << "\n";
+    else
+      std::cout << "token " << t.id() << " '" << t.name() << "' revoked\n";
     *exit_code = 0;
   });
 
@@ -81,7 +84,8 @@ void AddTokenCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       for (const auto& t : resp.tokens()) {
         std::string scopes;
         for (const auto& s : t.scopes()) scopes += (scopes.empty() ? "" : ",") + s;
-        rows.push_back({std::to_string(t.id()), t.name(), scopes, t.revoked_unix_ms() ? "revoked" : "live"});
+        rows.push_back(
+            {std::to_string(t.id()), t.name(), scopes, t.revoked_unix_ms() ? "revoked" : "live"});
       }
       std::cout << Table(rows);
     }

@@ -32,9 +32,9 @@ class WatchDisplay {
   }
 
   void Finish() {
-    std::cout << "sweep " << sweep_.id() << " " << StateName(sweep_.state()) << ": " << sweep_.counts().succeeded()
-              << " succeeded, " << sweep_.counts().failed() << " failed, " << sweep_.counts().cancelled()
-              << " cancelled\n";
+    std::cout << "sweep " << sweep_.id() << " " << StateName(sweep_.state()) << ": "
+              << sweep_.counts().succeeded() << " succeeded, " << sweep_.counts().failed()
+              << " failed, " << sweep_.counts().cancelled() << " cancelled\n";
   }
 
   const v1::Sweep& sweep() const { return sweep_; }
@@ -42,8 +42,10 @@ class WatchDisplay {
  private:
   static std::string Describe(const v1::Fit& f) {
     std::ostringstream o;
-    o << f.family() << " " << f.form() << " v" << f.version() << " (" << f.runs_used() << " runs): " << f.status();
-    for (const auto& p : f.parameters()) o << " " << p.name() << "=" << Sci(p.value().estimate(), 4);
+    o << f.family() << " " << f.form() << " v" << f.version() << " (" << f.runs_used()
+      << " runs): " << f.status();
+    for (const auto& p : f.parameters())
+      o << " " << p.name() << "=" << Sci(p.value().estimate(), 4);
     if (!f.reason().empty()) o << " - " << f.reason();
     return o.str();
   }
@@ -52,11 +54,13 @@ class WatchDisplay {
     auto it = runs_.find(r.ordinal());
     const bool state_changed = it == runs_.end() || it->second.state() != r.state();
     if (!state_changed) return;
-    std::cout << "run " << r.ordinal() << " " << r.family() << " " << r.shape() << ": " << StateName(r.state());
+    std::cout << "run " << r.ordinal() << " " << r.family() << " " << r.shape() << ": "
+              << StateName(r.state());
     if (r.state() == v1::RUN_STATE_SUCCEEDED) {
       std::cout << " loss " << Sci(r.final_eval_loss(), 4) << (r.simulated() ? " (SIMULATED)" : "");
     }
-    if (!r.last_error().empty() && r.state() != v1::RUN_STATE_SUCCEEDED) std::cout << " (" << r.last_error() << ")";
+    if (!r.last_error().empty() && r.state() != v1::RUN_STATE_SUCCEEDED)
+      std::cout << " (" << r.last_error() << ")";
     std::cout << "  [sweep " << Bar(sweep_.progress(), 20) << "]\n";
   }
 
@@ -64,12 +68,13 @@ class WatchDisplay {
     std::ostringstream o;
     if (lines_ > 0) o << "\x1b[" << lines_ << "F\x1b[J";  // up and clear
     int lines = 0;
-    o << "sweep " << sweep_.id() << " '" << sweep_.name() << "' " << StateName(sweep_.state()) << "  "
-      << Bar(sweep_.progress(), 30) << "  " << sweep_.counts().succeeded() << "/" << sweep_.counts().total()
-      << " done\n";
+    o << "sweep " << sweep_.id() << " '" << sweep_.name() << "' " << StateName(sweep_.state())
+      << "  " << Bar(sweep_.progress(), 30) << "  " << sweep_.counts().succeeded() << "/"
+      << sweep_.counts().total() << " done\n";
     ++lines;
     for (const auto& [ordinal, r] : runs_) {
-      double frac = r.planned_tokens() > 0 ? static_cast<double>(r.tokens_done()) / r.planned_tokens() : 0;
+      double frac =
+          r.planned_tokens() > 0 ? static_cast<double>(r.tokens_done()) / r.planned_tokens() : 0;
       if (r.state() == v1::RUN_STATE_SUCCEEDED) frac = 1;
       std::string tail;
       if (r.state() == v1::RUN_STATE_SUCCEEDED) {
@@ -80,8 +85,8 @@ class WatchDisplay {
         tail = r.last_error().substr(0, 50);
       }
       char head[96];
-      std::snprintf(head, sizeof head, "%4d %-11s %-28.28s %-9s ", ordinal, r.family().c_str(), r.shape().c_str(),
-                    StateName(r.state()).c_str());
+      std::snprintf(head, sizeof head, "%4d %-11s %-28.28s %-9s ", ordinal, r.family().c_str(),
+                    r.shape().c_str(), StateName(r.state()).c_str());
       o << head << Bar(frac, 20) << "  " << tail << "\n";
       ++lines;
     }
@@ -103,7 +108,8 @@ class WatchDisplay {
 }  // namespace
 
 void AddWatchCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
-  auto* cmd = app.add_subcommand("watch", "Follow a sweep live until it ends (exit 0 if it succeeded, 1 if not)");
+  auto* cmd = app.add_subcommand(
+      "watch", "Follow a sweep live until it ends (exit 0 if it succeeded, 1 if not)");
   auto* sweep_id = new int64_t(0);
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
   cmd->callback([&ctx, exit_code, sweep_id] {
@@ -133,7 +139,8 @@ void AddWatchCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       return;
     }
     if (!any) {
-      *exit_code = ctx.Usage("watch " + std::to_string(*sweep_id) + ": the stream ended without an event");
+      *exit_code =
+          ctx.Usage("watch " + std::to_string(*sweep_id) + ": the stream ended without an event");
       return;
     }
     if (!ctx.json()) display.Finish();

@@ -30,15 +30,16 @@ void AddWorkersCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-      std::vector<std::vector<std::string>> rows = {{"id", "name", "host", "state", "devices", "trainer", "running", "heartbeat"}};
+      std::vector<std::vector<std::string>> rows = {
+          {"id", "name", "host", "state", "devices", "trainer", "running", "heartbeat"}};
       for (const auto& w : resp.workers()) {
         std::string devs;
         for (const auto& d : w.devices()) {
-          devs += (devs.empty() ? "" : ", ") + d.kind() + ":" + std::to_string(d.index()) + " " + d.model() + " " +
-                  Si(static_cast<double>(d.memory_bytes())) + "B";
+          devs += (devs.empty() ? "" : ", ") + d.kind() + ":" + std::to_string(d.index()) + " " +
+                  d.model() + " " + Si(static_cast<double>(d.memory_bytes())) + "B";
         }
-        rows.push_back({std::to_string(w.id()), w.name(), w.hostname(), w.state(), devs, w.trainer(),
-                        std::to_string(w.running_attempts()),
+        rows.push_back({std::to_string(w.id()), w.name(), w.hostname(), w.state(), devs,
+                        w.trainer(), std::to_string(w.running_attempts()),
                         Duration((now - w.last_heartbeat_unix_ms()) / 1000.0) + " ago"});
       }
       std::cout << Table(rows);
@@ -46,7 +47,8 @@ void AddWorkersCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     *exit_code = 0;
   });
 
-  auto* drain = app.add_subcommand("drain", "Ask a worker to drain: it finishes or releases its runs and stops");
+  auto* drain = app.add_subcommand(
+      "drain", "Ask a worker to drain: it finishes or releases its runs and stops");
   auto* worker_id = new int64_t(0);
   drain->add_option("WORKER", *worker_id, "worker id")->required();
   drain->callback([&ctx, exit_code, worker_id] {

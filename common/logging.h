@@ -32,9 +32,9 @@ class LogMessage {
 }  // namespace internal
 }  // namespace ladder
 
-#define LADDER_LOG(level)                                   \
-  if (!::ladder::LogEnabled(::ladder::LogLevel::level)) {   \
-  } else                                                    \
+#define LADDER_LOG(level)                                 \
+  if (!::ladder::LogEnabled(::ladder::LogLevel::level)) { \
+  } else                                                  \
     ::ladder::internal::LogMessage(::ladder::LogLevel::level).stream()
 #define LOG_DEBUG LADDER_LOG(kDebug)
 #define LOG_INFO LADDER_LOG(kInfo)

@@ -21,7 +21,8 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   std::string h, p;
   if (!address.empty() && address[0] == '[') {
     const auto close = address.find(']');
-    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') return false;
+    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':')
+      return false;
     h = address.substr(1, close - 1);
     p = address.substr(close + 2);
   } else {
@@ -30,7 +31,9 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
     h = address.substr(0, colon);
     p = address.substr(colon + 1);
   }
-  if (h.empty() || p.empty() || p.find_first_not_of("0123456789") != std::string::npos || p.size() > 5) return false;
+  if (h.empty() || p.empty() || p.find_first_not_of("0123456789") != std::string::npos ||
+      p.size() > 5)
+    return false;
   *host = h == "localhost" ? "127.0.0.1" : h;
   *port = std::stoi(p);
   return *port <= 65535;
@@ -107,7 +110,9 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   if (!ec) impl.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl.acceptor.bind(endpoint, ec);
   if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return absl::UnavailableError("metrics address: cannot listen on " + address + ": " + ec.message());
+  if (ec)
+    return absl::UnavailableError("metrics address: cannot listen on " + address + ": " +
+                                  ec.message());
   server->port_ = impl.acceptor.local_endpoint().port();
   impl.Accept();
   server->thread_ = std::thread([&impl] { impl.io.run(); });

@@ -14,19 +14,19 @@
 #include "server/fit_cache.h"
 #include "server/fit_queries.h"
 #include "server/refit_loop.h"
-#include "server/service/fits_service.h"
-#include "server/store/fit_store.h"
-#include "server/service/admin_service.h"
-#include "server/store/token_store.h"
-#include "server/store/stats_store.h"
 #include "server/scheduler.h"
+#include "server/service/admin_service.h"
+#include "server/service/fits_service.h"
 #include "server/service/runs_service.h"
 #include "server/service/sweeps_service.h"
 #include "server/service/workers_service.h"
+#include "server/store/fit_store.h"
 #include "server/store/lease_store.h"
 #include "server/store/migrations.h"
 #include "server/store/pg_pool.h"
+#include "server/store/stats_store.h"
 #include "server/store/sweep_store.h"
+#include "server/store/token_store.h"
 #include "server/store/worker_store.h"
 #include "server/sweep_manager.h"
 
@@ -41,7 +41,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) 
   return s.str();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const CoordinatorOptions& o) {
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const CoordinatorOptions& o) {
   if (o.insecure_plaintext) return grpc::InsecureServerCredentials();
   auto cert = ReadFile(o.tls_cert, "--tls-cert");
   if (!cert.ok()) return cert.status();
@@ -69,7 +70,8 @@ Coordinator::~Coordinator() {
   Wait();
 }
 
-absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::BuildAndStart(const CoordinatorOptions& options) {
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::BuildAndStart(
+    const CoordinatorOptions& options) {
   if (absl::Status st = options.Validate(); !st.ok()) return st;
   std::unique_ptr<Coordinator> c(new Coordinator(options));
   if (absl::Status st = c->Start(); !st.ok()) return st;
@@ -110,8 +112,8 @@ absl::Status Coordinator::Start() {
   sched.heartbeat_interval = options_.heartbeat_interval;
   sched.maintenance_interval = options_.maintenance_interval;
   sched.worker_gone_after = options_.worker_gone_after;
-  scheduler_ = std::make_unique<Scheduler>(lease_store_.get(), sweep_store_.get(), stats_store_.get(),
-                                           metrics_.get(), sched);
+  scheduler_ = std::make_unique<Scheduler>(lease_store_.get(), sweep_store_.get(),
+                                           stats_store_.get(), metrics_.get(), sched);
 
   fit_store_ = std::make_unique<store::FitStore>(pool_.get());
   fit_cache_ = std::make_unique<FitCache>(fit_store_.get(), options_.fit_cache_ttl);
@@ -119,16 +121,18 @@ absl::Status Coordinator::Start() {
   refit.debounce = options_.refit_debounce;
   refit.fit_threads = options_.fit_threads;
   refit.bootstrap_resamples = options_.bootstrap_resamples;
-  refit_loop_ = std::make_unique<RefitLoop>(fit_store_.get(), sweep_store_.get(), fit_cache_.get(), metrics_.get(),
-                                            refit);
-  fit_queries_ = std::make_unique<FitQueries>(sweep_store_.get(), fit_store_.get(), fit_cache_.get());
+  refit_loop_ = std::make_unique<RefitLoop>(fit_store_.get(), sweep_store_.get(), fit_cache_.get(),
+                                            metrics_.get(), refit);
+  fit_queries_ =
+      std::make_unique<FitQueries>(sweep_store_.get(), fit_store_.get(), fit_cache_.get());
   fits_service_ = std::make_unique<FitsService>(fit_queries_.get());
   // Every success refits its sweep (debounced, on the refit thread).
   scheduler_->OnAttemptEnded([this](const store::AttemptEnd& end, const std::string& outcome) {
     if (outcome == "succeeded") refit_loop_->Schedule(end.sweep_id);
   });
 
-  sweeps_service_ = std::make_unique<SweepsService>(sweep_manager_.get(), options_.watch_poll_interval);
+  sweeps_service_ =
+      std::make_unique<SweepsService>(sweep_manager_.get(), options_.watch_poll_interval);
   sweeps_service_->SetOnImported([this](int64_t sweep_id) { refit_loop_->Schedule(sweep_id); });
   sweeps_service_->SetAddFits([this](int64_t sweep_id, SweepWatch* watch, v1::SweepEvent* event) {
     auto fits = fit_queries_->FitsAfter(sweep_id, watch->last_fit_id);

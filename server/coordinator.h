@@ -39,13 +39,14 @@ namespace store {
 class StatsStore;
 class TokenStore;
 class FitStore;
-}
+}  // namespace store
 
 class Coordinator {
  public:
   // Validates `options`, connects to PostgreSQL, applies migrations, and
   // starts serving. UNAVAILABLE if the database cannot be reached.
-  static absl::StatusOr<std::unique_ptr<Coordinator>> BuildAndStart(const CoordinatorOptions& options);
+  static absl::StatusOr<std::unique_ptr<Coordinator>> BuildAndStart(
+      const CoordinatorOptions& options);
   ~Coordinator();
 
   // The port actually bound (useful with listen port 0).

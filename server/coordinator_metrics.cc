@@ -12,8 +12,10 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-const prometheus::Histogram::BucketBoundaries kRefitBuckets = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120};
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+const prometheus::Histogram::BucketBoundaries kRefitBuckets = {0.01, 0.05, 0.1, 0.25, 0.5, 1,
+                                                               2,    5,    10,  30,   60,  120};
 
 // Times one RPC from its creation to the moment its status is sent.
 class RpcTimer : public grpc::experimental::Interceptor {
@@ -22,7 +24,8 @@ class RpcTimer : public grpc::experimental::Interceptor {
       : metrics_(metrics), method_(std::move(method)), start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -40,7 +43,8 @@ class RpcTimer : public grpc::experimental::Interceptor {
 class RpcTimerFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit RpcTimerFactory(CoordinatorMetrics* metrics) : metrics_(metrics) {}
-  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
     std::string method = info->method();  // "/ladder.v1.Agent/LeaseRun"
     if (auto slash = method.rfind('/'); slash != std::string::npos && slash > 0) {
       const std::string service = method.substr(1, slash - 1);
@@ -56,10 +60,20 @@ class RpcTimerFactory : public grpc::experimental::ServerInterceptorFactoryInter
 }  // namespace
 
 std::string BoundedReason(const std::string& r) {
-  static const std::set<std::string> kKnown = {
-      "",          "crashed",   "timeout",       "protocol_error", "diverged",        "non_finite",
-      "bad_config", "data",     "internal",      "drained",        "cancelled",       "lease_expired",
-      "worker_restarted", "bad_result"};
+  static const std::set<std::string> kKnown = {"",
+                                               "crashed",
+                                               "timeout",
+                                               "protocol_error",
+                                               "diverged",
+                                               "non_finite",
+                                               "bad_config",
+                                               "data",
+                                               "internal",
+                                               "drained",
+                                               "cancelled",
+                                               "lease_expired",
+                                               "worker_restarted",
+                                               "bad_result"};
   return kKnown.count(r) ? r : "other";
 }
 
@@ -77,10 +91,11 @@ CoordinatorMetrics::CoordinatorMetrics()
                   .Name("ladder_leases_total")
                   .Help("Lease requests, by whether a run was granted")
                   .Register(*registry_)),
-      leases_expired_(BuildCounter()
-                          .Name("ladder_leases_expired_total")
-                          .Help("Leases that expired without a heartbeat (their runs were requeued or failed)")
-                          .Register(*registry_)),
+      leases_expired_(
+          BuildCounter()
+              .Name("ladder_leases_expired_total")
+              .Help("Leases that expired without a heartbeat (their runs were requeued or failed)")
+              .Register(*registry_)),
       attempts_ended_(BuildCounter()
                           .Name("ladder_attempts_ended_total")
                           .Help("Attempts ended, by outcome and failure reason")
@@ -97,7 +112,8 @@ CoordinatorMetrics::CoordinatorMetrics()
                        .Name("ladder_queue_depth")
                        .Help("Runs queued and waiting for a worker, over all sweeps")
                        .Register(*registry_)),
-      workers_(BuildGauge().Name("ladder_workers").Help("Worker daemons by state").Register(*registry_)),
+      workers_(
+          BuildGauge().Name("ladder_workers").Help("Worker daemons by state").Register(*registry_)),
       run_tokens_per_second_(BuildGauge()
                                  .Name("ladder_run_tokens_per_second")
                                  .Help("Training throughput of each running run, as last reported")
@@ -110,14 +126,16 @@ CoordinatorMetrics::CoordinatorMetrics()
                          .Name("ladder_fit_parameter")
                          .Help("Latest fitted scaling-law parameter (e.g. alpha, beta, E)")
                          .Register(*registry_)),
-      predicted_loss_(BuildGauge()
-                          .Name("ladder_predicted_loss")
-                          .Help("Predicted eval loss (nats/token) at the sweep's target compute, latest fit")
-                          .Register(*registry_)),
-      predicted_at_compute_(BuildGauge()
-                                .Name("ladder_prediction_target_flops")
-                                .Help("The target compute (FLOPs) that ladder_predicted_loss refers to")
-                                .Register(*registry_)) {
+      predicted_loss_(
+          BuildGauge()
+              .Name("ladder_predicted_loss")
+              .Help("Predicted eval loss (nats/token) at the sweep's target compute, latest fit")
+              .Register(*registry_)),
+      predicted_at_compute_(
+          BuildGauge()
+              .Name("ladder_prediction_target_flops")
+              .Help("The target compute (FLOPs) that ladder_predicted_loss refers to")
+              .Register(*registry_)) {
   // Make the bounded counters visible from the first scrape.
   leases_.Add({{"granted", "true"}});
   leases_.Add({{"granted", "false"}});
@@ -125,7 +143,8 @@ CoordinatorMetrics::CoordinatorMetrics()
   queue_depth_.Add({});
 }
 
-void CoordinatorMetrics::ObserveRpc(const std::string& method, const std::string& code, double seconds) {
+void CoordinatorMetrics::ObserveRpc(const std::string& method, const std::string& code,
+                                    double seconds) {
   rpc_seconds_.Add({{"method", method}, {"code", code}}, kLatencyBuckets).Observe(seconds);
 }
 
@@ -147,8 +166,8 @@ void CoordinatorMetrics::ObserveRefit(double seconds, const std::string& status)
 
 void CoordinatorMetrics::Update(const SchedulingSnapshot& s) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto replace = [](prometheus::Family<prometheus::Gauge>& family, std::set<prometheus::Gauge*>& live,
-                    std::set<prometheus::Gauge*>& now) {
+  auto replace = [](prometheus::Family<prometheus::Gauge>& family,
+                    std::set<prometheus::Gauge*>& live, std::set<prometheus::Gauge*>& now) {
     for (prometheus::Gauge* g : live) {
       if (!now.count(g)) family.Remove(g);
     }
@@ -170,7 +189,8 @@ void CoordinatorMetrics::Update(const SchedulingSnapshot& s) {
   }
   live_workers_ = std::move(workers);
   for (const auto& r : s.running) {
-    auto& a = run_tokens_per_second_.Add({{"sweep", r.sweep}, {"run", r.run}, {"family", r.family}});
+    auto& a =
+        run_tokens_per_second_.Add({{"sweep", r.sweep}, {"run", r.run}, {"family", r.family}});
     a.Set(r.tokens_per_second);
     tps.insert(&a);
     auto& b = run_flops_per_second_.Add({{"sweep", r.sweep}, {"run", r.run}, {"family", r.family}});
@@ -182,12 +202,15 @@ void CoordinatorMetrics::Update(const SchedulingSnapshot& s) {
 }
 
 void CoordinatorMetrics::SetFitParameter(const std::string& sweep, const std::string& family,
-                                         const std::string& form, const std::string& parameter, double value) {
-  fit_parameter_.Add({{"sweep", sweep}, {"family", family}, {"form", form}, {"parameter", parameter}}).Set(value);
+                                         const std::string& form, const std::string& parameter,
+                                         double value) {
+  fit_parameter_
+      .Add({{"sweep", sweep}, {"family", family}, {"form", form}, {"parameter", parameter}})
+      .Set(value);
 }
 
-void CoordinatorMetrics::SetPredictedLoss(const std::string& sweep, const std::string& family, double compute,
-                                          double loss) {
+void CoordinatorMetrics::SetPredictedLoss(const std::string& sweep, const std::string& family,
+                                          double compute, double loss) {
   predicted_loss_.Add({{"sweep", sweep}, {"family", family}}).Set(loss);
   predicted_at_compute_.Add({{"sweep", sweep}}).Set(compute);
 }

@@ -57,10 +57,12 @@ class CoordinatorMetrics {
   // Fitted parameters and predictions (set by the refit loop).
   void SetFitParameter(const std::string& sweep, const std::string& family, const std::string& form,
                        const std::string& parameter, double value);
-  void SetPredictedLoss(const std::string& sweep, const std::string& family, double compute, double loss);
+  void SetPredictedLoss(const std::string& sweep, const std::string& family, double compute,
+                        double loss);
 
   // Creates a server interceptor that times every RPC by method and code.
-  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeRpcInterceptorFactory();
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+  MakeRpcInterceptorFactory();
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -1,9 +1,9 @@
 #include "server/coordinator_options.h"
 
-#include "common/channel_options.h"
-
 #include <regex>
 #include <sstream>
+
+#include "common/channel_options.h"
 
 namespace ladder {
 
@@ -28,8 +28,10 @@ absl::Status CoordinatorOptions::Validate() const {
   if (heartbeat_interval.count() < 10 || heartbeat_interval >= lease_ttl) {
     return bad("--heartbeat-interval-ms: must be at least 10 and less than --lease-ttl-ms");
   }
-  if (maintenance_interval.count() < 10) return bad("--maintenance-interval-ms: must be at least 10");
-  if (worker_gone_after < lease_ttl) return bad("--worker-gone-after-ms: must be at least --lease-ttl-ms");
+  if (maintenance_interval.count() < 10)
+    return bad("--maintenance-interval-ms: must be at least 10");
+  if (worker_gone_after < lease_ttl)
+    return bad("--worker-gone-after-ms: must be at least --lease-ttl-ms");
   if (retry_backoff.count() < 0 || max_retry_backoff < retry_backoff) {
     return bad("--retry-backoff-ms: must be >= 0 and at most --max-retry-backoff-ms");
   }
@@ -42,7 +44,8 @@ absl::Status CoordinatorOptions::Validate() const {
     return bad("--tls-cert/--tls-key: required unless --insecure-plaintext (loopback only)");
   }
   if (!insecure_plaintext && tls_client_ca.empty()) {
-    return bad("--tls-client-ca: required with TLS (workers authenticate with client certificates)");
+    return bad(
+        "--tls-client-ca: required with TLS (workers authenticate with client certificates)");
   }
   if (token_cache_ttl.count() < 0) return bad("--token-cache-ttl-ms: must not be negative");
   if (refit_debounce.count() < 0) return bad("--refit-debounce-ms: must not be negative");
@@ -51,7 +54,8 @@ absl::Status CoordinatorOptions::Validate() const {
     return bad("--bootstrap-resamples: must be in [0, 100000]");
   }
   if (fit_cache_ttl.count() < 0) return bad("--fit-cache-ttl-ms: must not be negative");
-  if (log_level != "debug" && log_level != "info" && log_level != "warning" && log_level != "error") {
+  if (log_level != "debug" && log_level != "info" && log_level != "warning" &&
+      log_level != "error") {
     return bad("--log-level: must be debug, info, warning or error");
   }
   return absl::OkStatus();
@@ -61,16 +65,20 @@ std::string CoordinatorOptions::Describe() const {
   std::ostringstream o;
   o << "listen=" << listen << " database=" << RedactDatabaseUrl(database_url)
     << " db_pool_size=" << db_pool_size << " rpc_threads=" << rpc_threads
-    << " lease_ttl_ms=" << lease_ttl.count() << " heartbeat_interval_ms=" << heartbeat_interval.count()
+    << " lease_ttl_ms=" << lease_ttl.count()
+    << " heartbeat_interval_ms=" << heartbeat_interval.count()
     << " maintenance_interval_ms=" << maintenance_interval.count()
-    << " worker_gone_after_ms=" << worker_gone_after.count() << " retry_backoff_ms=" << retry_backoff.count()
+    << " worker_gone_after_ms=" << worker_gone_after.count()
+    << " retry_backoff_ms=" << retry_backoff.count()
     << " max_retry_backoff_ms=" << max_retry_backoff.count()
-    << " watch_poll_interval_ms=" << watch_poll_interval.count()
-    << " transport=" << (insecure_plaintext ? "plaintext(loopback)" : "tls cert=" + tls_cert +
-                                                      " client_ca=" + tls_client_ca) << " refit_debounce_ms=" << refit_debounce.count() << " fit_threads=" << fit_threads
-    << " bootstrap_resamples=" << bootstrap_resamples << " fit_cache_ttl_ms=" << fit_cache_ttl.count()
-    << " metrics_listen=" << (metrics_listen.empty() ? "off" : metrics_listen) << " migrate=" << migrate
-    << " log_level=" << log_level;
+    << " watch_poll_interval_ms=" << watch_poll_interval.count() << " transport="
+    << (insecure_plaintext ? "plaintext(loopback)"
+                           : "tls cert=" + tls_cert + " client_ca=" + tls_client_ca)
+    << " refit_debounce_ms=" << refit_debounce.count() << " fit_threads=" << fit_threads
+    << " bootstrap_resamples=" << bootstrap_resamples
+    << " fit_cache_ttl_ms=" << fit_cache_ttl.count()
+    << " metrics_listen=" << (metrics_listen.empty() ? "off" : metrics_listen)
+    << " migrate=" << migrate << " log_level=" << log_level;
   return o.str();
 }
 

@@ -44,8 +44,8 @@ struct CoordinatorOptions {
   // Scaling-law refits: wait this long after a result before refitting a
   // sweep (results arriving meanwhile join the same refit).
   std::chrono::milliseconds refit_debounce{2000};
-  int fit_threads = 0;               // threads per fit; 0 = all cores
-  int bootstrap_resamples = 200;     // per fit, for intervals
+  int fit_threads = 0;            // threads per fit; 0 = all cores
+  int bootstrap_resamples = 200;  // per fit, for intervals
   // How long parsed fits are reused for predictions before re-reading them
   // (fits stored by another coordinator show up within this time).
   std::chrono::milliseconds fit_cache_ttl{1000};

@@ -51,6 +51,5 @@ TEST(CoordinatorOptionsTest, DescribeNeverShowsTheDatabasePassword) {
   EXPECT_EQ(RedactDatabaseUrl("host=db password=hunter2 user=x"), "host=db password=**** user=x");
 }
 
-
 }  // namespace
 }  // namespace ladder

@@ -26,8 +26,8 @@ absl::StatusOr<store::StoredFit> FitCache::Find(int64_t sweep_id, const std::str
   for (const auto& f : *fits) {
     if (f.result->family == family && fit::FitFormName(f.result->form) == form) return f;
   }
-  return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " has no " + form + " fit for family '" +
-                             family + "' yet");
+  return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " has no " + form +
+                             " fit for family '" + family + "' yet");
 }
 
 void FitCache::Invalidate(int64_t sweep_id) {

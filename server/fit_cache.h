@@ -25,7 +25,8 @@ class FitCache {
   // Latest version of every (family, form) of the sweep.
   absl::StatusOr<std::vector<store::StoredFit>> Latest(int64_t sweep_id);
   // The latest fit of (family, form), or NOT_FOUND naming what is missing.
-  absl::StatusOr<store::StoredFit> Find(int64_t sweep_id, const std::string& family, const std::string& form);
+  absl::StatusOr<store::StoredFit> Find(int64_t sweep_id, const std::string& family,
+                                        const std::string& form);
   void Invalidate(int64_t sweep_id);
 
  private:

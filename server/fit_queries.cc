@@ -26,7 +26,8 @@ absl::Status CheckForm(const std::string& form, const char* field) {
 }
 
 // Engine errors name the engine's argument; say which request field it was.
-absl::Status Rename(const absl::Status& st, const std::string& engine_name, const std::string& field) {
+absl::Status Rename(const absl::Status& st, const std::string& engine_name,
+                    const std::string& field) {
   std::string m(st.message());
   if (m.rfind(engine_name, 0) == 0) m = field + m.substr(engine_name.size());
   return absl::Status(st.code(), m);
@@ -34,7 +35,8 @@ absl::Status Rename(const absl::Status& st, const std::string& engine_name, cons
 
 }  // namespace
 
-absl::Status FitQueries::CheckFamily(int64_t sweep_id, const std::string& family, const char* field) {
+absl::Status FitQueries::CheckFamily(int64_t sweep_id, const std::string& family,
+                                     const char* field) {
   auto sweep = sweeps_->GetSweep(sweep_id);
   if (!sweep.ok()) return sweep.status();
   if (family.empty()) return absl::InvalidArgumentError(std::string(field) + ": required");
@@ -54,7 +56,8 @@ absl::StatusOr<store::StoredFit> FitQueries::FirstOk(int64_t sweep_id, const std
     auto f = cache_->Find(sweep_id, family, form);
     if (f.ok() && f->result->ok()) return *f;
     why += (why.empty() ? "" : "; ") + form + ": " +
-           (f.ok() ? std::string(fit::FitStatusName(f->result->status)) + " (" + f->result->reason + ")"
+           (f.ok() ? std::string(fit::FitStatusName(f->result->status)) + " (" + f->result->reason +
+                         ")"
                    : std::string("no fit yet"));
   }
   return absl::FailedPreconditionError("no usable fit for family '" + family + "' in sweep " +
@@ -75,7 +78,8 @@ absl::StatusOr<v1::GetFitResponse> FitQueries::GetFit(const v1::GetFitRequest& r
   return out;
 }
 
-absl::StatusOr<v1::ListFitHistoryResponse> FitQueries::History(const v1::ListFitHistoryRequest& req) {
+absl::StatusOr<v1::ListFitHistoryResponse> FitQueries::History(
+    const v1::ListFitHistoryRequest& req) {
   if (auto st = CheckForm(req.form(), "form"); !st.ok()) return st;
   if (!req.family().empty()) {
     if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
@@ -93,11 +97,15 @@ absl::StatusOr<v1::PredictLossResponse> FitQueries::PredictLoss(const v1::Predic
   const bool by_size = req.params() != 0 || req.tokens() != 0;
   const bool by_compute = req.compute() != 0;
   if (by_size == by_compute) {
-    return absl::InvalidArgumentError("compute: give either compute, or params and tokens (not both, not neither)");
+    return absl::InvalidArgumentError(
+        "compute: give either compute, or params and tokens (not both, not neither)");
   }
-  if (by_size && !Positive(req.params())) return absl::InvalidArgumentError("params: must be positive");
-  if (by_size && !Positive(req.tokens())) return absl::InvalidArgumentError("tokens: must be positive");
-  if (by_compute && !Positive(req.compute())) return absl::InvalidArgumentError("compute: must be positive");
+  if (by_size && !Positive(req.params()))
+    return absl::InvalidArgumentError("params: must be positive");
+  if (by_size && !Positive(req.tokens()))
+    return absl::InvalidArgumentError("tokens: must be positive");
+  if (by_compute && !Positive(req.compute()))
+    return absl::InvalidArgumentError("compute: must be positive");
   if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
   auto f = FirstOk(req.sweep_id(), req.family(),
                    by_size ? std::vector<std::string>{"chinchilla", "data_constrained"}
@@ -114,7 +122,8 @@ absl::StatusOr<v1::PredictLossResponse> FitQueries::PredictLoss(const v1::Predic
   return out;
 }
 
-absl::StatusOr<v1::OptimalAllocationResponse> FitQueries::Optimal(const v1::OptimalAllocationRequest& req) {
+absl::StatusOr<v1::OptimalAllocationResponse> FitQueries::Optimal(
+    const v1::OptimalAllocationRequest& req) {
   if (!Positive(req.compute())) return absl::InvalidArgumentError("compute: must be positive");
   if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
   auto f = FirstOk(req.sweep_id(), req.family(), {"chinchilla", "isoflop"});
@@ -132,7 +141,8 @@ absl::StatusOr<v1::OptimalAllocationResponse> FitQueries::Optimal(const v1::Opti
   return out;
 }
 
-absl::StatusOr<v1::CompareFamiliesResponse> FitQueries::Compare(const v1::CompareFamiliesRequest& req) {
+absl::StatusOr<v1::CompareFamiliesResponse> FitQueries::Compare(
+    const v1::CompareFamiliesRequest& req) {
   if (auto st = CheckFamily(req.sweep_id(), req.base_family(), "base_family"); !st.ok()) return st;
   if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
   if (req.base_family() == req.family()) {
@@ -144,7 +154,8 @@ absl::StatusOr<v1::CompareFamiliesResponse> FitQueries::Compare(const v1::Compar
   if (req.max_compute() < 0 || !std::isfinite(req.max_compute())) {
     return absl::InvalidArgumentError("max_compute: must not be negative");
   }
-  if (req.points() < 0 || req.points() > 1000) return absl::InvalidArgumentError("points: must be in [0, 1000]");
+  if (req.points() < 0 || req.points() > 1000)
+    return absl::InvalidArgumentError("points: must be in [0, 1000]");
   absl::Status last;
   for (const char* form : {"power_law_compute", "chinchilla"}) {
     auto base = FirstOk(req.sweep_id(), req.base_family(), {form});
@@ -153,9 +164,10 @@ absl::StatusOr<v1::CompareFamiliesResponse> FitQueries::Compare(const v1::Compar
       last = !base.ok() ? base.status() : target.status();
       continue;
     }
-    auto curve = fit::CompareFamilies(*base->result, *target->result, req.min_compute(), req.max_compute(),
-                                      req.points());
-    if (!curve.ok()) return Rename(Rename(curve.status(), "min_compute", "min_compute"), "points", "points");
+    auto curve = fit::CompareFamilies(*base->result, *target->result, req.min_compute(),
+                                      req.max_compute(), req.points());
+    if (!curve.ok())
+      return Rename(Rename(curve.status(), "min_compute", "min_compute"), "points", "points");
     v1::CompareFamiliesResponse out;
     for (const auto& p : *curve) {
       auto* q = out.add_points();

@@ -26,7 +26,8 @@ class FitQueries {
   // power_law_compute (or chinchilla at the compute-optimal allocation).
   absl::StatusOr<v1::PredictLossResponse> PredictLoss(const v1::PredictLossRequest& request);
   // chinchilla (or isoflop).
-  absl::StatusOr<v1::OptimalAllocationResponse> Optimal(const v1::OptimalAllocationRequest& request);
+  absl::StatusOr<v1::OptimalAllocationResponse> Optimal(
+      const v1::OptimalAllocationRequest& request);
   // CEG curve from both families' power_law_compute (or chinchilla) fits.
   absl::StatusOr<v1::CompareFamiliesResponse> Compare(const v1::CompareFamiliesRequest& request);
 

@@ -32,43 +32,61 @@ int main(int argc, char** argv) {
           watch = o.watch_poll_interval.count();
   bool no_migrate = false;
 
-  CLI::App app{"ladder-coordinator: expands sweeps into runs, leases them to workers, stores results in "
-               "PostgreSQL and serves the ladder.v1 gRPC API."};
+  CLI::App app{
+      "ladder-coordinator: expands sweeps into runs, leases them to workers, stores results in "
+      "PostgreSQL and serves the ladder.v1 gRPC API."};
   app.add_option("--listen", o.listen, "gRPC address host:port")->capture_default_str();
-  app.add_option("--database-url", o.database_url, "PostgreSQL URL (default: $LADDER_DATABASE_URL)");
+  app.add_option("--database-url", o.database_url,
+                 "PostgreSQL URL (default: $LADDER_DATABASE_URL)");
   app.add_option("--db-pool-size", o.db_pool_size, "database connections")->capture_default_str();
   app.add_option("--rpc-threads", o.rpc_threads, "most gRPC threads")->capture_default_str();
-  app.add_option("--lease-ttl-ms", lease_ttl, "lease lifetime without a heartbeat")->capture_default_str();
-  app.add_option("--heartbeat-interval-ms", heartbeat, "heartbeat period asked of workers")->capture_default_str();
-  app.add_option("--maintenance-interval-ms", maintenance, "lease reclaim period")->capture_default_str();
-  app.add_option("--worker-gone-after-ms", gone, "silence after which a worker is gone")->capture_default_str();
-  app.add_option("--retry-backoff-ms", backoff, "first retry delay of a failed run")->capture_default_str();
-  app.add_option("--max-retry-backoff-ms", max_backoff, "longest retry delay")->capture_default_str();
-  app.add_option("--watch-poll-interval-ms", watch, "watch stream poll period")->capture_default_str();
-  app.add_flag("--insecure-plaintext", o.insecure_plaintext, "serve without TLS (loopback addresses only)");
+  app.add_option("--lease-ttl-ms", lease_ttl, "lease lifetime without a heartbeat")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval-ms", heartbeat, "heartbeat period asked of workers")
+      ->capture_default_str();
+  app.add_option("--maintenance-interval-ms", maintenance, "lease reclaim period")
+      ->capture_default_str();
+  app.add_option("--worker-gone-after-ms", gone, "silence after which a worker is gone")
+      ->capture_default_str();
+  app.add_option("--retry-backoff-ms", backoff, "first retry delay of a failed run")
+      ->capture_default_str();
+  app.add_option("--max-retry-backoff-ms", max_backoff, "longest retry delay")
+      ->capture_default_str();
+  app.add_option("--watch-poll-interval-ms", watch, "watch stream poll period")
+      ->capture_default_str();
+  app.add_flag("--insecure-plaintext", o.insecure_plaintext,
+               "serve without TLS (loopback addresses only)");
   app.add_option("--tls-cert", o.tls_cert, "server certificate chain (PEM)");
   app.add_option("--tls-key", o.tls_key, "server private key (PEM)");
   app.add_option("--tls-client-ca", o.tls_client_ca, "CA for worker client certificates (PEM)");
   int64_t refit_debounce = o.refit_debounce.count(), fit_cache_ttl = o.fit_cache_ttl.count();
-  app.add_option("--refit-debounce-ms", refit_debounce, "wait after a result before refitting")->capture_default_str();
-  app.add_option("--fit-threads", o.fit_threads, "threads per fit (0 = all cores)")->capture_default_str();
-  app.add_option("--bootstrap-resamples", o.bootstrap_resamples, "bootstrap resamples per fit")->capture_default_str();
-  app.add_option("--fit-cache-ttl-ms", fit_cache_ttl, "reuse parsed fits this long")->capture_default_str();
+  app.add_option("--refit-debounce-ms", refit_debounce, "wait after a result before refitting")
+      ->capture_default_str();
+  app.add_option("--fit-threads", o.fit_threads, "threads per fit (0 = all cores)")
+      ->capture_default_str();
+  app.add_option("--bootstrap-resamples", o.bootstrap_resamples, "bootstrap resamples per fit")
+      ->capture_default_str();
+  app.add_option("--fit-cache-ttl-ms", fit_cache_ttl, "reuse parsed fits this long")
+      ->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen, "Prometheus /metrics host:port, or 'off'")
       ->capture_default_str();
   app.add_flag("--no-migrate", no_migrate, "do not apply database migrations at start");
   app.add_option("--log-level", o.log_level, "debug|info|warning|error")->capture_default_str();
   int64_t token_ttl = o.token_cache_ttl.count();
-  app.add_option("--token-cache-ttl-ms", token_ttl, "how long a verified token is trusted")->capture_default_str();
+  app.add_option("--token-cache-ttl-ms", token_ttl, "how long a verified token is trusted")
+      ->capture_default_str();
 
   // Bootstrap: make the first admin token straight in the database (then use
   // `ladder token create` over the API for the rest).
-  auto* create_token = app.add_subcommand("create-token", "Create an API token in the database and print it once");
+  auto* create_token =
+      app.add_subcommand("create-token", "Create an API token in the database and print it once");
   create_token->fallthrough();  // --database-url may come after the subcommand
   std::string token_name;
   std::vector<std::string> token_scopes;
   create_token->add_option("--name", token_name, "what the token is for")->required();
-  create_token->add_option("--scopes", token_scopes, "read, submit and/or admin")->delimiter(',')->required();
+  create_token->add_option("--scopes", token_scopes, "read, submit and/or admin")
+      ->delimiter(',')
+      ->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -100,7 +118,8 @@ int main(int argc, char** argv) {
       return created.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
     }
     std::cout << created->secret << "\n";
-    std::cerr << "token " << created->token.id() << " '" << token_name << "' created; it is shown only once\n";
+    std::cerr << "token " << created->token.id() << " '" << token_name
+              << "' created; it is shown only once\n";
     return 0;
   }
   o.lease_ttl = std::chrono::milliseconds(lease_ttl);

@@ -8,9 +8,11 @@
 
 namespace ladder {
 
-std::vector<fit::FitForm> FormsForSweep(const std::string& kind, const std::vector<fit::Observation>& runs) {
+std::vector<fit::FitForm> FormsForSweep(const std::string& kind,
+                                        const std::vector<fit::Observation>& runs) {
   using fit::FitForm;
-  if (kind == "isoflop") return {FitForm::kPowerLawCompute, FitForm::kChinchilla, FitForm::kIsoflop};
+  if (kind == "isoflop")
+    return {FitForm::kPowerLawCompute, FitForm::kChinchilla, FitForm::kIsoflop};
   if (kind == "data_constrained") return {FitForm::kDataConstrained, FitForm::kChinchilla};
   if (kind == "imported") {
     std::vector<FitForm> forms = {FitForm::kPowerLawCompute, FitForm::kChinchilla};
@@ -94,8 +96,9 @@ void RefitLoop::Loop() {
     if (!st.ok()) {
       LOG_WARN << "refit of sweep " << sweep << ": " << st;
       if (metrics_) {
-        metrics_->ObserveRefit(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                               "failed");
+        metrics_->ObserveRefit(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+            "failed");
       }
     }
     lock.lock();
@@ -133,7 +136,8 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
       if (metrics_ && result.ok()) {
         const std::string s = std::to_string(sweep_id);
         const std::string f = fit::FitFormName(form);
-        for (const auto& p : result.parameters) metrics_->SetFitParameter(s, family, f, p.name, p.value.estimate);
+        for (const auto& p : result.parameters)
+          metrics_->SetFitParameter(s, family, f, p.name, p.value.estimate);
         if (form == fit::FitForm::kPowerLawCompute) {
           const double c = target_compute > 0 ? target_compute : 100 * result.max_trained_flops;
           if (auto pred = fit::PredictLossAtCompute(result, c); pred.ok()) {
@@ -144,13 +148,15 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
     }
   }
   if (cache_) cache_->Invalidate(sweep_id);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The status convention deploy/prometheus/alerts.yml relies on: "ok" when
   // some fit converged, "failed" when the optimiser gave up on one (data
   // enough but no usable fit), else "insufficient_data" (early in a ladder).
-  if (metrics_) metrics_->ObserveRefit(seconds, ok > 0 ? "ok" : failed > 0 ? "failed" : "insufficient_data");
-  LOG_INFO << "refit sweep " << sweep_id << ": " << stored << " fits stored (" << ok << " ok) from " << runs->size()
-           << " runs in " << seconds << " s";
+  if (metrics_)
+    metrics_->ObserveRefit(seconds, ok > 0 ? "ok" : failed > 0 ? "failed" : "insufficient_data");
+  LOG_INFO << "refit sweep " << sweep_id << ": " << stored << " fits stored (" << ok << " ok) from "
+           << runs->size() << " runs in " << seconds << " s";
   return absl::OkStatus();
 }
 

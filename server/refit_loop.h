@@ -41,8 +41,8 @@ class RefitLoop {
     uint64_t seed = 1;
   };
   // `metrics` and `cache` may be null. `on_stored` (optional) is told of each stored fit.
-  RefitLoop(store::FitStore* fits, store::SweepStore* sweeps, FitCache* cache, CoordinatorMetrics* metrics,
-            Options options);
+  RefitLoop(store::FitStore* fits, store::SweepStore* sweeps, FitCache* cache,
+            CoordinatorMetrics* metrics, Options options);
   ~RefitLoop();
 
   void Start();
@@ -65,12 +65,13 @@ class RefitLoop {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<int64_t, std::chrono::steady_clock::time_point> due_;  // guarded by mu_
-  bool stopping_ = false;                                          // guarded by mu_
-  int completed_ = 0;                                              // guarded by mu_
+  bool stopping_ = false;                                         // guarded by mu_
+  int completed_ = 0;                                             // guarded by mu_
   std::thread thread_;
 };
 
 // The forms fitted for a sweep of `kind` with these observations.
-std::vector<fit::FitForm> FormsForSweep(const std::string& kind, const std::vector<fit::Observation>& runs);
+std::vector<fit::FitForm> FormsForSweep(const std::string& kind,
+                                        const std::vector<fit::Observation>& runs);
 
 }  // namespace ladder

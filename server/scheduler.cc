@@ -12,19 +12,24 @@ Scheduler::Scheduler(store::LeaseStore* leases, store::SweepStore* sweeps, store
 
 Scheduler::~Scheduler() { Stop(); }
 
-absl::StatusOr<v1::RegisterWorkerResponse> Scheduler::Register(const v1::RegisterWorkerRequest& req) {
+absl::StatusOr<v1::RegisterWorkerResponse> Scheduler::Register(
+    const v1::RegisterWorkerRequest& req) {
   if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
-  if (req.devices_size() == 0) return absl::InvalidArgumentError("devices: a worker needs at least one device");
+  if (req.devices_size() == 0)
+    return absl::InvalidArgumentError("devices: a worker needs at least one device");
   for (int i = 0; i < req.devices_size(); ++i) {
     const auto& d = req.devices(i);
     const std::string path = "devices[" + std::to_string(i) + "]";
     if (d.kind() != "cpu" && d.kind() != "cuda") {
-      return absl::InvalidArgumentError(path + ".kind: must be cpu or cuda, got '" + d.kind() + "'");
+      return absl::InvalidArgumentError(path + ".kind: must be cpu or cuda, got '" + d.kind() +
+                                        "'");
     }
-    if (d.memory_bytes() <= 0) return absl::InvalidArgumentError(path + ".memory_bytes: must be positive");
+    if (d.memory_bytes() <= 0)
+      return absl::InvalidArgumentError(path + ".memory_bytes: must be positive");
     for (int j = 0; j < i; ++j) {
       if (req.devices(j).index() == d.index()) {
-        return absl::InvalidArgumentError(path + ".index: " + std::to_string(d.index()) + " is listed twice");
+        return absl::InvalidArgumentError(path + ".index: " + std::to_string(d.index()) +
+                                          " is listed twice");
       }
     }
   }
@@ -43,12 +48,14 @@ absl::StatusOr<v1::LeaseRunResponse> Scheduler::Lease(const v1::LeaseRunRequest&
   const auto start = std::chrono::steady_clock::now();
   auto out = leases_->LeaseRun(req.worker_id(), req.device_index());
   if (metrics_ && out.ok()) {
-    metrics_->ObserveLease(out->granted(),
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    metrics_->ObserveLease(
+        out->granted(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   if (out.ok() && out->granted()) {
-    LOG_DEBUG << "leased run " << out->lease().run_id() << " (attempt " << out->lease().attempt_number()
-              << ") to worker " << req.worker_id() << " device " << req.device_index();
+    LOG_DEBUG << "leased run " << out->lease().run_id() << " (attempt "
+              << out->lease().attempt_number() << ") to worker " << req.worker_id() << " device "
+              << req.device_index();
   }
   return out;
 }
@@ -57,11 +64,13 @@ absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRe
   return leases_->Heartbeat(req);
 }
 
-absl::StatusOr<v1::ReportProgressResponse> Scheduler::Progress(const v1::ReportProgressRequest& req) {
+absl::StatusOr<v1::ReportProgressResponse> Scheduler::Progress(
+    const v1::ReportProgressRequest& req) {
   return leases_->ReportProgress(req);
 }
 
-absl::StatusOr<v1::CompleteAttemptResponse> Scheduler::Complete(const v1::CompleteAttemptRequest& req) {
+absl::StatusOr<v1::CompleteAttemptResponse> Scheduler::Complete(
+    const v1::CompleteAttemptRequest& req) {
   auto end = leases_->CompleteAttempt(req);
   if (!end.ok()) return end.status();
   v1::CompleteAttemptResponse out;
@@ -85,14 +94,18 @@ absl::StatusOr<v1::FailAttemptResponse> Scheduler::Fail(const v1::FailAttemptReq
   out.set_already_recorded(end->already_recorded);
   out.set_will_retry(end->will_retry);
   if (!end->already_recorded) {
-    LOG_INFO << "run " << end->run_id << " attempt " << req.attempt_id() << " ended: " << req.reason() << ": "
-             << req.message() << (end->will_retry ? " (will retry)" : end->run_ended ? " (run failed)" : "");
+    LOG_INFO << "run " << end->run_id << " attempt " << req.attempt_id()
+             << " ended: " << req.reason() << ": " << req.message()
+             << (end->will_retry  ? " (will retry)"
+                 : end->run_ended ? " (run failed)"
+                                  : "");
     if (end->sweep_may_be_done) {
       absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
       if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
     }
-    const std::string outcome =
-        req.reason() == "drained" ? "released" : req.reason() == "cancelled" ? "cancelled" : "failed";
+    const std::string outcome = req.reason() == "drained"     ? "released"
+                                : req.reason() == "cancelled" ? "cancelled"
+                                                              : "failed";
     if (metrics_) metrics_->CountAttemptEnded(outcome, req.reason());
     if (on_attempt_ended_) on_attempt_ended_(*end, outcome);
   }
@@ -106,7 +119,8 @@ absl::Status Scheduler::MaintainOnce() {
     LOG_INFO << "reclaimed " << expired->attempts << " expired lease(s)";
     if (metrics_) {
       metrics_->CountLeasesExpired(expired->attempts);
-      for (int i = 0; i < expired->attempts; ++i) metrics_->CountAttemptEnded("expired", "lease_expired");
+      for (int i = 0; i < expired->attempts; ++i)
+        metrics_->CountAttemptEnded("expired", "lease_expired");
     }
   }
   for (int64_t s : expired->sweeps) {

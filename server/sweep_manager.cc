@@ -23,8 +23,10 @@ constexpr int64_t kWatchOverlapMs = 5000;
 
 }  // namespace
 
-absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& spec_yaml, bool dry_run) {
-  if (spec_yaml.size() > (1 << 20)) return absl::InvalidArgumentError("spec_yaml: larger than 1 MiB");
+absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& spec_yaml,
+                                                             bool dry_run) {
+  if (spec_yaml.size() > (1 << 20))
+    return absl::InvalidArgumentError("spec_yaml: larger than 1 MiB");
   auto spec = ParseSweepSpec(spec_yaml);
   if (!spec.ok()) return spec.status();
   auto runs = PlanSweep(*spec);
@@ -36,8 +38,8 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
     for (const PlannedRun& r : *runs) {
       if (r.memory_bytes > *largest) {
         return absl::InvalidArgumentError(
-            "runs[" + std::to_string(r.ordinal) + "]: " + model::DescribeShape(r.shape) + " needs about " +
-            GiB(r.memory_bytes) + " to train, more than any registered " +
+            "runs[" + std::to_string(r.ordinal) + "]: " + model::DescribeShape(r.shape) +
+            " needs about " + GiB(r.memory_bytes) + " to train, more than any registered " +
             (spec->device == "any" ? std::string("") : spec->device + " ") + "device (largest " +
             GiB(*largest) + ")");
       }
@@ -89,7 +91,8 @@ absl::Status SweepWatch::Poll(v1::SweepEvent* event, bool* has_event) {
   auto sweep = sweeps_->GetSweep(sweep_id_);
   if (!sweep.ok()) return sweep.status();
   int64_t now_ms = 0;
-  auto runs = sweeps_->ListRunsUpdatedSince(sweep_id_, first_ ? 0 : since_ms_ - kWatchOverlapMs, &now_ms);
+  auto runs =
+      sweeps_->ListRunsUpdatedSince(sweep_id_, first_ ? 0 : since_ms_ - kWatchOverlapMs, &now_ms);
   if (!runs.ok()) return runs.status();
   since_ms_ = now_ms;
   event->Clear();

@@ -24,8 +24,8 @@ std::string Sci(double v) {
 struct Cell {
   std::string field;  // the spec field this cell came from, for errors
   double target_params = 0;
-  double tokens = 0;          // requested D (0: derived from budget)
-  double budget = 0;          // isoflop C
+  double tokens = 0;  // requested D (0: derived from budget)
+  double budget = 0;  // isoflop C
   double unique_tokens = 0;
 };
 
@@ -35,9 +35,11 @@ class Planner {
 
   absl::StatusOr<std::vector<PlannedRun>> Plan() {
     std::vector<Cell> cells = Cells();
-    const double total = static_cast<double>(cells.size()) * spec_.families.size() * spec_.seeds.size();
+    const double total =
+        static_cast<double>(cells.size()) * spec_.families.size() * spec_.seeds.size();
     if (total > kMaxRunsPerSweep) {
-      return absl::InvalidArgumentError("spec: expands into " + Sci(total) + " runs, more than the limit of " +
+      return absl::InvalidArgumentError("spec: expands into " + Sci(total) +
+                                        " runs, more than the limit of " +
                                         std::to_string(kMaxRunsPerSweep));
     }
     std::vector<PlannedRun> runs;
@@ -137,15 +139,17 @@ class Planner {
                                              spec_.architecture);
     const std::string fam(model::FamilyName(f));
     if (std::string err = model::ValidateShape(shape); !err.empty()) {
-      errors_.push_back(cell.field + ": " + fam + " of " + Sci(cell.target_params) + " params: " + err);
+      errors_.push_back(cell.field + ": " + fam + " of " + Sci(cell.target_params) +
+                        " params: " + err);
       return false;
     }
     const model::ParamCount params = model::CountParams(shape);
     const double got = static_cast<double>(params.non_embedding);
     if (std::abs(std::log(got / cell.target_params)) > std::log(2.0)) {
-      errors_.push_back(cell.field + ": a " + fam + " of " + Sci(cell.target_params) +
-                        " non-embedding params is outside the architecture rule's reach (nearest shape " +
-                        model::DescribeShape(shape) + " has " + Sci(got) + ")");
+      errors_.push_back(
+          cell.field + ": a " + fam + " of " + Sci(cell.target_params) +
+          " non-embedding params is outside the architecture rule's reach (nearest shape " +
+          model::DescribeShape(shape) + " has " + Sci(got) + ")");
       return false;
     }
     const model::FlopsPerToken fpt = model::ExactFlopsPerToken(shape);
@@ -153,9 +157,10 @@ class Planner {
     if (cell.budget > 0) tokens = cell.budget / fpt.training;
     const int64_t batch = spec_.train.batch_tokens;
     if (tokens < batch) {
-      errors_.push_back(cell.field + ": " + fam + " " + model::DescribeShape(shape) + " would train on " +
-                        Sci(tokens) + " tokens, less than one batch (train.batch_tokens = " +
-                        std::to_string(batch) + ")");
+      errors_.push_back(
+          cell.field + ": " + fam + " " + model::DescribeShape(shape) + " would train on " +
+          Sci(tokens) +
+          " tokens, less than one batch (train.batch_tokens = " + std::to_string(batch) + ")");
       return false;
     }
     const int64_t steps = static_cast<int64_t>(std::ceil(tokens / batch - 1e-9));
@@ -194,7 +199,8 @@ class Planner {
                             {"log_interval_steps", t.log_interval_steps}};
     if (t.eval_interval_tokens > 0) train["eval_interval_tokens"] = t.eval_interval_tokens;
     nlohmann::json data = {{"dataset", spec_.dataset}};
-    data["unique_tokens"] = r.unique_tokens > 0 ? nlohmann::json(r.unique_tokens) : nlohmann::json(nullptr);
+    data["unique_tokens"] =
+        r.unique_tokens > 0 ? nlohmann::json(r.unique_tokens) : nlohmann::json(nullptr);
     const ModelShape& s = r.shape;
     return {{"family", std::string(model::FamilyName(r.family))},
             {"model",
@@ -226,11 +232,14 @@ class Planner {
         const Cell& b = cells[i];
         if (a.target_params == b.target_params || a.budget != b.budget) continue;
         if (spec_.kind == SweepKind::kGrid || spec_.kind == SweepKind::kDataConstrained) continue;
-        ModelShape sa = model::ShapeForParams(f, a.target_params, spec_.context, spec_.vocab, spec_.architecture);
-        ModelShape sb = model::ShapeForParams(f, b.target_params, spec_.context, spec_.vocab, spec_.architecture);
+        ModelShape sa = model::ShapeForParams(f, a.target_params, spec_.context, spec_.vocab,
+                                              spec_.architecture);
+        ModelShape sb = model::ShapeForParams(f, b.target_params, spec_.context, spec_.vocab,
+                                              spec_.architecture);
         if (sa == sb) {
-          errors_.push_back(b.field + ": sizes " + Sci(a.target_params) + " and " + Sci(b.target_params) +
-                            " give the same " + std::string(model::FamilyName(f)) + " shape (" +
+          errors_.push_back(b.field + ": sizes " + Sci(a.target_params) + " and " +
+                            Sci(b.target_params) + " give the same " +
+                            std::string(model::FamilyName(f)) + " shape (" +
                             model::DescribeShape(sa) + "); use fewer sizes or a wider range");
         }
       }

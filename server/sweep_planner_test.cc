@@ -16,7 +16,8 @@ SweepSpec MustParse(const std::string& yaml) {
 
 TEST(SweepPlannerTest, LadderInterleavesFamiliesOnIdenticalTokenBudgets) {
   SweepSpec spec = MustParse(
-      "name: l\nkind: ladder\nfamilies: [transformer, lstm]\nladder: {min_params: 2e4, max_params: 2e6, steps: 3}\n");
+      "name: l\nkind: ladder\nfamilies: [transformer, lstm]\nladder: {min_params: 2e4, max_params: "
+      "2e6, steps: 3}\n");
   auto runs = PlanSweep(spec);
   ASSERT_TRUE(runs.ok()) << runs.status();
   ASSERT_EQ(runs->size(), 6u);
@@ -48,7 +49,8 @@ TEST(SweepPlannerTest, PlannedFlopsUseTheExactCountAndSixNDBeside) {
 
 TEST(SweepPlannerTest, IsoflopRunsSpendTheirBudget) {
   SweepSpec spec = MustParse(
-      "name: i\nkind: isoflop\nfamilies: [transformer, lstm]\nisoflop: {budgets: [1e13, 1e14], sizes: 4}\n");
+      "name: i\nkind: isoflop\nfamilies: [transformer, lstm]\nisoflop: {budgets: [1e13, 1e14], "
+      "sizes: 4}\n");
   auto runs = PlanSweep(spec);
   ASSERT_TRUE(runs.ok()) << runs.status();
   ASSERT_EQ(runs->size(), 16u);
@@ -83,39 +85,47 @@ TEST(SweepPlannerTest, ExpansionIsDeterministic) {
 }
 
 TEST(SweepPlannerTest, RefusesASizeTooSmallForTheRule) {
-  SweepSpec spec = MustParse("name: g\nkind: grid\nfamilies: [transformer]\ngrid: {params: [50], tokens: [1e6]}\n");
+  SweepSpec spec = MustParse(
+      "name: g\nkind: grid\nfamilies: [transformer]\ngrid: {params: [50], tokens: [1e6]}\n");
   auto runs = PlanSweep(spec);
   ASSERT_FALSE(runs.ok());
   EXPECT_EQ(runs.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(runs.status().message()).find("outside the architecture rule's reach"), std::string::npos)
+  EXPECT_NE(std::string(runs.status().message()).find("outside the architecture rule's reach"),
+            std::string::npos)
       << runs.status();
 }
 
 TEST(SweepPlannerTest, RefusesABudgetBelowOneBatch) {
-  SweepSpec spec = MustParse("name: i\nkind: isoflop\nfamilies: [lstm]\nisoflop: {budgets: [1e9], params: [1e5]}\n");
+  SweepSpec spec = MustParse(
+      "name: i\nkind: isoflop\nfamilies: [lstm]\nisoflop: {budgets: [1e9], params: [1e5]}\n");
   auto runs = PlanSweep(spec);
   ASSERT_FALSE(runs.ok());
-  EXPECT_NE(std::string(runs.status().message()).find("isoflop.budgets[0]"), std::string::npos) << runs.status();
+  EXPECT_NE(std::string(runs.status().message()).find("isoflop.budgets[0]"), std::string::npos)
+      << runs.status();
   EXPECT_NE(std::string(runs.status().message()).find("less than one batch"), std::string::npos);
 }
 
 TEST(SweepPlannerTest, RefusesSizesThatCollapseOntoOneShape) {
   SweepSpec spec = MustParse(
-      "name: l\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: 1e5, max_params: 1.02e5, steps: 3}\n");
+      "name: l\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: 1e5, max_params: 1.02e5, "
+      "steps: 3}\n");
   auto runs = PlanSweep(spec);
   ASSERT_FALSE(runs.ok());
-  EXPECT_NE(std::string(runs.status().message()).find("give the same lstm shape"), std::string::npos)
+  EXPECT_NE(std::string(runs.status().message()).find("give the same lstm shape"),
+            std::string::npos)
       << runs.status();
 }
 
 TEST(SweepPlannerTest, RefusesTooManyRuns) {
   SweepSpec spec = MustParse(
       "name: g\nkind: grid\nfamilies: [lstm, transformer]\nseeds: [1,2,3,4,5,6,7,8,9,10]\n"
-      "grid: {params: [1e5], tokens: [" + [] {
+      "grid: {params: [1e5], tokens: [" +
+      [] {
         std::string s;
         for (int i = 0; i < 6000; ++i) s += (i ? "," : "") + std::to_string(4096 * (i + 1));
         return s;
-      }() + "]}\n");
+      }() +
+      "]}\n");
   auto runs = PlanSweep(spec);
   ASSERT_FALSE(runs.ok());
   EXPECT_NE(std::string(runs.status().message()).find("more than the limit"), std::string::npos);
@@ -134,7 +144,8 @@ namespace {
 // Every sweep file shipped in deploy/sweeps/ parses and plans.
 TEST(ShippedSweepsTest, EveryFileInDeploySweepsIsValid) {
   int files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(LADDER_SOURCE_DIR) + "/deploy/sweeps")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(LADDER_SOURCE_DIR) + "/deploy/sweeps")) {
     if (entry.path().extension() != ".yaml") continue;
     ++files;
     std::ifstream in(entry.path());

@@ -28,7 +28,8 @@ class Reader {
       Error(key, n, "must be a mapping");
       return Reader(errors_, Path(key), YAML::Node(YAML::NodeType::Map));
     }
-    return Reader(errors_, Path(key), n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map));
+    return Reader(errors_, Path(key),
+                  n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map));
   }
 
   YAML::Node raw(const char* key) {
@@ -139,7 +140,8 @@ class Reader {
   void Missing(const char* key) {
     std::ostringstream o;
     o << Path(key) << ": is required";
-    if (node_.Mark().line >= 0 && !path_.empty()) o << " (in the mapping at line " << node_.Mark().line + 1 << ")";
+    if (node_.Mark().line >= 0 && !path_.empty())
+      o << " (in the mapping at line " << node_.Mark().line + 1 << ")";
     errors_->push_back(o.str());
   }
 
@@ -159,7 +161,9 @@ class Reader {
   YAML::Node node() const { return node_; }
 
  private:
-  static std::string Scalar(const YAML::Node& n) { return n.IsScalar() ? n.Scalar() : "(not a scalar)"; }
+  static std::string Scalar(const YAML::Node& n) {
+    return n.IsScalar() ? n.Scalar() : "(not a scalar)";
+  }
 
   static bool ToNumber(const YAML::Node& n, double* out) {
     if (!n.IsScalar()) return false;
@@ -206,7 +210,8 @@ void ReadLearningRate(Reader& train, LearningRateSpec* lr) {
   } else {
     r.Error("rule", r.node()["rule"], "unknown rule '" + rule + "' (expected kaplan or constant)");
   }
-  if (!(lr->scale > 0)) r.Error(rule == "constant" ? "value" : "scale", r.node(), "must be positive");
+  if (!(lr->scale > 0))
+    r.Error(rule == "constant" ? "value" : "scale", r.node(), "must be positive");
   YAML::Node fam = r.raw("family_scale");
   if (fam.IsDefined() && !fam.IsNull()) {
     Reader fr = r.child("family_scale");
@@ -233,11 +238,16 @@ void ReadLearningRate(Reader& train, LearningRateSpec* lr) {
 
 std::string_view SweepKindName(SweepKind kind) {
   switch (kind) {
-    case SweepKind::kLadder: return "ladder";
-    case SweepKind::kIsoflop: return "isoflop";
-    case SweepKind::kGrid: return "grid";
-    case SweepKind::kDataConstrained: return "data_constrained";
-    case SweepKind::kImported: return "imported";
+    case SweepKind::kLadder:
+      return "ladder";
+    case SweepKind::kIsoflop:
+      return "isoflop";
+    case SweepKind::kGrid:
+      return "grid";
+    case SweepKind::kDataConstrained:
+      return "data_constrained";
+    case SweepKind::kImported:
+      return "imported";
   }
   return "unknown";
 }
@@ -291,7 +301,8 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
           r.ErrorAt(path, fams[i],
                     "unknown family '" + (fams[i].IsScalar() ? fams[i].Scalar() : "?") +
                         "' (expected transformer or lstm)");
-        } else if (std::find(spec.families.begin(), spec.families.end(), *f) != spec.families.end()) {
+        } else if (std::find(spec.families.begin(), spec.families.end(), *f) !=
+                   spec.families.end()) {
           r.ErrorAt(path, fams[i], "family '" + fams[i].Scalar() + "' is listed twice");
         } else {
           spec.families.push_back(*f);
@@ -310,12 +321,14 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
       spec.seeds.clear();
       for (size_t i = 0; i < seeds.size(); ++i) {
         if (seeds[i] != std::floor(seeds[i]) || seeds[i] < 0) {
-          r.ErrorAt("seeds[" + std::to_string(i) + "]", root["seeds"], "must be a whole number >= 0");
+          r.ErrorAt("seeds[" + std::to_string(i) + "]", root["seeds"],
+                    "must be a whole number >= 0");
         }
         spec.seeds.push_back(static_cast<int64_t>(seeds[i]));
       }
       std::set<int64_t> unique(spec.seeds.begin(), spec.seeds.end());
-      if (unique.size() != spec.seeds.size()) r.Error("seeds", root["seeds"], "has a repeated seed");
+      if (unique.size() != spec.seeds.size())
+        r.Error("seeds", root["seeds"], "has a repeated seed");
     }
   }
   spec.device = r.String("device", "any");
@@ -323,7 +336,8 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     r.Error("device", root["device"], "must be any, cpu or cuda, got '" + spec.device + "'");
   }
   spec.target_compute = r.Number("target_compute", 0);
-  if (spec.target_compute < 0) r.Error("target_compute", root["target_compute"], "must not be negative");
+  if (spec.target_compute < 0)
+    r.Error("target_compute", root["target_compute"], "must not be negative");
 
   {
     Reader d = r.child("data");
@@ -336,7 +350,8 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     spec.context = static_cast<int>(m.Integer("context", 64, 1));
     spec.vocab = static_cast<int>(m.Integer("vocab", 256, 2));
     auto& a = spec.architecture;
-    a.transformer_aspect = static_cast<int>(m.Integer("transformer_aspect", a.transformer_aspect, 1));
+    a.transformer_aspect =
+        static_cast<int>(m.Integer("transformer_aspect", a.transformer_aspect, 1));
     a.head_dim = static_cast<int>(m.Integer("head_dim", a.head_dim, 1));
     a.mlp_ratio = static_cast<int>(m.Integer("mlp_ratio", a.mlp_ratio, 1));
     a.lstm_layers = static_cast<int>(m.Integer("lstm_layers", a.lstm_layers, 1));
@@ -374,9 +389,11 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
       t.Error("min_lr_ratio", t.node()["min_lr_ratio"], "must be in [0, 1]");
     }
     tr.weight_decay = t.Number("weight_decay", tr.weight_decay);
-    if (tr.weight_decay < 0) t.Error("weight_decay", t.node()["weight_decay"], "must not be negative");
+    if (tr.weight_decay < 0)
+      t.Error("weight_decay", t.node()["weight_decay"], "must not be negative");
     tr.grad_clip = t.Number("grad_clip", tr.grad_clip);
-    if (tr.grad_clip < 0) t.Error("grad_clip", t.node()["grad_clip"], "must not be negative (0 = off)");
+    if (tr.grad_clip < 0)
+      t.Error("grad_clip", t.node()["grad_clip"], "must not be negative (0 = off)");
     tr.beta1 = t.Number("beta1", tr.beta1);
     tr.beta2 = t.Number("beta2", tr.beta2);
     if (tr.beta1 < 0 || tr.beta1 >= 1) t.Error("beta1", t.node()["beta1"], "must be in [0, 1)");
@@ -402,11 +419,13 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     s.max_params = l.Number("max_params", 0, true);
     s.steps = static_cast<int>(l.Integer("steps", 0, 2, true));
     s.tokens_per_param = l.Number("tokens_per_param", 20);
-    if (l.present("min_params") && !(s.min_params > 0)) l.Error("min_params", l.node()["min_params"], "must be positive");
+    if (l.present("min_params") && !(s.min_params > 0))
+      l.Error("min_params", l.node()["min_params"], "must be positive");
     if (l.present("max_params") && !(s.max_params >= s.min_params)) {
       l.Error("max_params", l.node()["max_params"], "must be at least min_params");
     }
-    if (!(s.tokens_per_param > 0)) l.Error("tokens_per_param", l.node()["tokens_per_param"], "must be positive");
+    if (!(s.tokens_per_param > 0))
+      l.Error("tokens_per_param", l.node()["tokens_per_param"], "must be positive");
     if (s.steps > 1000) l.Error("steps", l.node()["steps"], "must be at most 1000");
     l.RejectUnknown();
   } else if (spec.kind == SweepKind::kIsoflop) {
@@ -453,7 +472,8 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
       r.Error("simulation", sim, "must be a mapping");
     } else {
       // Convert YAML to JSON by value; numbers stay numbers.
-      std::function<nlohmann::json(const YAML::Node&)> to_json = [&](const YAML::Node& n) -> nlohmann::json {
+      std::function<nlohmann::json(const YAML::Node&)> to_json =
+          [&](const YAML::Node& n) -> nlohmann::json {
         if (n.IsMap()) {
           nlohmann::json o = nlohmann::json::object();
           for (const auto& kv : n) o[kv.first.Scalar()] = to_json(kv.second);

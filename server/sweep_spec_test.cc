@@ -70,39 +70,62 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"yaml syntax", "name: x\nkind: [ladder\n", "YAML syntax error at line"},
         BadCase{"not a mapping", "- a\n- b\n", "spec: must be a YAML mapping"},
         BadCase{"unknown family",
-                "name: x\nkind: ladder\nfamilies: [transformer, rnn]\nladder: {min_params: 1e4, max_params: 1e5, steps: 2}\n",
+                "name: x\nkind: ladder\nfamilies: [transformer, rnn]\nladder: {min_params: 1e4, "
+                "max_params: 1e5, steps: 2}\n",
                 "families[1] (line 3): unknown family 'rnn'"},
-        BadCase{"missing families", "name: x\nkind: ladder\nladder: {min_params: 1e4, max_params: 1e5, steps: 2}\n",
+        BadCase{"missing families",
+                "name: x\nkind: ladder\nladder: {min_params: 1e4, max_params: 1e5, steps: 2}\n",
                 "families: is required"},
-        BadCase{"unknown kind", "name: x\nkind: ladders\nfamilies: [lstm]\n", "kind (line 2): unknown kind 'ladders'"},
-        BadCase{"zero budget", "name: x\nkind: isoflop\nfamilies: [lstm]\nisoflop: {budgets: [1e12, 0]}\n",
+        BadCase{"unknown kind", "name: x\nkind: ladders\nfamilies: [lstm]\n",
+                "kind (line 2): unknown kind 'ladders'"},
+        BadCase{"zero budget",
+                "name: x\nkind: isoflop\nfamilies: [lstm]\nisoflop: {budgets: [1e12, 0]}\n",
                 "isoflop.budgets[1] (line 4): must be positive"},
-        BadCase{"negative params", "name: x\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: -5, max_params: 1e5, steps: 3}\n",
+        BadCase{"negative params",
+                "name: x\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: -5, max_params: "
+                "1e5, steps: 3}\n",
                 "ladder.min_params (line 4): must be positive"},
-        BadCase{"one step", "name: x\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: 1e4, max_params: 1e5, steps: 1}\n",
+        BadCase{"one step",
+                "name: x\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: 1e4, max_params: "
+                "1e5, steps: 1}\n",
                 "ladder.steps (line 4): must be at least 2"},
-        BadCase{"typo field", "name: x\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: 1e4, max_params: 1e5, stpes: 3}\n",
+        BadCase{"typo field",
+                "name: x\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: 1e4, max_params: "
+                "1e5, stpes: 3}\n",
                 "ladder.stpes (line 4): unknown field"},
-        BadCase{"not a number", "name: x\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5, lots], tokens: [1e6]}\n",
-                "grid.params[1] (line 4): must be a number, got 'lots'"},
+        BadCase{
+            "not a number",
+            "name: x\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5, lots], tokens: [1e6]}\n",
+            "grid.params[1] (line 4): must be a number, got 'lots'"},
         BadCase{"batch not multiple of context",
-                "name: x\nkind: grid\nfamilies: [lstm]\nmodel: {context: 100}\ntrain: {batch_tokens: 4096}\ngrid: {params: [1e5], tokens: [1e6]}\n",
+                "name: x\nkind: grid\nfamilies: [lstm]\nmodel: {context: 100}\ntrain: "
+                "{batch_tokens: 4096}\ngrid: {params: [1e5], tokens: [1e6]}\n",
                 "train.batch_tokens (line 5): must be a multiple of model.context (100)"},
-        BadCase{"wrong section", "name: x\nkind: grid\nfamilies: [lstm]\nladder: {steps: 2}\ngrid: {params: [1e5], tokens: [1e6]}\n",
+        BadCase{"wrong section",
+                "name: x\nkind: grid\nfamilies: [lstm]\nladder: {steps: 2}\ngrid: {params: [1e5], "
+                "tokens: [1e6]}\n",
                 "ladder (line 4): does not belong in a sweep of kind grid"},
-        BadCase{"bad device", "name: x\nkind: grid\nfamilies: [lstm]\ndevice: tpu\ngrid: {params: [1e5], tokens: [1e6]}\n",
+        BadCase{"bad device",
+                "name: x\nkind: grid\nfamilies: [lstm]\ndevice: tpu\ngrid: {params: [1e5], tokens: "
+                "[1e6]}\n",
                 "device (line 4): must be any, cpu or cuda"},
-        BadCase{"duplicate family", "name: x\nkind: grid\nfamilies: [lstm, lstm]\ngrid: {params: [1e5], tokens: [1e6]}\n",
-                "families[1] (line 3): family 'lstm' is listed twice"},
+        BadCase{
+            "duplicate family",
+            "name: x\nkind: grid\nfamilies: [lstm, lstm]\ngrid: {params: [1e5], tokens: [1e6]}\n",
+            "families[1] (line 3): family 'lstm' is listed twice"},
         BadCase{"fractional epochs list ok but zero unique",
-                "name: x\nkind: data_constrained\nfamilies: [lstm]\ndata_constrained: {unique_tokens: 0, epochs: [1, 2], params: [1e5]}\n",
+                "name: x\nkind: data_constrained\nfamilies: [lstm]\ndata_constrained: "
+                "{unique_tokens: 0, epochs: [1, 2], params: [1e5]}\n",
                 "data_constrained.unique_tokens (line 4): must be at least 1"},
         BadCase{"bad lr rule",
-                "name: x\nkind: grid\nfamilies: [lstm]\ntrain: {learning_rate: {rule: magic}}\ngrid: {params: [1e5], tokens: [1e6]}\n",
+                "name: x\nkind: grid\nfamilies: [lstm]\ntrain: {learning_rate: {rule: "
+                "magic}}\ngrid: {params: [1e5], tokens: [1e6]}\n",
                 "train.learning_rate.rule (line 4): unknown rule 'magic'"}));
 
 TEST(SweepSpecTest, ReportsEveryErrorAtOnce) {
-  auto spec = ParseSweepSpec("name: x\nkind: ladder\nfamilies: [rnn]\nladder: {min_params: 0, max_params: 1e5, steps: 1}\n");
+  auto spec = ParseSweepSpec(
+      "name: x\nkind: ladder\nfamilies: [rnn]\nladder: {min_params: 0, max_params: 1e5, steps: "
+      "1}\n");
   ASSERT_FALSE(spec.ok());
   const std::string m(spec.status().message());
   EXPECT_NE(m.find("families[0]"), std::string::npos) << m;

@@ -20,9 +20,11 @@ using testing::CoordinatorHarness;
 using namespace std::chrono_literals;
 
 constexpr char kGridSweep[] =
-    "name: rpc\nkind: grid\nfamilies: [transformer, lstm]\ngrid: {params: [1e5], tokens: [4096, 8192]}\n";
+    "name: rpc\nkind: grid\nfamilies: [transformer, lstm]\ngrid: {params: [1e5], tokens: [4096, "
+    "8192]}\n";
 
-int64_t Register(v1::Agent::Stub& agent, const std::string& name, int64_t memory = int64_t{1} << 34) {
+int64_t Register(v1::Agent::Stub& agent, const std::string& name,
+                 int64_t memory = int64_t{1} << 34) {
   v1::RegisterWorkerRequest req;
   req.set_name(name);
   req.set_hostname("localhost");
@@ -51,7 +53,8 @@ int DrainQueue(v1::Agent::Stub& agent, int64_t worker, double loss) {
     v1::LeaseRunRequest lr;
     lr.set_worker_id(worker);
     v1::LeaseRunResponse lease;
-    if (!agent.LeaseRun(CoordinatorHarness::Ctx().get(), lr, &lease).ok() || !lease.granted()) return done;
+    if (!agent.LeaseRun(CoordinatorHarness::Ctx().get(), lr, &lease).ok() || !lease.granted())
+      return done;
     v1::CompleteAttemptRequest c;
     c.set_attempt_id(lease.lease().attempt_id());
     c.set_lease_token(lease.lease().lease_token());
@@ -69,14 +72,18 @@ class CoordinatorRpcTest : public ::testing::Test {
 TEST_F(CoordinatorRpcTest, MalformedSweepIsRefusedWholeNamingTheField) {
   CoordinatorHarness h(db_.url());
   v1::CreateSweepResponse resp;
-  grpc::Status st = Submit(h, "name: x\nkind: ladder\nfamilies: [transformer, gru]\n"
-                              "ladder: {min_params: 1e4, max_params: 1e6, steps: 3}\n", &resp);
+  grpc::Status st = Submit(h,
+                           "name: x\nkind: ladder\nfamilies: [transformer, gru]\n"
+                           "ladder: {min_params: 1e4, max_params: 1e6, steps: 3}\n",
+                           &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(st.error_message().find("families[1] (line 3): unknown family 'gru'"), std::string::npos)
+  EXPECT_NE(st.error_message().find("families[1] (line 3): unknown family 'gru'"),
+            std::string::npos)
       << st.error_message();
   st = Submit(h, "name: x\n  kind: : ladder\n", &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(st.error_message().find("YAML syntax error at line"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("YAML syntax error at line"), std::string::npos)
+      << st.error_message();
   EXPECT_EQ(db_.Query("SELECT count(*) FROM sweeps"), "0");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM runs"), "0");
 }
@@ -109,15 +116,18 @@ TEST_F(CoordinatorRpcTest, UnknownIdsAreNotFound) {
   v1::GetSweepRequest g;
   g.set_sweep_id(99);
   v1::Sweep s;
-  EXPECT_EQ(h.sweeps().GetSweep(CoordinatorHarness::Ctx().get(), g, &s).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.sweeps().GetSweep(CoordinatorHarness::Ctx().get(), g, &s).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::GetRunRequest r;
   r.set_run_id(99);
   v1::Run run;
-  EXPECT_EQ(h.runs().GetRun(CoordinatorHarness::Ctx().get(), r, &run).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.runs().GetRun(CoordinatorHarness::Ctx().get(), r, &run).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::ListRunsRequest l;
   l.set_sweep_id(99);
   v1::ListRunsResponse lr;
-  EXPECT_EQ(h.runs().ListRuns(CoordinatorHarness::Ctx().get(), l, &lr).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(h.runs().ListRuns(CoordinatorHarness::Ctx().get(), l, &lr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(CoordinatorRpcTest, RegistrationNamesTheBadDeviceField) {
@@ -162,7 +172,8 @@ TEST_F(CoordinatorRpcTest, HealthCheckReportsServing) {
   ASSERT_TRUE(response.Dump(&slices).ok());
   ASSERT_FALSE(slices.empty());
   // HealthCheckResponse{status: SERVING (1)} is the two bytes 08 01.
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size()), std::string("\x08\x01", 2));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size()),
+            std::string("\x08\x01", 2));
 }
 
 TEST_F(CoordinatorRpcTest, WatchStreamFollowsASweepToItsEnd) {
@@ -201,8 +212,9 @@ TEST_F(CoordinatorRpcTest, WatchStreamFollowsASweepToItsEnd) {
 TEST_F(CoordinatorRpcTest, CoordinatorRestartMidSweepLosesNothing) {
   auto first = std::make_unique<CoordinatorHarness>(db_.url());
   v1::CreateSweepResponse created;
-  ASSERT_TRUE(Submit(*first, "name: r\nkind: grid\nfamilies: [lstm]\n"
-                             "grid: {params: [1e5], tokens: [4096, 8192, 12288, 16384, 20480, 24576]}\n",
+  ASSERT_TRUE(Submit(*first,
+                     "name: r\nkind: grid\nfamilies: [lstm]\n"
+                     "grid: {params: [1e5], tokens: [4096, 8192, 12288, 16384, 20480, 24576]}\n",
                      &created)
                   .ok());
   const int64_t w = Register(first->agent(), "w");
@@ -234,7 +246,9 @@ TEST_F(CoordinatorRpcTest, CoordinatorRestartMidSweepLosesNothing) {
   v1::CompleteAttemptResponse cr;
   ASSERT_TRUE(second.agent().CompleteAttempt(CoordinatorHarness::Ctx().get(), c, &cr).ok());
   EXPECT_EQ(DrainQueue(second.agent(), w, 2.0), 2);
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded' AND final_eval_loss = 2"), "6");
+  EXPECT_EQ(
+      db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded' AND final_eval_loss = 2"),
+      "6");
   EXPECT_EQ(db_.Query("SELECT state FROM sweeps"), "succeeded");
 }
 
@@ -244,15 +258,19 @@ TEST_F(CoordinatorRpcTest, TwoCoordinatorsShareOneDatabaseWithoutDoubleLeasing) 
   std::string tokens;
   for (int i = 0; i < 40; ++i) tokens += (i ? "," : "") + std::to_string(4096 * (i + 1));
   v1::CreateSweepResponse created;
-  ASSERT_TRUE(Submit(a, "name: m\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [" + tokens + "]}\n",
+  ASSERT_TRUE(Submit(a,
+                     "name: m\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [" +
+                         tokens + "]}\n",
                      &created)
                   .ok());
   std::vector<int64_t> workers;
-  for (int i = 0; i < 6; ++i) workers.push_back(Register(i % 2 ? a.agent() : b.agent(), "w" + std::to_string(i)));
+  for (int i = 0; i < 6; ++i)
+    workers.push_back(Register(i % 2 ? a.agent() : b.agent(), "w" + std::to_string(i)));
   std::atomic<int> completed{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 6; ++i) {
-    threads.emplace_back([&, i] { completed += DrainQueue(i % 2 ? a.agent() : b.agent(), workers[i], 1.5); });
+    threads.emplace_back(
+        [&, i] { completed += DrainQueue(i % 2 ? a.agent() : b.agent(), workers[i], 1.5); });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(completed.load(), 40);
@@ -263,7 +281,10 @@ TEST_F(CoordinatorRpcTest, TwoCoordinatorsShareOneDatabaseWithoutDoubleLeasing) 
 TEST_F(CoordinatorRpcTest, WorkerThatStopsHeartbeatingLosesItsLeaseToAnother) {
   CoordinatorHarness h(db_.url());
   v1::CreateSweepResponse created;
-  ASSERT_TRUE(Submit(h, "name: e\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [4096]}\n", &created).ok());
+  ASSERT_TRUE(
+      Submit(h, "name: e\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [4096]}\n",
+             &created)
+          .ok());
   const int64_t dead = Register(h.agent(), "dead");
   const int64_t alive = Register(h.agent(), "alive");
   v1::LeaseRunRequest lr;
@@ -275,7 +296,8 @@ TEST_F(CoordinatorRpcTest, WorkerThatStopsHeartbeatingLosesItsLeaseToAnother) {
   // reclaims the run and the live worker gets it.
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(DrainQueue(h.agent(), alive, 2.0), 1);
-  EXPECT_EQ(db_.Query("SELECT string_agg(outcome, ',' ORDER BY number) FROM attempts"), "expired,succeeded");
+  EXPECT_EQ(db_.Query("SELECT string_agg(outcome, ',' ORDER BY number) FROM attempts"),
+            "expired,succeeded");
 }
 
 }  // namespace
@@ -292,18 +314,26 @@ TEST_F(CoordinatorRpcTest, MetricsEndpointServesSchedulingSeries) {
   EXPECT_EQ(DrainQueue(h.agent(), w, 2.0), 4);
   std::this_thread::sleep_for(300ms);  // a maintenance pass refreshes the gauges
   int status = 0;
-  const std::string text = testing::HttpGet("127.0.0.1", h.coordinator().metrics_port(), "/metrics", &status);
+  const std::string text =
+      testing::HttpGet("127.0.0.1", h.coordinator().metrics_port(), "/metrics", &status);
   ASSERT_EQ(status, 200) << "metrics endpoint unreachable";
   EXPECT_EQ(testing::MetricValue(text, "ladder_leases_total{granted=\"true\"}"), 4) << text;
   EXPECT_GE(testing::MetricValue(text, "ladder_leases_total{granted=\"false\"}"), 1);
-  EXPECT_EQ(testing::MetricValue(text, "ladder_attempts_ended_total{outcome=\"succeeded\",reason=\"\"}"), 4);
+  EXPECT_EQ(
+      testing::MetricValue(text, "ladder_attempts_ended_total{outcome=\"succeeded\",reason=\"\"}"),
+      4);
   EXPECT_EQ(testing::MetricValue(text, "ladder_runs{state=\"succeeded\",sweep=\"" +
                                            std::to_string(created.sweep().id()) + "\"}"),
             4);
   EXPECT_EQ(testing::MetricValue(text, "ladder_queue_depth"), 0);
   EXPECT_EQ(testing::MetricValue(text, "ladder_workers{state=\"active\"}"), 1);
-  EXPECT_GE(testing::MetricValue(text, "ladder_rpc_duration_seconds_count{code=\"OK\",method=\"Agent.LeaseRun\"}"), 5);
-  EXPECT_EQ(testing::MetricValue(text, "ladder_rpc_duration_seconds_count{code=\"OK\",method=\"Agent.CompleteAttempt\"}"), 4);
+  EXPECT_GE(testing::MetricValue(
+                text, "ladder_rpc_duration_seconds_count{code=\"OK\",method=\"Agent.LeaseRun\"}"),
+            5);
+  EXPECT_EQ(
+      testing::MetricValue(
+          text, "ladder_rpc_duration_seconds_count{code=\"OK\",method=\"Agent.CompleteAttempt\"}"),
+      4);
   testing::HttpGet("127.0.0.1", h.coordinator().metrics_port(), "/nope", &status);
   EXPECT_EQ(status, 404);
 }

@@ -25,13 +25,19 @@ std::string WriteFile(const std::string& dir, const std::string& name, const std
 }
 
 // A small LSTM-vs-Transformer grid, each run a SIMULATED `seconds` long.
-std::string SimSweep(const std::string& name, int sizes, double seconds, const std::string& extra = "") {
+std::string SimSweep(const std::string& name, int sizes, double seconds,
+                     const std::string& extra = "") {
   std::string params;
-  for (int i = 0; i < sizes; ++i) params += (i ? ", " : "") + std::to_string(static_cast<int>(3e4 * (1 << i)));
-  return "name: " + name + "\nkind: grid\nfamilies: [transformer, lstm]\nmax_attempts: 3\n"
+  for (int i = 0; i < sizes; ++i)
+    params += (i ? ", " : "") + std::to_string(static_cast<int>(3e4 * (1 << i)));
+  return "name: " + name +
+         "\nkind: grid\nfamilies: [transformer, lstm]\nmax_attempts: 3\n"
          "train: {batch_tokens: 4096}\n"
-         "grid: {params: [" + params + "], tokens: [409600]}\n"
-         "simulation: {seconds: " + std::to_string(seconds) + extra + "}\n";
+         "grid: {params: [" +
+         params +
+         "], tokens: [409600]}\n"
+         "simulation: {seconds: " +
+         std::to_string(seconds) + extra + "}\n";
 }
 
 int64_t Submit(LocalStack& stack, const std::string& yaml) {
@@ -54,7 +60,8 @@ TEST_F(EndToEndTest, SweepRunsEndToEndThroughTheCli) {
   CliResult watch = stack.Cli({"watch", std::to_string(sweep)});
   EXPECT_EQ(watch.exit_code, 0) << watch.err;
   EXPECT_NE(watch.out.find("succeeded"), std::string::npos) << watch.out;
-  EXPECT_NE(watch.out.find("(SIMULATED)"), std::string::npos) << "simulated runs must say so:\n" << watch.out;
+  EXPECT_NE(watch.out.find("(SIMULATED)"), std::string::npos) << "simulated runs must say so:\n"
+                                                              << watch.out;
 
   CliResult runs = stack.Cli({"--json", "runs", std::to_string(sweep)});
   ASSERT_EQ(runs.exit_code, 0) << runs.err;
@@ -89,7 +96,8 @@ TEST_F(EndToEndTest, KilledWorkerMidRunStillEndsWithExactlyOneResultPerRun) {
   const int doomed = stack.StartWorker("doomed", 2);
   const int64_t sweep = Submit(stack, SimSweep("kill", 2, 3.0));
   // Let the doomed worker take two runs and start them, then kill it outright.
-  for (int i = 0; i < 100 && db_.Query("SELECT count(*) FROM runs WHERE state = 'running'") != "2"; ++i) {
+  for (int i = 0; i < 100 && db_.Query("SELECT count(*) FROM runs WHERE state = 'running'") != "2";
+       ++i) {
     std::this_thread::sleep_for(100ms);
   }
   ASSERT_EQ(db_.Query("SELECT count(*) FROM runs WHERE state = 'running'"), "2");
@@ -99,41 +107,47 @@ TEST_F(EndToEndTest, KilledWorkerMidRunStillEndsWithExactlyOneResultPerRun) {
   EXPECT_EQ(watch.exit_code, 0) << watch.out << watch.err;
   EXPECT_EQ(db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded'"), "4");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'"), "4");
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM (SELECT run_id FROM attempts WHERE outcome = 'succeeded' "
-                      "GROUP BY run_id HAVING count(*) > 1) d"),
-            "0");
+  EXPECT_EQ(
+      db_.Query("SELECT count(*) FROM (SELECT run_id FROM attempts WHERE outcome = 'succeeded' "
+                "GROUP BY run_id HAVING count(*) > 1) d"),
+      "0");
   EXPECT_EQ(db_.Query("SELECT count(*) >= 2 FROM attempts WHERE outcome = 'expired'"), "t");
 }
 
 TEST_F(EndToEndTest, MalformedTrainerOutputFailsTheAttemptWithAReason) {
   LocalStack stack(db_.url());
   stack.StartWorker("w1", 1);
-  const int64_t sweep = Submit(stack, "name: garbage\nkind: grid\nfamilies: [lstm]\nmax_attempts: 2\n"
-                                      "grid: {params: [3e4], tokens: [409600]}\n"
-                                      "simulation: {seconds: 0.3, fault: garbage}\n");
+  const int64_t sweep = Submit(stack,
+                               "name: garbage\nkind: grid\nfamilies: [lstm]\nmax_attempts: 2\n"
+                               "grid: {params: [3e4], tokens: [409600]}\n"
+                               "simulation: {seconds: 0.3, fault: garbage}\n");
   CliResult watch = stack.Cli({"watch", std::to_string(sweep)});
   EXPECT_EQ(watch.exit_code, 1) << "a failed sweep ends watch with exit 1";
   EXPECT_EQ(db_.Query("SELECT state FROM sweeps"), "failed");
-  EXPECT_EQ(db_.Query("SELECT string_agg(reason, ',') FROM attempts"), "protocol_error,protocol_error");
+  EXPECT_EQ(db_.Query("SELECT string_agg(reason, ',') FROM attempts"),
+            "protocol_error,protocol_error");
   const std::string error = db_.Query("SELECT last_error FROM runs");
   EXPECT_NE(error.find("protocol_error"), std::string::npos) << error;
-  EXPECT_NE(error.find("line"), std::string::npos) << "the reason names the offending line: " << error;
+  EXPECT_NE(error.find("line"), std::string::npos)
+      << "the reason names the offending line: " << error;
 }
 
 TEST_F(EndToEndTest, CrashedTrainerIsRetriedAndResumesItsCurve) {
   LocalStack stack(db_.url());
   stack.StartWorker("w1", 1);
-  const int64_t sweep = Submit(stack, "name: crash\nkind: grid\nfamilies: [transformer]\nmax_attempts: 3\n"
-                                      "grid: {params: [3e4], tokens: [409600]}\n"
-                                      "simulation: {seconds: 1.0, fault: crash_once, fault_at: 0.6}\n");
+  const int64_t sweep = Submit(stack,
+                               "name: crash\nkind: grid\nfamilies: [transformer]\nmax_attempts: 3\n"
+                               "grid: {params: [3e4], tokens: [409600]}\n"
+                               "simulation: {seconds: 1.0, fault: crash_once, fault_at: 0.6}\n");
   CliResult watch = stack.Cli({"watch", std::to_string(sweep)});
   EXPECT_EQ(watch.exit_code, 0) << watch.out << watch.err;
-  EXPECT_EQ(db_.Query("SELECT string_agg(outcome || ':' || COALESCE(reason, ''), ',' ORDER BY number) FROM attempts"),
+  EXPECT_EQ(db_.Query("SELECT string_agg(outcome || ':' || COALESCE(reason, ''), ',' ORDER BY "
+                      "number) FROM attempts"),
             "failed:crashed,succeeded:");
   // The second attempt resumed from a checkpoint: the curve has no gap, and
   // some of its points came from the first attempt.
-  const std::string steps = db_.Query(
-      "SELECT (max(step) - min(step)) = (count(*) - 1) * min(step) FROM curve_points");
+  const std::string steps =
+      db_.Query("SELECT (max(step) - min(step)) = (count(*) - 1) * min(step) FROM curve_points");
   EXPECT_EQ(db_.Query("SELECT count(DISTINCT attempt_id) FROM curve_points"), "2");
   const int points = std::stoi(db_.Query("SELECT count(*) FROM curve_points"));
   const int distinct_steps = std::stoi(db_.Query("SELECT count(DISTINCT step) FROM curve_points"));
@@ -146,7 +160,8 @@ TEST_F(EndToEndTest, CoordinatorKilledAndRestartedMidSweepLosesNothing) {
   LocalStack stack(db_.url());
   stack.StartWorker("w1", 2);
   const int64_t sweep = Submit(stack, SimSweep("restart", 3, 1.5));
-  for (int i = 0; i < 200 && db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded'") == "0"; ++i) {
+  for (int i = 0;
+       i < 200 && db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded'") == "0"; ++i) {
     std::this_thread::sleep_for(100ms);
   }
   const int before = std::stoi(db_.Query("SELECT count(*) FROM runs WHERE state = 'succeeded'"));
@@ -165,11 +180,13 @@ TEST_F(EndToEndTest, DrainedWorkerReleasesItsRunAndExitsCleanly) {
   LocalStack stack(db_.url());
   const int w = stack.StartWorker("w1", 1);
   const int64_t sweep = Submit(stack, SimSweep("drain", 1, 20.0));
-  for (int i = 0; i < 100 && db_.Query("SELECT count(*) FROM runs WHERE state = 'running'") != "1"; ++i) {
+  for (int i = 0; i < 100 && db_.Query("SELECT count(*) FROM runs WHERE state = 'running'") != "1";
+       ++i) {
     std::this_thread::sleep_for(100ms);
   }
   stack.SignalWorker(w, SIGTERM);  // drain grace 2 s < 20 s run: the run is released
-  EXPECT_EQ(db_.Query("SELECT string_agg(outcome || ':' || reason, ',') FROM attempts"), "released:drained");
+  EXPECT_EQ(db_.Query("SELECT string_agg(outcome || ':' || reason, ',') FROM attempts"),
+            "released:drained");
   // Both runs wait in the queue again, the released one without a failure counted.
   EXPECT_EQ(db_.Query("SELECT count(*) FROM runs WHERE state = 'queued' AND failures = 0"), "2");
   CliResult cancel = stack.Cli({"cancel", std::to_string(sweep)});
@@ -178,9 +195,11 @@ TEST_F(EndToEndTest, DrainedWorkerReleasesItsRunAndExitsCleanly) {
 
 TEST_F(EndToEndTest, CliRefusesBadInputWithOneLineAndAnExitCode) {
   LocalStack stack(db_.url());
-  CliResult bad = stack.Cli({"submit", WriteFile(stack.dir(), "bad.yaml", "name: x\nkind: ladder\nfamilies: [rnn]\n")});
+  CliResult bad = stack.Cli(
+      {"submit", WriteFile(stack.dir(), "bad.yaml", "name: x\nkind: ladder\nfamilies: [rnn]\n")});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("families[0] (line 3): unknown family 'rnn'"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("families[0] (line 3): unknown family 'rnn'"), std::string::npos)
+      << bad.err;
   EXPECT_NE(bad.err.find("[INVALID_ARGUMENT]"), std::string::npos);
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << "one line: " << bad.err;
 
@@ -210,22 +229,26 @@ namespace {
 TEST_F(EndToEndTest, FitsRefineAsRunsLandAndTheCliAnswersFromTheLatest) {
   LocalStack stack(db_.url(), {"--refit-debounce-ms=100", "--bootstrap-resamples=60"});
   stack.StartWorker("w1", 2);
-  const int64_t sweep = Submit(stack,
-                               "name: fits\nkind: grid\nfamilies: [transformer, lstm]\n"
-                               "train: {batch_tokens: 4096}\n"
-                               "grid: {params: [3e4, 1e5, 3e5], tokens: [409600, 1638400, 6553600]}\n"
-                               "simulation: {seconds: 0.2, noise: 0.005}\n");
+  const int64_t sweep =
+      Submit(stack,
+             "name: fits\nkind: grid\nfamilies: [transformer, lstm]\n"
+             "train: {batch_tokens: 4096}\n"
+             "grid: {params: [3e4, 1e5, 3e5], tokens: [409600, 1638400, 6553600]}\n"
+             "simulation: {seconds: 0.2, noise: 0.005}\n");
   CliResult watch = stack.Cli({"watch", std::to_string(sweep)}, 240);
   ASSERT_EQ(watch.exit_code, 0) << watch.out << watch.err;
   // Fits arrive shortly after the last run; wait for one using all 9 runs.
   std::string used;
   for (int i = 0; i < 200; ++i) {
-    used = db_.Query("SELECT max(runs_used) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'");
+    used = db_.Query(
+        "SELECT max(runs_used) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'");
     if (used == "9") break;
     std::this_thread::sleep_for(100ms);
   }
   ASSERT_EQ(used, "9");
-  EXPECT_GT(std::stoi(db_.Query("SELECT count(*) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'")), 1)
+  EXPECT_GT(std::stoi(db_.Query(
+                "SELECT count(*) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'")),
+            1)
       << "fits are refined as runs land, each refit a new version";
 
   CliResult fit = stack.Cli({"fit", std::to_string(sweep), "--family", "transformer"});
@@ -234,22 +257,24 @@ TEST_F(EndToEndTest, FitsRefineAsRunsLandAndTheCliAnswersFromTheLatest) {
   EXPECT_NE(fit.out.find("alpha ="), std::string::npos) << fit.out;
 
   // ladder-sim's transformer law: E 0.70, A 30, alpha 0.30, B 60, beta 0.28 (worker/README.md).
-  CliResult predict = stack.Cli({"--json", "predict", std::to_string(sweep), "--family", "transformer", "--params",
-                                 "1e6", "--tokens", "2e7"});
+  CliResult predict = stack.Cli({"--json", "predict", std::to_string(sweep), "--family",
+                                 "transformer", "--params", "1e6", "--tokens", "2e7"});
   ASSERT_EQ(predict.exit_code, 0) << predict.err;
   const auto p = nlohmann::json::parse(predict.out);
   const double truth = 0.70 + 30 / std::pow(1e6, 0.30) + 60 / std::pow(2e7, 0.28);
   EXPECT_NEAR(p["loss"]["estimate"].get<double>(), truth, 0.05 * truth) << predict.out;
-  const std::string latest = db_.Query(
-      "SELECT max(id) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'");
+  const std::string latest =
+      db_.Query("SELECT max(id) FROM fits WHERE family = 'transformer' AND form = 'chinchilla'");
   // proto3 JSON writes int64 as a string.
   EXPECT_EQ(p["fit_id"].get<std::string>(), latest) << "answers come from the latest fit";
 
-  CliResult optimal = stack.Cli({"optimal", std::to_string(sweep), "--family", "transformer", "--compute", "1e17"});
+  CliResult optimal =
+      stack.Cli({"optimal", std::to_string(sweep), "--family", "transformer", "--compute", "1e17"});
   EXPECT_EQ(optimal.exit_code, 0) << optimal.err;
   EXPECT_NE(optimal.out.find("N_opt"), std::string::npos);
 
-  CliResult compare = stack.Cli({"compare", std::to_string(sweep), "--base", "lstm", "--family", "transformer"});
+  CliResult compare =
+      stack.Cli({"compare", std::to_string(sweep), "--base", "lstm", "--family", "transformer"});
   EXPECT_EQ(compare.exit_code, 0) << compare.err;
   EXPECT_NE(compare.out.find("compute-equivalent gain"), std::string::npos) << compare.out;
 
@@ -260,7 +285,8 @@ TEST_F(EndToEndTest, FitsRefineAsRunsLandAndTheCliAnswersFromTheLatest) {
   EXPECT_NE(text.find("<svg"), std::string::npos);
   EXPECT_NE(text.find("transformer runs"), std::string::npos);
 
-  CliResult bad = stack.Cli({"predict", std::to_string(sweep), "--family", "transformer", "--compute", "-5"});
+  CliResult bad =
+      stack.Cli({"predict", std::to_string(sweep), "--family", "transformer", "--compute", "-5"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--compute: must be positive"), std::string::npos) << bad.err;
 }
@@ -270,20 +296,25 @@ TEST_F(EndToEndTest, ImportedCsvIsFittedLikeAnyOtherSweep) {
   std::string csv = "family,params,tokens,loss\n";
   for (double n : {1e6, 3e6, 1e7, 3e7}) {
     for (double d : {2e7, 6e7, 2e8}) {
-      const double loss = 1.7 + 400 / std::pow(n, 0.34) + 410 / std::pow(d, 0.28);  // known law, no noise
-      csv += "transformer," + std::to_string(n) + "," + std::to_string(d) + "," + std::to_string(loss) + "\n";
+      const double loss =
+          1.7 + 400 / std::pow(n, 0.34) + 410 / std::pow(d, 0.28);  // known law, no noise
+      csv += "transformer," + std::to_string(n) + "," + std::to_string(d) + "," +
+             std::to_string(loss) + "\n";
     }
   }
-  CliResult imported = stack.Cli({"import", WriteFile(stack.dir(), "runs.csv", csv), "--name", "published"});
+  CliResult imported =
+      stack.Cli({"import", WriteFile(stack.dir(), "runs.csv", csv), "--name", "published"});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   const std::string id = std::to_string(std::atoll(imported.out.c_str()));
   std::string status;
   for (int i = 0; i < 200 && status != "ok"; ++i) {
-    status = db_.Query("SELECT status FROM fits WHERE sweep_id = " + id + " AND form = 'chinchilla'");
+    status =
+        db_.Query("SELECT status FROM fits WHERE sweep_id = " + id + " AND form = 'chinchilla'");
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(status, "ok");
-  CliResult bad = stack.Cli({"import", WriteFile(stack.dir(), "bad.csv", "family,params,tokens\nlstm,1,2\n")});
+  CliResult bad =
+      stack.Cli({"import", WriteFile(stack.dir(), "bad.csv", "family,params,tokens\nlstm,1,2\n")});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("missing column 'loss'"), std::string::npos) << bad.err;
 }

@@ -65,15 +65,16 @@ class FitApiTest : public ::testing::Test {
   }
 
   // Waits until the sweep has a fit of `form` for `family`; returns it.
-  v1::Fit WaitForFit(int64_t sweep, const std::string& family, const std::string& form, int min_version = 1) {
+  v1::Fit WaitForFit(int64_t sweep, const std::string& family, const std::string& form,
+                     int min_version = 1) {
     for (int i = 0; i < 600; ++i) {
       v1::GetFitRequest req;
       req.set_sweep_id(sweep);
       req.set_family(family);
       req.set_form(form);
       v1::GetFitResponse resp;
-      if (fits_->GetFit(CoordinatorHarness::Ctx().get(), req, &resp).ok() && resp.fits_size() == 1 &&
-          resp.fits(0).version() >= min_version) {
+      if (fits_->GetFit(CoordinatorHarness::Ctx().get(), req, &resp).ok() &&
+          resp.fits_size() == 1 && resp.fits(0).version() >= min_version) {
         return resp.fits(0);
       }
       std::this_thread::sleep_for(50ms);
@@ -96,8 +97,8 @@ class FitApiTest : public ::testing::Test {
 
 TEST_F(FitApiTest, ImportedRunsAreFittedAndAnswerPredictionsWithIntervals) {
   const auto law = Law(1.7, 400, 0.34, 410, 0.28);
-  auto runs = fit::SimulateGrid(law, fit::LogSpaced(1e7, 1e9, 6), fit::LogSpaced(2e8, 2e10, 6), 0.01, 7,
-                                "transformer");
+  auto runs = fit::SimulateGrid(law, fit::LogSpaced(1e7, 1e9, 6), fit::LogSpaced(2e8, 2e10, 6),
+                                0.01, 7, "transformer");
   const int64_t sweep = Import("chinchilla-like", runs);
   const v1::Fit f = WaitForFit(sweep, "transformer", "chinchilla");
   ASSERT_EQ(f.status(), "ok") << f.reason();
@@ -166,7 +167,9 @@ TEST_F(FitApiTest, BetterFamilyHasAComputeEquivalentGainAboveOne) {
   ASSERT_EQ(cr.points_size(), 5);
   for (int i = 0; i < cr.points_size(); ++i) {
     EXPECT_GT(cr.points(i).gain().estimate(), 1.0);
-    if (i) EXPECT_GT(cr.points(i).gain().estimate(), cr.points(i - 1).gain().estimate()) << "the gain grows with C";
+    if (i)
+      EXPECT_GT(cr.points(i).gain().estimate(), cr.points(i - 1).gain().estimate())
+          << "the gain grows with C";
   }
   EXPECT_GT(cr.points(4).extrapolation_factor(), 1.0) << "1e20 is past the trained 1e18";
 }

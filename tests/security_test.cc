@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <iostream>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "ladder/v1/ladder.grpc.pb.h"
@@ -36,7 +36,8 @@ class SecurityTest : public ::testing::Test {
   static void SetUpTestSuite() {
     certs_ = testing::TestCertsDir();
     if (ReadFile(certs_ + "/expired-worker.pem").empty()) {
-      std::cerr << "FATAL: no test certificates in " << certs_ << " (made by the test_certs ctest fixture)\n";
+      std::cerr << "FATAL: no test certificates in " << certs_
+                << " (made by the test_certs ctest fixture)\n";
       std::abort();
     }
   }
@@ -72,7 +73,8 @@ class SecurityTest : public ::testing::Test {
       o.pem_cert_chain = ReadFile(cert);
       o.pem_private_key = ReadFile(key);
     }
-    return grpc::CreateChannel("127.0.0.1:" + std::to_string(coordinator_->port()), grpc::SslCredentials(o));
+    return grpc::CreateChannel("127.0.0.1:" + std::to_string(coordinator_->port()),
+                               grpc::SslCredentials(o));
   }
   std::shared_ptr<grpc::Channel> ClientChannel() { return Channel(certs_ + "/ca.pem"); }
   std::shared_ptr<grpc::Channel> WorkerChannel() {
@@ -91,7 +93,8 @@ class SecurityTest : public ::testing::Test {
   }
   grpc::Status CreateSweep(const std::string& token) {
     v1::CreateSweepRequest req;
-    req.set_spec_yaml("name: s\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [4096]}\n");
+    req.set_spec_yaml(
+        "name: s\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [4096]}\n");
     v1::CreateSweepResponse resp;
     return v1::Sweeps::NewStub(ClientChannel())->CreateSweep(Ctx(token).get(), req, &resp);
   }
@@ -118,7 +121,8 @@ TEST_F(SecurityTest, MissingTokenIsUnauthenticated) {
 }
 
 TEST_F(SecurityTest, MalformedOrWrongTokenIsUnauthenticated) {
-  EXPECT_EQ(ListSweeps(ClientChannel(), "nonsense").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ListSweeps(ClientChannel(), "nonsense").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
   std::string forged = read_;
   forged.back() = forged.back() == '0' ? '1' : '0';
   EXPECT_EQ(ListSweeps(ClientChannel(), forged).error_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -135,7 +139,8 @@ TEST_F(SecurityTest, ReadTokenReadsButCannotSubmit) {
 TEST_F(SecurityTest, SubmitTokenSubmitsButIsNotAdmin) {
   EXPECT_TRUE(CreateSweep(submit_).ok());
   v1::ListTokensResponse resp;
-  EXPECT_EQ(v1::Admin::NewStub(ClientChannel())->ListTokens(Ctx(submit_).get(), v1::ListTokensRequest(), &resp)
+  EXPECT_EQ(v1::Admin::NewStub(ClientChannel())
+                ->ListTokens(Ctx(submit_).get(), v1::ListTokensRequest(), &resp)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 }
@@ -150,8 +155,8 @@ TEST_F(SecurityTest, AdminCreatesAndRevokesTokensAndARevokedTokenStopsWorking) {
   EXPECT_TRUE(ListSweeps(ClientChannel(), created.secret()).ok());
   // Only a salted hash is stored: the secret appears nowhere in the database.
   const std::string secret_part = created.secret().substr(created.secret().rfind('_') + 1);
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM api_tokens WHERE encode(hash, 'hex') = '" + secret_part +
-                      "' OR encode(salt, 'hex') = '" + secret_part + "'"),
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM api_tokens WHERE encode(hash, 'hex') = '" +
+                      secret_part + "' OR encode(salt, 'hex') = '" + secret_part + "'"),
             "0");
   v1::RevokeTokenRequest revoke;
   revoke.set_token_id(created.token().id());
@@ -169,7 +174,8 @@ TEST_F(SecurityTest, CreatingATokenWithAnUnknownScopeNamesTheField) {
   create.add_scopes("read");
   create.add_scopes("root");
   v1::CreateTokenResponse created;
-  grpc::Status st = v1::Admin::NewStub(ClientChannel())->CreateToken(Ctx(admin_).get(), create, &created);
+  grpc::Status st =
+      v1::Admin::NewStub(ClientChannel())->CreateToken(Ctx(admin_).get(), create, &created);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("scopes[1]"), std::string::npos) << st.error_message();
 }
@@ -194,20 +200,23 @@ TEST_F(SecurityTest, AgentServiceRefusesTokensWithoutAWorkerCertificate) {
 }
 
 TEST_F(SecurityTest, CertificateFromAnotherCaIsRefused) {
-  auto rogue = Channel(certs_ + "/ca.pem", certs_ + "/rogue/worker-w1.pem", certs_ + "/rogue/worker-w1-key.pem");
+  auto rogue = Channel(certs_ + "/ca.pem", certs_ + "/rogue/worker-w1.pem",
+                       certs_ + "/rogue/worker-w1-key.pem");
   grpc::Status st = Register(rogue);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
   EXPECT_EQ(db_.Query("SELECT count(*) FROM workers"), "0");
 }
 
 TEST_F(SecurityTest, ExpiredWorkerCertificateIsRefused) {
-  auto expired = Channel(certs_ + "/ca.pem", certs_ + "/expired-worker.pem", certs_ + "/expired-worker-key.pem");
+  auto expired = Channel(certs_ + "/ca.pem", certs_ + "/expired-worker.pem",
+                         certs_ + "/expired-worker-key.pem");
   EXPECT_EQ(Register(expired).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(db_.Query("SELECT count(*) FROM workers"), "0");
 }
 
 TEST_F(SecurityTest, ClientThatDoesNotTrustTheServerCaCannotConnect) {
-  EXPECT_EQ(ListSweeps(Channel(certs_ + "/rogue/ca.pem"), admin_).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ListSweeps(Channel(certs_ + "/rogue/ca.pem"), admin_).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(SecurityTest, PlaintextClientCannotTalkToTheTlsPort) {

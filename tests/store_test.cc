@@ -44,9 +44,10 @@ class StoreTest : public ::testing::Test {
   int64_t CreateSweep(int n, int max_attempts = 3, int priority = 0, double params = 1e5) {
     std::string tokens;
     for (int i = 0; i < n; ++i) tokens += (i ? "," : "") + std::to_string(4096 * (i + 1));
-    auto spec = ParseSweepSpec("name: s\nkind: grid\nfamilies: [lstm]\nmax_attempts: " +
-                               std::to_string(max_attempts) + "\npriority: " + std::to_string(priority) +
-                               "\ngrid: {params: [" + std::to_string(params) + "], tokens: [" + tokens + "]}\n");
+    auto spec = ParseSweepSpec(
+        "name: s\nkind: grid\nfamilies: [lstm]\nmax_attempts: " + std::to_string(max_attempts) +
+        "\npriority: " + std::to_string(priority) + "\ngrid: {params: [" + std::to_string(params) +
+        "], tokens: [" + tokens + "]}\n");
     EXPECT_TRUE(spec.ok()) << spec.status();
     auto runs = PlanSweep(*spec);
     EXPECT_TRUE(runs.ok()) << runs.status();
@@ -139,7 +140,9 @@ TEST(MigrationRaceTest, CoordinatorsStartingTogetherApplyEachMigrationOnce) {
 }
 
 TEST_F(StoreTest, ANewerSchemaIsRefused) {
-  db_.Query("INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future') RETURNING version");
+  db_.Query(
+      "INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future') RETURNING "
+      "version");
   absl::Status st = store::ApplyMigrations(*pool_);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
 }
@@ -155,7 +158,8 @@ TEST_F(StoreTest, CreateSweepStoresEveryRunOrNone) {
 
   // A sweep whose runs violate a constraint (an impossible device kind) is
   // refused and leaves neither the sweep nor any run behind.
-  auto spec = ParseSweepSpec("name: bad\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [4096, 8192]}\n");
+  auto spec = ParseSweepSpec(
+      "name: bad\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [4096, 8192]}\n");
   ASSERT_TRUE(spec.ok());
   spec->device = "tpu";
   auto runs = PlanSweep(*spec);
@@ -179,8 +183,10 @@ TEST_F(StoreTest, TwoWorkersRacingForOneRunNeverBothGetIt) {
   for (int i = 0; i < kWorkers; ++i) {
     threads.emplace_back([&, i] {
       auto r = leases.LeaseRun(ids[i], 0);
-      if (!r.ok()) ++errors;
-      else if (r->granted()) ++granted;
+      if (!r.ok())
+        ++errors;
+      else if (r->granted())
+        ++granted;
     });
   }
   for (auto& t : threads) t.join();
@@ -212,7 +218,8 @@ TEST_F(StoreTest, ManyWorkersDrainAQueueWithEachRunLeasedExactlyOnce) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(leased.size(), 60u);
-  EXPECT_EQ(std::set<int64_t>(leased.begin(), leased.end()).size(), 60u) << "a run was leased twice";
+  EXPECT_EQ(std::set<int64_t>(leased.begin(), leased.end()).size(), 60u)
+      << "a run was leased twice";
 }
 
 TEST_F(StoreTest, LeasesFollowPriorityThenAge) {
@@ -223,7 +230,8 @@ TEST_F(StoreTest, LeasesFollowPriorityThenAge) {
   EXPECT_EQ(MustLease(w).sweep_id(), high);
   v1::Lease third = MustLease(w);
   EXPECT_EQ(third.sweep_id(), low);
-  EXPECT_EQ(db_.Query("SELECT ordinal FROM runs WHERE id = " + std::to_string(third.run_id())), "0");
+  EXPECT_EQ(db_.Query("SELECT ordinal FROM runs WHERE id = " + std::to_string(third.run_id())),
+            "0");
 }
 
 TEST_F(StoreTest, ARunIsNotLeasedToADeviceTooSmallForIt) {
@@ -275,7 +283,8 @@ TEST_F(StoreTest, ExpiredLeaseIsGrantedToAnotherWorker) {
   ASSERT_TRUE(second.ok() && second->granted());
   EXPECT_EQ(second->lease().run_id(), first->lease().run_id());
   EXPECT_EQ(second->lease().attempt_number(), 2);
-  EXPECT_EQ(db_.Query("SELECT outcome || ':' || reason FROM attempts WHERE number = 1"), "expired:lease_expired");
+  EXPECT_EQ(db_.Query("SELECT outcome || ':' || reason FROM attempts WHERE number = 1"),
+            "expired:lease_expired");
 }
 
 TEST_F(StoreTest, HeartbeatKeepsALeaseAlive) {
@@ -314,7 +323,8 @@ TEST_F(StoreTest, StaleCompletionIsRefusedAndNeverOverwritesTheResult) {
   auto late = Complete(old, 9.0);
   EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition) << late.status();
   EXPECT_EQ(db_.Query("SELECT final_eval_loss FROM runs"), "2.5");
-  EXPECT_EQ(db_.Query("SELECT succeeded_attempt_id FROM runs"), std::to_string(current.attempt_id()));
+  EXPECT_EQ(db_.Query("SELECT succeeded_attempt_id FROM runs"),
+            std::to_string(current.attempt_id()));
 }
 
 TEST_F(StoreTest, RepeatedCompletionIsAcknowledgedButNotReapplied) {
@@ -482,7 +492,8 @@ TEST_F(StoreTest, ProgressStoresTheCurveAndAResumedAttemptContinuesIt) {
   // The second attempt resumed from a checkpoint at step 8.
   ASSERT_FALSE(report(second, 9, 20, 4.0)->revoked());
   EXPECT_EQ(db_.Query("SELECT count(*) FROM curve_points"), "20");
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM curve_points WHERE attempt_id = " + std::to_string(second.attempt_id())),
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM curve_points WHERE attempt_id = " +
+                      std::to_string(second.attempt_id())),
             "12");
   EXPECT_EQ(db_.Query("SELECT tokens_done FROM runs"), std::to_string(20 * 4096));
   auto run = sweeps_->GetRun(second.run_id(), true);

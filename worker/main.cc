@@ -135,10 +135,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-buffered-points", o.max_buffered_points,
                  "progress points kept per attempt while the coordinator is away")
       ->capture_default_str();
-  app.add_option(
-         "--metrics-listen", o.metrics_listen,
-         "serve Prometheus /metrics on host:port (port 0 picks one; 'off' or empty: off; the default is\n"
-         "skipped with a warning when taken, an address given must be free)")
+  app.add_option("--metrics-listen", o.metrics_listen,
+                 "serve Prometheus /metrics on host:port (port 0 picks one; 'off' or empty: off; "
+                 "the default is\n"
+                 "skipped with a warning when taken, an address given must be free)")
       ->capture_default_str();
   app.add_option("--device-sample-interval", sample_interval,
                  "how often device utilisation and memory are sampled for /metrics")

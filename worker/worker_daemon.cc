@@ -152,8 +152,8 @@ void WorkerDaemon::SendHeartbeat() {
           return;
         }
         if (coordinator_down_) {
-      LOG_INFO << "the coordinator answers again";
-    }
+          LOG_INFO << "the coordinator answers again";
+        }
         coordinator_down_ = false;
         register_backoff_.Reset();
         for (int64_t id : response.revoked_attempt_ids()) {

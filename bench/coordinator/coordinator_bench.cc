@@ -28,9 +28,9 @@
 #include "server/fit/simulated_observations.h"
 #include "server/store/lease_store.h"
 #include "server/store/migrations.h"
+#include "server/store/pg_pool.h"
 #include "server/store/sweep_store.h"
 #include "server/sweep_planner.h"
-#include "server/store/pg_pool.h"
 
 namespace {
 
@@ -57,8 +57,10 @@ int64_t Fill(v1::Sweeps::Stub& sweeps, int runs) {
     std::string tokens;
     for (int i = 0; i < n; ++i) tokens += (i ? "," : "") + std::to_string(4096 * (i + 1));
     v1::CreateSweepRequest req;
-    req.set_spec_yaml("name: load (SIMULATED)\nkind: grid\nfamilies: [lstm]\nmax_attempts: 1\n"
-                      "grid: {params: [3e4], tokens: [" + tokens + "]}\n");
+    req.set_spec_yaml(
+        "name: load (SIMULATED)\nkind: grid\nfamilies: [lstm]\nmax_attempts: 1\n"
+        "grid: {params: [3e4], tokens: [" +
+        tokens + "]}\n");
     v1::CreateSweepResponse resp;
     grpc::Status st = sweeps.CreateSweep(Ctx().get(), req, &resp);
     if (!st.ok()) {
@@ -135,8 +137,9 @@ int Cycles(const std::string& address, int workers, double seconds, int channels
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   for (auto& t : threads) t.join();
   const double rate = stats.cycles / elapsed;
-  std::cout << "cycles: workers=" << workers << " seconds=" << elapsed << " cycles=" << stats.cycles.load()
-            << " cycles_per_second=" << rate << " lease_ms_p50=" << Percentile(stats.lease_ms, 0.5)
+  std::cout << "cycles: workers=" << workers << " seconds=" << elapsed
+            << " cycles=" << stats.cycles.load() << " cycles_per_second=" << rate
+            << " lease_ms_p50=" << Percentile(stats.lease_ms, 0.5)
             << " lease_ms_p99=" << Percentile(stats.lease_ms, 0.99)
             << " complete_ms_p50=" << Percentile(stats.complete_ms, 0.5)
             << " complete_ms_p99=" << Percentile(stats.complete_ms, 0.99) << "\n";
@@ -161,9 +164,12 @@ int Ceiling(const std::string& url, int clients, double seconds, int runs) {
   store::SweepStore sweeps(pool->get());
   for (int made = 0; made < runs; made += 20000) {
     std::string tokens;
-    for (int i = 0; i < std::min(20000, runs - made); ++i) tokens += (i ? "," : "") + std::to_string(4096 * (i + 1));
-    const std::string yaml = "name: load (SIMULATED)\nkind: grid\nfamilies: [lstm]\nmax_attempts: 1\n"
-                             "grid: {params: [3e4], tokens: [" + tokens + "]}\n";
+    for (int i = 0; i < std::min(20000, runs - made); ++i)
+      tokens += (i ? "," : "") + std::to_string(4096 * (i + 1));
+    const std::string yaml =
+        "name: load (SIMULATED)\nkind: grid\nfamilies: [lstm]\nmax_attempts: 1\n"
+        "grid: {params: [3e4], tokens: [" +
+        tokens + "]}\n";
     auto spec = ParseSweepSpec(yaml);
     auto planned = PlanSweep(*spec);
     if (!sweeps.CreateSweep(yaml, *spec, *planned).ok()) return 1;
@@ -201,8 +207,8 @@ int Ceiling(const std::string& url, int clients, double seconds, int runs) {
   stop = true;
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   for (auto& t : threads) t.join();
-  std::cout << "ceiling: clients=" << clients << " seconds=" << elapsed << " cycles=" << cycles.load()
-            << " cycles_per_second=" << cycles / elapsed << "\n";
+  std::cout << "ceiling: clients=" << clients << " seconds=" << elapsed
+            << " cycles=" << cycles.load() << " cycles_per_second=" << cycles / elapsed << "\n";
   return 0;
 }
 
@@ -218,8 +224,8 @@ int Predict(const std::string& address, int queries) {
   law.beta = 0.28;
   v1::ImportResultsRequest imp;
   imp.set_name("prediction latency (SIMULATED results)");
-  for (const auto& o : fit::SimulateGrid(law, fit::LogSpaced(1e7, 1e9, 8), fit::LogSpaced(2e8, 2e10, 8), 0.01, 1,
-                                         "transformer")) {
+  for (const auto& o : fit::SimulateGrid(law, fit::LogSpaced(1e7, 1e9, 8),
+                                         fit::LogSpaced(2e8, 2e10, 8), 0.01, 1, "transformer")) {
     auto* r = imp.add_results();
     r->set_family(o.family);
     r->set_params(o.params);
@@ -271,13 +277,16 @@ int main(int argc, char** argv) {
   std::string address, url;
   int workers = 500, channels = 16, runs = 60000, clients = 16, queries = 5000;
   double seconds = 20;
-  auto* cycles = app.add_subcommand("cycles", "lease+complete cycles per second from simulated workers");
+  auto* cycles =
+      app.add_subcommand("cycles", "lease+complete cycles per second from simulated workers");
   cycles->add_option("--coordinator", address)->required();
   cycles->add_option("--workers", workers)->capture_default_str();
-  cycles->add_option("--channels", channels, "TCP connections shared by the workers")->capture_default_str();
+  cycles->add_option("--channels", channels, "TCP connections shared by the workers")
+      ->capture_default_str();
   cycles->add_option("--runs", runs, "queued runs to create first")->capture_default_str();
   cycles->add_option("--seconds", seconds)->capture_default_str();
-  auto* ceiling = app.add_subcommand("ceiling", "the same transactions straight to PostgreSQL (no RPC)");
+  auto* ceiling =
+      app.add_subcommand("ceiling", "the same transactions straight to PostgreSQL (no RPC)");
   ceiling->add_option("--database-url", url)->required();
   ceiling->add_option("--clients", clients)->capture_default_str();
   ceiling->add_option("--seconds", seconds)->capture_default_str();

@@ -23,8 +23,7 @@ ParamCount CountParams(const ModelShape& s) {
 }
 
 FlopsPerToken ExactFlopsPerToken(const ModelShape& s) {
-  const double d = s.d_model, V = s.vocab, T = s.context, f = s.d_ff, h = s.n_head,
-               L = s.n_layer;
+  const double d = s.d_model, V = s.vocab, T = s.context, f = s.d_ff, h = s.n_head, L = s.n_layer;
   FlopsPerToken r;
   r.embedding = 2 * d * V;
   r.readout = 2 * d * V;

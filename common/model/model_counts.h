@@ -38,8 +38,8 @@ ParamCount CountParams(const ModelShape& shape);
 // so training FLOPs per token = 3 x forward.
 struct FlopsPerToken {
   double embedding = 0;
-  double mixer = 0;     // attention (QKV, logits, softmax, weighted sum, output) or LSTM cells
-  double mlp = 0;       // transformer MLP; 0 for lstm
+  double mixer = 0;  // attention (QKV, logits, softmax, weighted sum, output) or LSTM cells
+  double mlp = 0;    // transformer MLP; 0 for lstm
   double readout = 0;
   double forward = 0;   // sum of the above
   double training = 0;  // 3 * forward

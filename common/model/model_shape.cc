@@ -39,9 +39,9 @@ std::optional<Positions> ParsePositions(std::string_view name) {
 }
 
 bool ModelShape::operator==(const ModelShape& o) const {
-  return family == o.family && n_layer == o.n_layer && d_model == o.d_model &&
-         n_head == o.n_head && d_ff == o.d_ff && context == o.context && vocab == o.vocab &&
-         mlp == o.mlp && positions == o.positions && tie_embeddings == o.tie_embeddings;
+  return family == o.family && n_layer == o.n_layer && d_model == o.d_model && n_head == o.n_head &&
+         d_ff == o.d_ff && context == o.context && vocab == o.vocab && mlp == o.mlp &&
+         positions == o.positions && tie_embeddings == o.tie_embeddings;
 }
 
 std::string ValidateShape(const ModelShape& s) {

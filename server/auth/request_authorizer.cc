@@ -17,11 +17,16 @@ std::string Sha256(const std::string& s) {
 
 const char* AccessName(Access a) {
   switch (a) {
-    case Access::kPublic: return "public";
-    case Access::kWorker: return "worker certificate";
-    case Access::kRead: return "read";
-    case Access::kSubmit: return "submit";
-    case Access::kAdmin: return "admin";
+    case Access::kPublic:
+      return "public";
+    case Access::kWorker:
+      return "worker certificate";
+    case Access::kRead:
+      return "read";
+    case Access::kSubmit:
+      return "submit";
+    case Access::kAdmin:
+      return "admin";
   }
   return "?";
 }
@@ -47,7 +52,8 @@ Access RequiredAccess(std::string_view m) {
 RequestAuthorizer::RequestAuthorizer(store::TokenStore* tokens, std::chrono::milliseconds cache_ttl)
     : tokens_(tokens), cache_ttl_(cache_ttl) {}
 
-absl::StatusOr<store::TokenStore::Verified> RequestAuthorizer::VerifyCached(const std::string& bearer) {
+absl::StatusOr<store::TokenStore::Verified> RequestAuthorizer::VerifyCached(
+    const std::string& bearer) {
   const std::string key = Sha256(bearer);
   const auto now = std::chrono::steady_clock::now();
   {
@@ -67,7 +73,8 @@ absl::StatusOr<store::TokenStore::Verified> RequestAuthorizer::VerifyCached(cons
 grpc::Status RequestAuthorizer::Process(const InputMetadata& md, grpc::AuthContext* context,
                                         OutputMetadata* consumed, OutputMetadata*) {
   auto path_it = md.find(":path");
-  const std::string method = path_it == md.end() ? "" : std::string(path_it->second.data(), path_it->second.size());
+  const std::string method =
+      path_it == md.end() ? "" : std::string(path_it->second.data(), path_it->second.size());
   const Access need = RequiredAccess(method);
   if (need == Access::kPublic) return grpc::Status::OK;
 
@@ -76,8 +83,9 @@ grpc::Status RequestAuthorizer::Process(const InputMetadata& md, grpc::AuthConte
                            !context->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME).empty();
   if (need == Access::kWorker) {
     if (worker_cert) return grpc::Status::OK;
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        method + " needs a worker client certificate signed by the cluster CA (mutual TLS)");
+    return grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        method + " needs a worker client certificate signed by the cluster CA (mutual TLS)");
   }
 
   auto auth_it = md.find("authorization");
@@ -92,23 +100,27 @@ grpc::Status RequestAuthorizer::Process(const InputMetadata& md, grpc::AuthConte
   const std::string header(auth_it->second.data(), auth_it->second.size());
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "authorization header is not 'Bearer <token>'");
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "authorization header is not 'Bearer <token>'");
   }
   auto verified = VerifyCached(header.substr(kBearer.size()));
   if (!verified.ok()) {
     if (verified.status().code() == absl::StatusCode::kUnauthenticated) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(verified.status().message()));
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          std::string(verified.status().message()));
     }
     LOG_WARN << "token verification failed: " << verified.status();
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot verify the bearer token now");
   }
   consumed->insert(std::make_pair(std::string("authorization"), header));
-  const Access held = static_cast<Access>(static_cast<int>(Access::kRead) + static_cast<int>(verified->scope));
+  const Access held =
+      static_cast<Access>(static_cast<int>(Access::kRead) + static_cast<int>(verified->scope));
   if (static_cast<int>(held) < static_cast<int>(need)) {
-    LOG_INFO << "token " << verified->id << " (" << store::ScopeName(verified->scope) << ") denied " << method;
+    LOG_INFO << "token " << verified->id << " (" << store::ScopeName(verified->scope) << ") denied "
+             << method;
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        std::string("token scope '") + store::ScopeName(verified->scope) + "' does not allow " +
-                            method + " (needs '" + AccessName(need) + "')");
+                        std::string("token scope '") + store::ScopeName(verified->scope) +
+                            "' does not allow " + method + " (needs '" + AccessName(need) + "')");
   }
   context->AddProperty("ladder_token_id", std::to_string(verified->id));
   return grpc::Status::OK;

@@ -40,7 +40,8 @@ class RequestAuthorizer : public grpc::AuthMetadataProcessor {
 
   bool IsBlocking() const override { return true; }
   grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
-                       OutputMetadata* consumed_auth_metadata, OutputMetadata* response_metadata) override;
+                       OutputMetadata* consumed_auth_metadata,
+                       OutputMetadata* response_metadata) override;
 
  private:
   absl::StatusOr<store::TokenStore::Verified> VerifyCached(const std::string& bearer);

@@ -15,7 +15,8 @@ grpc::Status AdminService::CreateToken(grpc::ServerContext*, const v1::CreateTok
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::RevokeToken(grpc::ServerContext*, const v1::RevokeTokenRequest* req, v1::Token* resp) {
+grpc::Status AdminService::RevokeToken(grpc::ServerContext*, const v1::RevokeTokenRequest* req,
+                                       v1::Token* resp) {
   auto out = tokens_->Revoke(req->token_id());
   if (!out.ok()) return ToGrpcStatus(out.status());
   LOG_INFO << "token " << req->token_id() << " revoked";

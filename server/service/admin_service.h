@@ -9,9 +9,12 @@ namespace ladder {
 class AdminService final : public v1::Admin::Service {
  public:
   explicit AdminService(store::TokenStore* tokens) : tokens_(tokens) {}
-  grpc::Status CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest*, v1::CreateTokenResponse*) override;
-  grpc::Status RevokeToken(grpc::ServerContext*, const v1::RevokeTokenRequest*, v1::Token*) override;
-  grpc::Status ListTokens(grpc::ServerContext*, const v1::ListTokensRequest*, v1::ListTokensResponse*) override;
+  grpc::Status CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest*,
+                           v1::CreateTokenResponse*) override;
+  grpc::Status RevokeToken(grpc::ServerContext*, const v1::RevokeTokenRequest*,
+                           v1::Token*) override;
+  grpc::Status ListTokens(grpc::ServerContext*, const v1::ListTokensRequest*,
+                          v1::ListTokensResponse*) override;
 
  private:
   store::TokenStore* tokens_;

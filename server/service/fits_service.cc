@@ -12,7 +12,8 @@ grpc::Status Reply(absl::StatusOr<T> out, Resp* resp) {
 }
 }  // namespace
 
-grpc::Status FitsService::GetFit(grpc::ServerContext*, const v1::GetFitRequest* req, v1::GetFitResponse* resp) {
+grpc::Status FitsService::GetFit(grpc::ServerContext*, const v1::GetFitRequest* req,
+                                 v1::GetFitResponse* resp) {
   return Reply(queries_->GetFit(*req), resp);
 }
 grpc::Status FitsService::ListFitHistory(grpc::ServerContext*, const v1::ListFitHistoryRequest* req,
@@ -23,11 +24,13 @@ grpc::Status FitsService::PredictLoss(grpc::ServerContext*, const v1::PredictLos
                                       v1::PredictLossResponse* resp) {
   return Reply(queries_->PredictLoss(*req), resp);
 }
-grpc::Status FitsService::OptimalAllocation(grpc::ServerContext*, const v1::OptimalAllocationRequest* req,
+grpc::Status FitsService::OptimalAllocation(grpc::ServerContext*,
+                                            const v1::OptimalAllocationRequest* req,
                                             v1::OptimalAllocationResponse* resp) {
   return Reply(queries_->Optimal(*req), resp);
 }
-grpc::Status FitsService::CompareFamilies(grpc::ServerContext*, const v1::CompareFamiliesRequest* req,
+grpc::Status FitsService::CompareFamilies(grpc::ServerContext*,
+                                          const v1::CompareFamiliesRequest* req,
                                           v1::CompareFamiliesResponse* resp) {
   return Reply(queries_->Compare(*req), resp);
 }

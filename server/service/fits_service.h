@@ -12,7 +12,8 @@ class FitsService final : public v1::Fits::Service {
   grpc::Status GetFit(grpc::ServerContext*, const v1::GetFitRequest*, v1::GetFitResponse*) override;
   grpc::Status ListFitHistory(grpc::ServerContext*, const v1::ListFitHistoryRequest*,
                               v1::ListFitHistoryResponse*) override;
-  grpc::Status PredictLoss(grpc::ServerContext*, const v1::PredictLossRequest*, v1::PredictLossResponse*) override;
+  grpc::Status PredictLoss(grpc::ServerContext*, const v1::PredictLossRequest*,
+                           v1::PredictLossResponse*) override;
   grpc::Status OptimalAllocation(grpc::ServerContext*, const v1::OptimalAllocationRequest*,
                                  v1::OptimalAllocationResponse*) override;
   grpc::Status CompareFamilies(grpc::ServerContext*, const v1::CompareFamiliesRequest*,

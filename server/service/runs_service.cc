@@ -15,7 +15,8 @@ grpc::Status RunsService::ListRuns(grpc::ServerContext*, const v1::ListRunsReque
   return grpc::Status::OK;
 }
 
-grpc::Status RunsService::GetRun(grpc::ServerContext*, const v1::GetRunRequest* req, v1::Run* resp) {
+grpc::Status RunsService::GetRun(grpc::ServerContext*, const v1::GetRunRequest* req,
+                                 v1::Run* resp) {
   auto out = sweeps_->GetRun(req->run_id(), req->include_curve());
   if (!out.ok()) return ToGrpcStatus(out.status());
   *resp = *std::move(out);

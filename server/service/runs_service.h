@@ -9,7 +9,8 @@ namespace ladder {
 class RunsService final : public v1::Runs::Service {
  public:
   explicit RunsService(store::SweepStore* sweeps) : sweeps_(sweeps) {}
-  grpc::Status ListRuns(grpc::ServerContext*, const v1::ListRunsRequest*, v1::ListRunsResponse*) override;
+  grpc::Status ListRuns(grpc::ServerContext*, const v1::ListRunsRequest*,
+                        v1::ListRunsResponse*) override;
   grpc::Status GetRun(grpc::ServerContext*, const v1::GetRunRequest*, v1::Run*) override;
 
  private:

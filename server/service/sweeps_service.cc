@@ -19,7 +19,8 @@ grpc::Status SweepsService::CreateSweep(grpc::ServerContext*, const v1::CreateSw
   return grpc::Status::OK;
 }
 
-grpc::Status SweepsService::GetSweep(grpc::ServerContext*, const v1::GetSweepRequest* req, v1::Sweep* resp) {
+grpc::Status SweepsService::GetSweep(grpc::ServerContext*, const v1::GetSweepRequest* req,
+                                     v1::Sweep* resp) {
   auto out = manager_->store()->GetSweep(req->sweep_id());
   if (!out.ok()) return ToGrpcStatus(out.status());
   *resp = *std::move(out);
@@ -28,7 +29,8 @@ grpc::Status SweepsService::GetSweep(grpc::ServerContext*, const v1::GetSweepReq
 
 grpc::Status SweepsService::ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest* req,
                                        v1::ListSweepsResponse* resp) {
-  if (req->limit() < 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit: must not be negative");
+  if (req->limit() < 0)
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit: must not be negative");
   auto out = manager_->store()->ListSweeps(req->active_only(), req->limit());
   if (!out.ok()) return ToGrpcStatus(out.status());
   for (auto& s : *out) {
@@ -84,8 +86,8 @@ grpc::Status SweepsService::ImportResults(grpc::ServerContext*, const v1::Import
   if (absl::Status st = store::ValidateImport(*req); !st.ok()) return ToGrpcStatus(st);
   auto out = manager_->store()->CreateImportedSweep(*req);
   if (!out.ok()) return ToGrpcStatus(out.status());
-  LOG_INFO << "sweep " << out->id() << " '" << req->name() << "' imported with " << req->results_size()
-           << " results";
+  LOG_INFO << "sweep " << out->id() << " '" << req->name() << "' imported with "
+           << req->results_size() << " results";
   if (on_imported_) on_imported_(out->id());
   *resp = *std::move(out);
   return grpc::Status::OK;

@@ -20,13 +20,17 @@ class SweepsService final : public v1::Sweeps::Service {
       : manager_(manager), watch_poll_(watch_poll) {}
   void SetAddFits(AddFitsFn fn) { add_fits_ = std::move(fn); }
 
-  grpc::Status CreateSweep(grpc::ServerContext*, const v1::CreateSweepRequest*, v1::CreateSweepResponse*) override;
+  grpc::Status CreateSweep(grpc::ServerContext*, const v1::CreateSweepRequest*,
+                           v1::CreateSweepResponse*) override;
   grpc::Status GetSweep(grpc::ServerContext*, const v1::GetSweepRequest*, v1::Sweep*) override;
-  grpc::Status ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest*, v1::ListSweepsResponse*) override;
-  grpc::Status CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest*, v1::Sweep*) override;
+  grpc::Status ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest*,
+                          v1::ListSweepsResponse*) override;
+  grpc::Status CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest*,
+                           v1::Sweep*) override;
   grpc::Status WatchSweep(grpc::ServerContext*, const v1::WatchSweepRequest*,
                           grpc::ServerWriter<v1::SweepEvent>*) override;
-  grpc::Status ImportResults(grpc::ServerContext*, const v1::ImportResultsRequest*, v1::Sweep*) override;
+  grpc::Status ImportResults(grpc::ServerContext*, const v1::ImportResultsRequest*,
+                             v1::Sweep*) override;
 
   // Told of every sweep whose results changed outside the agent path (imports).
   void SetOnImported(std::function<void(int64_t sweep_id)> fn) { on_imported_ = std::move(fn); }

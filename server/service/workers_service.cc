@@ -28,7 +28,8 @@ grpc::Status WorkersService::DrainWorker(grpc::ServerContext*, const v1::DrainWo
   return Reply(std::move(out), resp);
 }
 
-grpc::Status AgentService::RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest* req,
+grpc::Status AgentService::RegisterWorker(grpc::ServerContext*,
+                                          const v1::RegisterWorkerRequest* req,
                                           v1::RegisterWorkerResponse* resp) {
   return Reply(scheduler_->Register(*req), resp);
 }
@@ -43,12 +44,14 @@ grpc::Status AgentService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRe
   return Reply(scheduler_->Heartbeat(*req), resp);
 }
 
-grpc::Status AgentService::ReportProgress(grpc::ServerContext*, const v1::ReportProgressRequest* req,
+grpc::Status AgentService::ReportProgress(grpc::ServerContext*,
+                                          const v1::ReportProgressRequest* req,
                                           v1::ReportProgressResponse* resp) {
   return Reply(scheduler_->Progress(*req), resp);
 }
 
-grpc::Status AgentService::CompleteAttempt(grpc::ServerContext*, const v1::CompleteAttemptRequest* req,
+grpc::Status AgentService::CompleteAttempt(grpc::ServerContext*,
+                                           const v1::CompleteAttemptRequest* req,
                                            v1::CompleteAttemptResponse* resp) {
   return Reply(scheduler_->Complete(*req), resp);
 }

@@ -11,8 +11,10 @@ namespace ladder {
 class WorkersService final : public v1::Workers::Service {
  public:
   explicit WorkersService(store::WorkerStore* workers) : workers_(workers) {}
-  grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*, v1::ListWorkersResponse*) override;
-  grpc::Status DrainWorker(grpc::ServerContext*, const v1::DrainWorkerRequest*, v1::Worker*) override;
+  grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+                           v1::ListWorkersResponse*) override;
+  grpc::Status DrainWorker(grpc::ServerContext*, const v1::DrainWorkerRequest*,
+                           v1::Worker*) override;
 
  private:
   store::WorkerStore* workers_;
@@ -23,13 +25,16 @@ class AgentService final : public v1::Agent::Service {
   explicit AgentService(Scheduler* scheduler) : scheduler_(scheduler) {}
   grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse*) override;
-  grpc::Status LeaseRun(grpc::ServerContext*, const v1::LeaseRunRequest*, v1::LeaseRunResponse*) override;
-  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*, v1::HeartbeatResponse*) override;
+  grpc::Status LeaseRun(grpc::ServerContext*, const v1::LeaseRunRequest*,
+                        v1::LeaseRunResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
+                         v1::HeartbeatResponse*) override;
   grpc::Status ReportProgress(grpc::ServerContext*, const v1::ReportProgressRequest*,
                               v1::ReportProgressResponse*) override;
   grpc::Status CompleteAttempt(grpc::ServerContext*, const v1::CompleteAttemptRequest*,
                                v1::CompleteAttemptResponse*) override;
-  grpc::Status FailAttempt(grpc::ServerContext*, const v1::FailAttemptRequest*, v1::FailAttemptResponse*) override;
+  grpc::Status FailAttempt(grpc::ServerContext*, const v1::FailAttemptRequest*,
+                           v1::FailAttemptResponse*) override;
 
  private:
   Scheduler* scheduler_;

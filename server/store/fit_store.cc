@@ -15,13 +15,17 @@ namespace {
 using nlohmann::json;
 
 constexpr char kFitColumns[] =
-    "SELECT f.id, f.sweep_id, f.version, (extract(epoch FROM f.created_at) * 1000)::bigint, f.family, f.form, "
+    "SELECT f.id, f.sweep_id, f.version, (extract(epoch FROM f.created_at) * 1000)::bigint, "
+    "f.family, f.form, "
     "  f.status, COALESCE(f.reason, ''), f.parameters::text, f.details::text, f.runs_used, "
-    "  f.rmse_log_loss, f.holdout_relative_error, f.bootstrap_resamples, f.fit_seconds, f.flops_count, "
+    "  f.rmse_log_loss, f.holdout_relative_error, f.bootstrap_resamples, f.fit_seconds, "
+    "f.flops_count, "
     "  f.max_trained_flops "
     "FROM fits f ";
 
-json NumberOrNull(const pqxx::field& f) { return f.is_null() ? json(nullptr) : json(f.as<double>()); }
+json NumberOrNull(const pqxx::field& f) {
+  return f.is_null() ? json(nullptr) : json(f.as<double>());
+}
 
 absl::StatusOr<StoredFit> FitFromRow(const pqxx::row& row) {
   StoredFit out;
@@ -44,8 +48,8 @@ absl::StatusOr<StoredFit> FitFromRow(const pqxx::row& row) {
             {"max_trained_flops", NumberOrNull(row[16])}};
   auto result = fit::FitResultFromJson(j);
   if (!result.ok()) {
-    return absl::InternalError("fit " + std::to_string(out.id) + " cannot be read back: " +
-                               std::string(result.status().message()));
+    return absl::InternalError("fit " + std::to_string(out.id) +
+                               " cannot be read back: " + std::string(result.status().message()));
   }
   out.result = std::make_shared<const fit::FitResult>(*std::move(result));
   return out;
@@ -67,7 +71,8 @@ double OrNan(const json& j, const char* key) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<fit::Observation>> FitStore::LoadObservations(int64_t sweep_id, bool with_curves) {
+absl::StatusOr<std::vector<fit::Observation>> FitStore::LoadObservations(int64_t sweep_id,
+                                                                         bool with_curves) {
   std::vector<fit::Observation> out;
   absl::Status st = pool_->Transact("load observations", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
@@ -92,13 +97,15 @@ absl::StatusOr<std::vector<fit::Observation>> FitStore::LoadObservations(int64_t
     }
     if (with_curves && !out.empty()) {
       for (const auto& row : txn.exec_params(
-               "SELECT c.run_id, c.tokens, c.flops, c.eval_loss FROM curve_points c JOIN runs r ON r.id = c.run_id "
+               "SELECT c.run_id, c.tokens, c.flops, c.eval_loss FROM curve_points c JOIN runs r ON "
+               "r.id = c.run_id "
                "WHERE r.sweep_id = $1 AND r.state = 'succeeded' AND c.eval_loss IS NOT NULL "
                "ORDER BY c.run_id, c.step",
                sweep_id)) {
         auto it = index.find(row[0].as<int64_t>());
         if (it == index.end()) continue;
-        out[it->second].curve.push_back({row[1].as<double>(), row[2].as<double>(), row[3].as<double>()});
+        out[it->second].curve.push_back(
+            {row[1].as<double>(), row[2].as<double>(), row[3].as<double>()});
       }
     }
     return absl::OkStatus();
@@ -116,27 +123,31 @@ absl::StatusOr<StoredFit> FitStore::StoreFit(int64_t sweep_id, const fit::FitRes
   StoredFit out;
   absl::Status st = pool_->Transact("store fit", [&](pqxx::work& txn) -> absl::Status {
     // Serialises version numbering per sweep across coordinators.
-    txn.exec_params("SELECT pg_advisory_xact_lock(7340033, $1::int)", static_cast<int>(sweep_id & 0x7fffffff));
+    txn.exec_params("SELECT pg_advisory_xact_lock(7340033, $1::int)",
+                    static_cast<int>(sweep_id & 0x7fffffff));
     const auto rmse = num("rmse_log_loss");
     const auto holdout = num("holdout_relative_error");
     const auto max_flops = num("max_trained_flops");
     auto row = txn.exec_params1(
-        "INSERT INTO fits (sweep_id, family, form, version, status, reason, parameters, details, runs_used, "
+        "INSERT INTO fits (sweep_id, family, form, version, status, reason, parameters, details, "
+        "runs_used, "
         "  rmse_log_loss, holdout_relative_error, bootstrap_resamples, fit_seconds, flops_count, "
         "  max_trained_flops) "
-        "SELECT $1, $2, $3, COALESCE(max(version), 0) + 1, $4, NULLIF($5, ''), $6::jsonb, $7::jsonb, $8, "
+        "SELECT $1, $2, $3, COALESCE(max(version), 0) + 1, $4, NULLIF($5, ''), $6::jsonb, "
+        "$7::jsonb, $8, "
         "  NULLIF($9, '')::float8, NULLIF($10, '')::float8, $11, $12, $13, NULLIF($14, '')::float8 "
         "FROM fits WHERE sweep_id = $1 AND family = $2 AND form = $3 "
         "RETURNING id",
         sweep_id, j.value("family", std::string()), j.value("form", std::string()),
         j.value("status", std::string()), j.value("reason", std::string()), j["parameters"].dump(),
-        j["details"].dump(), j.value("runs_used", 0),
-        rmse ? pqxx::to_string(*rmse) : std::string(), holdout ? pqxx::to_string(*holdout) : std::string(),
-        j.value("bootstrap_resamples", 0), j.value("fit_seconds", 0.0), j.value("flops_count", std::string("exact")),
+        j["details"].dump(), j.value("runs_used", 0), rmse ? pqxx::to_string(*rmse) : std::string(),
+        holdout ? pqxx::to_string(*holdout) : std::string(), j.value("bootstrap_resamples", 0),
+        j.value("fit_seconds", 0.0), j.value("flops_count", std::string("exact")),
         max_flops ? pqxx::to_string(*max_flops) : std::string());
     const int64_t id = row[0].as<int64_t>();
     std::vector<StoredFit> fits;
-    absl::Status s = ReadFits(txn, txn.exec_params(std::string(kFitColumns) + "WHERE f.id = $1", id), &fits);
+    absl::Status s =
+        ReadFits(txn, txn.exec_params(std::string(kFitColumns) + "WHERE f.id = $1", id), &fits);
     if (!s.ok()) return s;
     out = fits.at(0);
     return absl::OkStatus();
@@ -145,35 +156,41 @@ absl::StatusOr<StoredFit> FitStore::StoreFit(int64_t sweep_id, const fit::FitRes
   return out;
 }
 
-absl::StatusOr<std::vector<StoredFit>> FitStore::LatestFits(int64_t sweep_id, const std::string& family,
-                                                           const std::string& form) {
+absl::StatusOr<std::vector<StoredFit>> FitStore::LatestFits(int64_t sweep_id,
+                                                            const std::string& family,
+                                                            const std::string& form) {
   std::vector<StoredFit> out;
   absl::Status st = pool_->Transact("latest fits", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
-    return ReadFits(txn,
-                    txn.exec_params(std::string(kFitColumns) +
-                                        "WHERE f.id IN (SELECT DISTINCT ON (family, form) id FROM fits "
-                                        "  WHERE sweep_id = $1 AND ($2 = '' OR family = $2) AND ($3 = '' OR form = $3) "
-                                        "  ORDER BY family, form, version DESC) "
-                                        "ORDER BY f.family, f.form",
-                                    sweep_id, family, form),
-                    &out);
+    return ReadFits(
+        txn,
+        txn.exec_params(
+            std::string(kFitColumns) +
+                "WHERE f.id IN (SELECT DISTINCT ON (family, form) id FROM fits "
+                "  WHERE sweep_id = $1 AND ($2 = '' OR family = $2) AND ($3 = '' OR form = $3) "
+                "  ORDER BY family, form, version DESC) "
+                "ORDER BY f.family, f.form",
+            sweep_id, family, form),
+        &out);
   });
   if (!st.ok()) return st;
   return out;
 }
 
-absl::StatusOr<std::vector<StoredFit>> FitStore::FitHistory(int64_t sweep_id, const std::string& family,
-                                                           const std::string& form) {
+absl::StatusOr<std::vector<StoredFit>> FitStore::FitHistory(int64_t sweep_id,
+                                                            const std::string& family,
+                                                            const std::string& form) {
   std::vector<StoredFit> out;
   absl::Status st = pool_->Transact("fit history", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
-    return ReadFits(txn,
-                    txn.exec_params(std::string(kFitColumns) +
-                                        "WHERE f.sweep_id = $1 AND ($2 = '' OR f.family = $2) AND ($3 = '' OR f.form = $3) "
-                                        "ORDER BY f.id",
-                                    sweep_id, family, form),
-                    &out);
+    return ReadFits(
+        txn,
+        txn.exec_params(
+            std::string(kFitColumns) +
+                "WHERE f.sweep_id = $1 AND ($2 = '' OR f.family = $2) AND ($3 = '' OR f.form = $3) "
+                "ORDER BY f.id",
+            sweep_id, family, form),
+        &out);
   });
   if (!st.ok()) return st;
   return out;
@@ -183,10 +200,11 @@ absl::StatusOr<std::vector<StoredFit>> FitStore::FitsAfter(int64_t sweep_id, int
   std::vector<StoredFit> out;
   absl::Status st = pool_->Transact("fits after", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
-    return ReadFits(
-        txn, txn.exec_params(std::string(kFitColumns) + "WHERE f.sweep_id = $1 AND f.id > $2 ORDER BY f.id",
-                             sweep_id, after_id),
-        &out);
+    return ReadFits(txn,
+                    txn.exec_params(std::string(kFitColumns) +
+                                        "WHERE f.sweep_id = $1 AND f.id > $2 ORDER BY f.id",
+                                    sweep_id, after_id),
+                    &out);
   });
   if (!st.ok()) return st;
   return out;
@@ -196,10 +214,11 @@ absl::StatusOr<std::vector<int64_t>> FitStore::SweepsNeedingRefit() {
   std::vector<int64_t> out;
   absl::Status st = pool_->Transact("sweeps needing refit", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
-    for (const auto& row : txn.exec(
-             "SELECT r.sweep_id FROM runs r WHERE r.state = 'succeeded' GROUP BY r.sweep_id "
-             "HAVING max(r.finished_at) > COALESCE((SELECT max(created_at) FROM fits f WHERE f.sweep_id = r.sweep_id), "
-             "  '-infinity') ORDER BY r.sweep_id")) {
+    for (const auto& row :
+         txn.exec("SELECT r.sweep_id FROM runs r WHERE r.state = 'succeeded' GROUP BY r.sweep_id "
+                  "HAVING max(r.finished_at) > COALESCE((SELECT max(created_at) FROM fits f WHERE "
+                  "f.sweep_id = r.sweep_id), "
+                  "  '-infinity') ORDER BY r.sweep_id")) {
       out.push_back(row[0].as<int64_t>());
     }
     return absl::OkStatus();

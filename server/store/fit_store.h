@@ -35,7 +35,8 @@ class FitStore {
   // One observation per succeeded run of the sweep (N non-embedding, D, exact
   // and 6ND compute, final eval loss, unique tokens, isoflop budget), with
   // the eval points of its loss curve when `with_curves`.
-  absl::StatusOr<std::vector<fit::Observation>> LoadObservations(int64_t sweep_id, bool with_curves);
+  absl::StatusOr<std::vector<fit::Observation>> LoadObservations(int64_t sweep_id,
+                                                                 bool with_curves);
 
   // Stores `fit` as the next version for (sweep, family, form).
   absl::StatusOr<StoredFit> StoreFit(int64_t sweep_id, const fit::FitResult& fit);

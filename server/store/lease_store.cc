@@ -14,7 +14,8 @@ using nlohmann::json;
 
 const PgStatement kRegisterWorker(
     "register_worker",
-    "INSERT INTO workers (name, hostname, devices, max_memory_bytes, trainer, state, last_heartbeat_at) "
+    "INSERT INTO workers (name, hostname, devices, max_memory_bytes, trainer, state, "
+    "last_heartbeat_at) "
     "VALUES ($1, $2, $3::jsonb, $4, $5, 'active', now()) "
     "ON CONFLICT (name) DO UPDATE SET hostname = excluded.hostname, devices = excluded.devices, "
     "  max_memory_bytes = excluded.max_memory_bytes, trainer = excluded.trainer, state = 'active', "
@@ -52,16 +53,19 @@ const PgStatement kLeaseRun(
     "  UPDATE runs SET state = 'leased', attempts = runs.attempts + 1, updated_at = now() "
     "  FROM c WHERE runs.id = c.id RETURNING runs.id, runs.sweep_id, runs.attempts, runs.config), "
     "ins AS ("
-    "  INSERT INTO attempts (run_id, number, worker_id, device_index, lease_token, lease_expires_at) "
+    "  INSERT INTO attempts (run_id, number, worker_id, device_index, lease_token, "
+    "lease_expires_at) "
     "  SELECT u.id, u.attempts, $1, $2, $3, now() + $4 * interval '1 millisecond' FROM u "
     "  RETURNING id, run_id, number, lease_expires_at) "
-    "SELECT ins.id, ins.run_id, ins.number, (extract(epoch FROM ins.lease_expires_at) * 1000)::bigint, "
+    "SELECT ins.id, ins.run_id, ins.number, (extract(epoch FROM ins.lease_expires_at) * "
+    "1000)::bigint, "
     "  u.config::text, u.sweep_id "
     "FROM ins JOIN u ON u.id = ins.run_id");
 
-const PgStatement kWorkerState("worker_state",
-                               "SELECT state, devices @> jsonb_build_array(jsonb_build_object('index', $2::int)) "
-                               "FROM workers WHERE id = $1");
+const PgStatement kWorkerState(
+    "worker_state",
+    "SELECT state, devices @> jsonb_build_array(jsonb_build_object('index', $2::int)) "
+    "FROM workers WHERE id = $1");
 
 const PgStatement kHeartbeatWorker(
     "heartbeat_worker",
@@ -88,25 +92,26 @@ const PgStatement kInsertPoints(
     "insert_points",
     "INSERT INTO curve_points (run_id, step, attempt_id, tokens, flops, train_loss, eval_loss, lr, "
     "  tokens_per_second) "
-    "SELECT $1, p.step, $2, p.tokens, p.flops, p.train_loss, p.eval_loss, p.lr, p.tokens_per_second "
+    "SELECT $1, p.step, $2, p.tokens, p.flops, p.train_loss, p.eval_loss, p.lr, "
+    "p.tokens_per_second "
     "FROM jsonb_to_recordset($3::jsonb) AS p(step bigint, tokens bigint, flops float8, "
     "  train_loss float8, eval_loss float8, lr float8, tokens_per_second float8) "
     "ON CONFLICT (run_id, step) DO UPDATE SET attempt_id = excluded.attempt_id, "
     "  tokens = excluded.tokens, flops = excluded.flops, train_loss = excluded.train_loss, "
-    "  eval_loss = excluded.eval_loss, lr = excluded.lr, tokens_per_second = excluded.tokens_per_second");
+    "  eval_loss = excluded.eval_loss, lr = excluded.lr, tokens_per_second = "
+    "excluded.tokens_per_second");
 
-const PgStatement kProgressRun(
-    "progress_run",
-    "UPDATE runs SET state = 'running', updated_at = now(), "
-    "  tokens_done = CASE WHEN $2 >= 0 THEN $2 ELSE tokens_done END, "
-    "  last_train_loss = COALESCE($3::float8, last_train_loss), "
-    "  tokens_per_second = COALESCE($4::float8, tokens_per_second) "
-    "WHERE id = $1 AND state IN ('leased', 'running')");
+const PgStatement kProgressRun("progress_run",
+                               "UPDATE runs SET state = 'running', updated_at = now(), "
+                               "  tokens_done = CASE WHEN $2 >= 0 THEN $2 ELSE tokens_done END, "
+                               "  last_train_loss = COALESCE($3::float8, last_train_loss), "
+                               "  tokens_per_second = COALESCE($4::float8, tokens_per_second) "
+                               "WHERE id = $1 AND state IN ('leased', 'running')");
 
 // Locks the attempt, then its run (the same order as lease expiry).
-const PgStatement kLockAttempt(
-    "lock_attempt",
-    "SELECT run_id, COALESCE(outcome, ''), lease_token = $2 FROM attempts WHERE id = $1 FOR UPDATE");
+const PgStatement kLockAttempt("lock_attempt",
+                               "SELECT run_id, COALESCE(outcome, ''), lease_token = $2 FROM "
+                               "attempts WHERE id = $1 FOR UPDATE");
 // The last column says whether another run of the sweep is still queued:
 // then the sweep cannot end with this attempt (that run's own end will check).
 const PgStatement kLockRun("lock_run",
@@ -122,7 +127,8 @@ const PgStatement kSucceedAttempt("succeed_attempt",
 const PgStatement kStoreResult(
     "store_result",
     "UPDATE runs r SET state = 'succeeded', succeeded_attempt_id = $2, finished_at = now(), "
-    "  updated_at = now(), params = $3, non_embedding_params = $4, tokens = $5, unique_tokens = $6, "
+    "  updated_at = now(), params = $3, non_embedding_params = $4, tokens = $5, unique_tokens = "
+    "$6, "
     "  epochs = $7, flops = $8, flops_6nd = $9, final_eval_loss = $10, wall_seconds = $11, "
     "  device = $12, simulated = $13, result = $14::jsonb, tokens_done = $5, last_error = NULL, "
     "  trainer = COALESCE((SELECT a.started->>'trainer' FROM attempts a WHERE a.id = $2), "
@@ -130,9 +136,10 @@ const PgStatement kStoreResult(
     "                      WHERE a.id = $2)) "
     "WHERE r.id = $1");
 
-const PgStatement kEndAttempt("end_attempt",
-                              "UPDATE attempts SET outcome = $2, reason = $3, message = $4, finished_at = now() "
-                              "WHERE id = $1");
+const PgStatement kEndAttempt(
+    "end_attempt",
+    "UPDATE attempts SET outcome = $2, reason = $3, message = $4, finished_at = now() "
+    "WHERE id = $1");
 
 const PgStatement kRequeueRun(
     "requeue_run",
@@ -140,9 +147,10 @@ const PgStatement kRequeueRun(
     "  not_before = now() + $3 * interval '1 millisecond', last_error = $4, updated_at = now() "
     "WHERE id = $1");
 
-const PgStatement kFailRun("fail_run",
-                           "UPDATE runs SET state = 'failed', failures = failures + 1, last_error = $2, "
-                           "  finished_at = now(), updated_at = now() WHERE id = $1");
+const PgStatement kFailRun(
+    "fail_run",
+    "UPDATE runs SET state = 'failed', failures = failures + 1, last_error = $2, "
+    "  finished_at = now(), updated_at = now() WHERE id = $1");
 
 const PgStatement kExpireLeases(
     "expire_leases",
@@ -184,9 +192,11 @@ struct LockedAttempt {
 // PERMISSION_DENIED; the outcome is left for the caller to judge.
 absl::StatusOr<LockedAttempt> Lock(pqxx::work& txn, int64_t attempt_id, const std::string& token) {
   pqxx::result a = txn.exec_prepared(kLockAttempt.name, attempt_id, token);
-  if (a.empty()) return absl::NotFoundError("attempt " + std::to_string(attempt_id) + " does not exist");
+  if (a.empty())
+    return absl::NotFoundError("attempt " + std::to_string(attempt_id) + " does not exist");
   if (!a[0][2].as<bool>()) {
-    return absl::PermissionDeniedError("lease_token: does not match attempt " + std::to_string(attempt_id));
+    return absl::PermissionDeniedError("lease_token: does not match attempt " +
+                                       std::to_string(attempt_id));
   }
   LockedAttempt l;
   l.run_id = a[0][0].as<int64_t>();
@@ -218,7 +228,9 @@ std::string NewLeaseToken() {
   return out;
 }
 
-bool IsPermanentFailure(const std::string& reason) { return reason == "bad_config" || reason == "data"; }
+bool IsPermanentFailure(const std::string& reason) {
+  return reason == "bad_config" || reason == "data";
+}
 
 absl::StatusOr<int64_t> LeaseStore::RegisterWorker(const v1::RegisterWorkerRequest& req) {
   json devices = json::array();
@@ -234,10 +246,11 @@ absl::StatusOr<int64_t> LeaseStore::RegisterWorker(const v1::RegisterWorkerReque
   int64_t id = 0;
   std::vector<int64_t> sweeps;
   absl::Status st = pool_->Transact("register worker", [&](pqxx::work& txn) -> absl::Status {
-    id = txn.exec_prepared1(kRegisterWorker.name, req.name(), req.hostname(), devices.dump(), max_mem,
-                            req.trainer())[0]
+    id = txn.exec_prepared1(kRegisterWorker.name, req.name(), req.hostname(), devices.dump(),
+                            max_mem, req.trainer())[0]
              .as<int64_t>();
-    for (const auto& row : txn.exec_prepared(kOrphanAttempts.name, id)) sweeps.push_back(row[0].as<int64_t>());
+    for (const auto& row : txn.exec_prepared(kOrphanAttempts.name, id))
+      sweeps.push_back(row[0].as<int64_t>());
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -268,10 +281,12 @@ absl::StatusOr<v1::LeaseRunResponse> LeaseStore::LeaseRun(int64_t worker_id, int
     }
     // Nothing granted: say why if the worker or device is the reason.
     pqxx::result w = txn.exec_prepared(kWorkerState.name, worker_id, device_index);
-    if (w.empty()) return absl::NotFoundError("worker_id: worker " + std::to_string(worker_id) + " is not registered");
+    if (w.empty())
+      return absl::NotFoundError("worker_id: worker " + std::to_string(worker_id) +
+                                 " is not registered");
     if (!w[0][1].as<bool>()) {
-      return absl::NotFoundError("device_index: worker " + std::to_string(worker_id) + " has no device " +
-                                 std::to_string(device_index));
+      return absl::NotFoundError("device_index: worker " + std::to_string(worker_id) +
+                                 " has no device " + std::to_string(device_index));
     }
     out.set_drain(w[0][0].as<std::string>() == "draining");
     return absl::OkStatus();
@@ -291,18 +306,20 @@ absl::StatusOr<v1::HeartbeatResponse> LeaseStore::Heartbeat(const v1::HeartbeatR
   absl::Status st = pool_->Transact("heartbeat", [&](pqxx::work& txn) -> absl::Status {
     pqxx::result w = txn.exec_prepared(kHeartbeatWorker.name, req.worker_id());
     if (w.empty()) {
-      return absl::NotFoundError("worker_id: worker " + std::to_string(req.worker_id()) + " is not registered");
+      return absl::NotFoundError("worker_id: worker " + std::to_string(req.worker_id()) +
+                                 " is not registered");
     }
     out.set_drain(w[0][0].as<std::string>() == "draining");
     if (ids.empty()) return absl::OkStatus();
     std::vector<int64_t> extended;
-    for (const auto& row : txn.exec_prepared(kExtendLeases.name, req.worker_id(), PgArrayLiteral(ids),
-                                             PgArrayLiteral(tokens),
-                                             static_cast<int64_t>(settings_.ttl.count()))) {
+    for (const auto& row :
+         txn.exec_prepared(kExtendLeases.name, req.worker_id(), PgArrayLiteral(ids),
+                           PgArrayLiteral(tokens), static_cast<int64_t>(settings_.ttl.count()))) {
       extended.push_back(row[0].as<int64_t>());
     }
     for (int64_t id : ids) {
-      if (std::find(extended.begin(), extended.end(), id) == extended.end()) out.add_revoked_attempt_ids(id);
+      if (std::find(extended.begin(), extended.end(), id) == extended.end())
+        out.add_revoked_attempt_ids(id);
     }
     return absl::OkStatus();
   });
@@ -310,7 +327,8 @@ absl::StatusOr<v1::HeartbeatResponse> LeaseStore::Heartbeat(const v1::HeartbeatR
   return out;
 }
 
-absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(const v1::ReportProgressRequest& req) {
+absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(
+    const v1::ReportProgressRequest& req) {
   v1::ReportProgressResponse out;
   std::string started;
   if (!req.started_json().empty()) {
@@ -323,10 +341,14 @@ absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(const v1::
   int64_t last_step = -1;
   std::optional<double> last_loss, last_tps;
   for (const auto& p : req.points()) {
-    json j = {{"step", p.step()}, {"tokens", p.tokens()}, {"flops", p.flops()}, {"lr", p.lr()},
+    json j = {{"step", p.step()},
+              {"tokens", p.tokens()},
+              {"flops", p.flops()},
+              {"lr", p.lr()},
               {"tokens_per_second", p.tokens_per_second()}};
     j["train_loss"] = std::isfinite(p.train_loss()) ? json(p.train_loss()) : json(nullptr);
-    j["eval_loss"] = p.has_eval_loss() && std::isfinite(p.eval_loss()) ? json(p.eval_loss()) : json(nullptr);
+    j["eval_loss"] =
+        p.has_eval_loss() && std::isfinite(p.eval_loss()) ? json(p.eval_loss()) : json(nullptr);
     points.push_back(std::move(j));
     if (p.step() >= last_step) {
       last_step = p.step();
@@ -343,7 +365,8 @@ absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(const v1::
       return absl::OkStatus();
     }
     const int64_t run_id = a[0][0].as<int64_t>();
-    if (!points.empty()) txn.exec_prepared0(kInsertPoints.name, run_id, req.attempt_id(), points.dump());
+    if (!points.empty())
+      txn.exec_prepared0(kInsertPoints.name, run_id, req.attempt_id(), points.dump());
     const char* no = nullptr;
     if (last_loss && last_tps) {
       txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, *last_loss, *last_tps);
@@ -362,9 +385,9 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
   json result = json::parse(req.result_json(), nullptr, /*allow_exceptions=*/false);
   const double loss = result.is_object() ? NumberOr(result, "final_eval_loss", NAN) : NAN;
   if (!std::isfinite(loss) || loss <= 0) {
-    const std::string problem = result.is_object()
-                                    ? "result_json.final_eval_loss: must be a finite positive number"
-                                    : "result_json: is not a JSON object";
+    const std::string problem =
+        result.is_object() ? "result_json.final_eval_loss: must be a finite positive number"
+                           : "result_json: is not a JSON object";
     // The attempt cannot succeed with this result: fail it, so it is not left
     // live (and heartbeated) forever, then tell the worker why.
     v1::FailAttemptRequest fail;
@@ -373,7 +396,8 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
     fail.set_reason("bad_result");
     fail.set_message(problem);
     auto failed = FailAttempt(fail);
-    if (!failed.ok() && failed.status().code() != absl::StatusCode::kFailedPrecondition) return failed.status();
+    if (!failed.ok() && failed.status().code() != absl::StatusCode::kFailedPrecondition)
+      return failed.status();
     return absl::InvalidArgumentError(problem);
   }
   AttemptEnd end;
@@ -392,9 +416,10 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
     bool late_but_latest = false;
     if (locked->outcome == "expired" && locked->run_state == "queued") {
       // Expired but not yet leased again: this is still the newest attempt.
-      late_but_latest = txn.exec_params1("SELECT max(number) = (SELECT number FROM attempts WHERE id = $2) "
-                                         "FROM attempts WHERE run_id = $1",
-                                         locked->run_id, req.attempt_id())[0]
+      late_but_latest = txn.exec_params1(
+                               "SELECT max(number) = (SELECT number FROM attempts WHERE id = $2) "
+                               "FROM attempts WHERE run_id = $1",
+                               locked->run_id, req.attempt_id())[0]
                             .as<bool>();
     }
     if (!locked->outcome.empty() && !late_but_latest) {
@@ -403,9 +428,10 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
                                            "); its result was not recorded");
     }
     if (late_but_latest) {
-      txn.exec_params0("UPDATE attempts SET reason = NULL, message = 'completed after its lease expired' "
-                       "WHERE id = $1",
-                       req.attempt_id());
+      txn.exec_params0(
+          "UPDATE attempts SET reason = NULL, message = 'completed after its lease expired' "
+          "WHERE id = $1",
+          req.attempt_id());
     } else if (locked->run_state != "leased" && locked->run_state != "running") {
       return absl::FailedPreconditionError("run " + std::to_string(locked->run_id) + " is " +
                                            locked->run_state + "; the result was not recorded");
@@ -417,8 +443,8 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
     const bool simulated = result.value("simulated", false);
     txn.exec_prepared0(kStoreResult.name, locked->run_id, req.attempt_id(), integer("params_total"),
                        integer("params_non_embedding"), integer("tokens"), integer("unique_tokens"),
-                       num("epochs"), num("flops"), num("flops_6n"), loss, num("wall_seconds"), device,
-                       simulated, result.dump());
+                       num("epochs"), num("flops"), num("flops_6n"), loss, num("wall_seconds"),
+                       device, simulated, result.dump());
     end.run_ended = true;
     end.flops = num("flops");
     end.wall_seconds = num("wall_seconds");
@@ -440,8 +466,8 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
     end.sweep_id = locked->sweep_id;
     end.family = locked->family;
     end.sweep_may_be_done = !locked->others_queued;
-    if (locked->outcome == "failed" || locked->outcome == "released" || locked->outcome == "cancelled" ||
-        locked->outcome == "expired") {
+    if (locked->outcome == "failed" || locked->outcome == "released" ||
+        locked->outcome == "cancelled" || locked->outcome == "expired") {
       // Already ended (a repeated report, or the lease ran out first): nothing to do.
       end.already_recorded = true;
       return absl::OkStatus();
@@ -453,8 +479,9 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
     const bool live_run = locked->run_state == "leased" || locked->run_state == "running";
     const std::string error = req.reason() + ": " + req.message();
     if (req.reason() == "drained" || req.reason() == "cancelled") {
-      txn.exec_prepared0(kEndAttempt.name, req.attempt_id(), req.reason() == "drained" ? "released" : "cancelled",
-                         req.reason(), req.message());
+      txn.exec_prepared0(kEndAttempt.name, req.attempt_id(),
+                         req.reason() == "drained" ? "released" : "cancelled", req.reason(),
+                         req.message());
       if (live_run) {
         txn.exec_prepared0(kRequeueRun.name, locked->run_id, 0, int64_t{0}, error);
         end.will_retry = true;
@@ -487,7 +514,8 @@ absl::StatusOr<LeaseStore::Expired> LeaseStore::ExpireLeases(int limit) {
     for (const auto& row : txn.exec_prepared(kExpireLeases.name, limit)) {
       ++out.attempts;
       const int64_t s = row[0].as<int64_t>();
-      if (std::find(out.sweeps.begin(), out.sweeps.end(), s) == out.sweeps.end()) out.sweeps.push_back(s);
+      if (std::find(out.sweeps.begin(), out.sweeps.end(), s) == out.sweeps.end())
+        out.sweeps.push_back(s);
     }
     return absl::OkStatus();
   });
@@ -513,7 +541,8 @@ absl::StatusOr<int> LeaseStore::ExtendLiveLeasesForRestart() {
 absl::StatusOr<int> LeaseStore::MarkSilentWorkersGone(std::chrono::milliseconds silence) {
   int n = 0;
   absl::Status st = pool_->Transact("mark gone workers", [&](pqxx::work& txn) -> absl::Status {
-    n = static_cast<int>(txn.exec_prepared0(kMarkGone.name, static_cast<int64_t>(silence.count())).affected_rows());
+    n = static_cast<int>(
+        txn.exec_prepared0(kMarkGone.name, static_cast<int64_t>(silence.count())).affected_rows());
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

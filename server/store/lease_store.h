@@ -24,9 +24,9 @@
 namespace ladder::store {
 
 struct LeaseSettings {
-  std::chrono::milliseconds ttl{30000};            // lease lifetime without a heartbeat
-  std::chrono::milliseconds retry_backoff{1000};   // delay before a failed run is retried,
-  std::chrono::milliseconds max_backoff{60000};    // doubling per failure up to this
+  std::chrono::milliseconds ttl{30000};           // lease lifetime without a heartbeat
+  std::chrono::milliseconds retry_backoff{1000};  // delay before a failed run is retried,
+  std::chrono::milliseconds max_backoff{60000};   // doubling per failure up to this
 };
 
 // What ending an attempt did.
@@ -68,7 +68,8 @@ class LeaseStore {
 
   // Records the trainer's start and curve points, extends the lease.
   // revoked=true (and nothing stored) when the lease is no longer current.
-  absl::StatusOr<v1::ReportProgressResponse> ReportProgress(const v1::ReportProgressRequest& request);
+  absl::StatusOr<v1::ReportProgressResponse> ReportProgress(
+      const v1::ReportProgressRequest& request);
 
   // Stores the result and ends the run as succeeded. PERMISSION_DENIED for a
   // wrong lease token, FAILED_PRECONDITION for an attempt that is no longer

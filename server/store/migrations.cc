@@ -43,8 +43,8 @@ absl::Status ApplyMigrations(PgPool& pool, std::vector<int>* applied) {
           if (std::find(have.begin(), have.end(), m.version) != have.end()) continue;
           pqxx::work txn(conn);
           txn.exec0(m.sql);
-          txn.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
-                           m.name);
+          txn.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                           m.version, m.name);
           txn.commit();
           LOG_INFO << "applied migration " << m.name;
           if (applied) applied->push_back(m.version);

@@ -63,7 +63,8 @@ class PgPool {
 
   // Runs `fn` outside a transaction block (e.g. for LISTEN or advisory locks
   // held across transactions).
-  absl::Status WithConnection(const char* what, const std::function<absl::Status(pqxx::connection&)>& fn);
+  absl::Status WithConnection(const char* what,
+                              const std::function<absl::Status(pqxx::connection&)>& fn);
 
   const Options& options() const { return options_; }
 

@@ -14,18 +14,18 @@ namespace {
 using nlohmann::json;
 
 // Columns read for a run, in the order RunFromRow expects.
-#define RUN_COLUMNS                                                                          \
-  "r.id, r.sweep_id, r.ordinal, r.family, r.state, r.config::text, r.shape, "                \
-  "r.planned_params, r.planned_non_embedding, r.planned_tokens, r.planned_flops, "           \
-  "r.planned_flops_6nd, r.memory_bytes, r.attempts, r.max_attempts, r.tokens_done, "         \
-  "COALESCE(r.last_train_loss, 'NaN'), COALESCE(r.tokens_per_second, 0), "                   \
-  "COALESCE(r.params, 0), COALESCE(r.non_embedding_params, 0), COALESCE(r.tokens, 0), "      \
-  "COALESCE(r.unique_tokens, 0), COALESCE(r.epochs, 0), COALESCE(r.flops, 0), "              \
-  "COALESCE(r.flops_6nd, 0), COALESCE(r.final_eval_loss, 'NaN'), "                           \
-  "COALESCE(r.wall_seconds, 0), COALESCE(r.device, ''), COALESCE(r.trainer, ''), "           \
-  "COALESCE(r.simulated, false), "                                                           \
-  "COALESCE((SELECT w.name FROM attempts a JOIN workers w ON w.id = a.worker_id "            \
-  "          WHERE a.run_id = r.id ORDER BY a.number DESC LIMIT 1), ''), "                   \
+#define RUN_COLUMNS                                                                     \
+  "r.id, r.sweep_id, r.ordinal, r.family, r.state, r.config::text, r.shape, "           \
+  "r.planned_params, r.planned_non_embedding, r.planned_tokens, r.planned_flops, "      \
+  "r.planned_flops_6nd, r.memory_bytes, r.attempts, r.max_attempts, r.tokens_done, "    \
+  "COALESCE(r.last_train_loss, 'NaN'), COALESCE(r.tokens_per_second, 0), "              \
+  "COALESCE(r.params, 0), COALESCE(r.non_embedding_params, 0), COALESCE(r.tokens, 0), " \
+  "COALESCE(r.unique_tokens, 0), COALESCE(r.epochs, 0), COALESCE(r.flops, 0), "         \
+  "COALESCE(r.flops_6nd, 0), COALESCE(r.final_eval_loss, 'NaN'), "                      \
+  "COALESCE(r.wall_seconds, 0), COALESCE(r.device, ''), COALESCE(r.trainer, ''), "      \
+  "COALESCE(r.simulated, false), "                                                      \
+  "COALESCE((SELECT w.name FROM attempts a JOIN workers w ON w.id = a.worker_id "       \
+  "          WHERE a.run_id = r.id ORDER BY a.number DESC LIMIT 1), ''), "              \
   "COALESCE(r.last_error, '') "
 
 v1::Run RunFromRow(const pqxx::row& row) {
@@ -78,7 +78,8 @@ const PgStatement kInsertRuns(
     "  device_kind, priority, max_attempts) "
     "SELECT $1, x.ordinal, x.family, x.config, x.shape, x.planned_params, x.planned_non_embedding, "
     "  x.planned_tokens, x.planned_flops, x.planned_flops_6nd, x.memory_bytes, $2, $3, $4 "
-    "FROM jsonb_to_recordset($5::jsonb) AS x(ordinal integer, family text, config jsonb, shape text, "
+    "FROM jsonb_to_recordset($5::jsonb) AS x(ordinal integer, family text, config jsonb, shape "
+    "text, "
     "  planned_params bigint, planned_non_embedding bigint, planned_tokens bigint, "
     "  planned_flops double precision, planned_flops_6nd double precision, memory_bytes bigint)");
 
@@ -100,9 +101,11 @@ constexpr char kSweepSelect[] =
     "         count(*) FILTER (WHERE state = 'failed') AS failed, "
     "         count(*) FILTER (WHERE state = 'cancelled') AS cancelled, "
     "         count(*) AS total, sum(planned_flops) AS planned_flops, "
-    "         sum(COALESCE(NULLIF(flops, 0), planned_flops)) FILTER (WHERE state = 'succeeded') AS done_flops, "
+    "         sum(COALESCE(NULLIF(flops, 0), planned_flops)) FILTER (WHERE state = 'succeeded') AS "
+    "done_flops, "
     "         sum(CASE WHEN state IN ('leased', 'running') "
-    "                  THEN planned_flops * LEAST(1.0, tokens_done::float8 / GREATEST(planned_tokens, 1)) "
+    "                  THEN planned_flops * LEAST(1.0, tokens_done::float8 / "
+    "GREATEST(planned_tokens, 1)) "
     "                  WHEN state IN ('queued') THEN 0 ELSE planned_flops END) AS partial_flops "
     "  FROM runs WHERE sweep_id = s.id) c ON true ";
 
@@ -116,7 +119,8 @@ v1::Sweep SweepFromRow(const pqxx::row& row) {
   size_t start = 0;
   while (start <= fams.size() && !fams.empty()) {
     size_t comma = fams.find(',', start);
-    s.add_families(fams.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    s.add_families(
+        fams.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -139,8 +143,9 @@ v1::Sweep SweepFromRow(const pqxx::row& row) {
   s.set_done_flops(row[i++].as<double>());
   // Progress by planned FLOPs: ended runs count whole, live runs by tokens done.
   const double progressed = row[i++].as<double>();
-  s.set_progress(s.planned_flops() > 0 ? std::min(1.0, progressed / s.planned_flops())
-                                       : (c->total() > 0 && c->succeeded() == c->total() ? 1.0 : 0.0));
+  s.set_progress(s.planned_flops() > 0
+                     ? std::min(1.0, progressed / s.planned_flops())
+                     : (c->total() > 0 && c->succeeded() == c->total() ? 1.0 : 0.0));
   return s;
 }
 
@@ -164,13 +169,20 @@ v1::RunState RunStateFromName(const std::string& n) {
 
 std::string RunStateName(v1::RunState s) {
   switch (s) {
-    case v1::RUN_STATE_QUEUED: return "queued";
-    case v1::RUN_STATE_LEASED: return "leased";
-    case v1::RUN_STATE_RUNNING: return "running";
-    case v1::RUN_STATE_SUCCEEDED: return "succeeded";
-    case v1::RUN_STATE_FAILED: return "failed";
-    case v1::RUN_STATE_CANCELLED: return "cancelled";
-    default: return "";
+    case v1::RUN_STATE_QUEUED:
+      return "queued";
+    case v1::RUN_STATE_LEASED:
+      return "leased";
+    case v1::RUN_STATE_RUNNING:
+      return "running";
+    case v1::RUN_STATE_SUCCEEDED:
+      return "succeeded";
+    case v1::RUN_STATE_FAILED:
+      return "failed";
+    case v1::RUN_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "";
   }
 }
 
@@ -182,7 +194,8 @@ v1::SweepState SweepStateFromName(const std::string& n) {
   return v1::SWEEP_STATE_UNSPECIFIED;
 }
 
-absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const std::string& spec_yaml, const SweepSpec& spec,
+absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const std::string& spec_yaml,
+                                                  const SweepSpec& spec,
                                                   const std::vector<PlannedRun>& runs) {
   std::vector<std::string> families;
   for (auto f : spec.families) families.emplace_back(model::FamilyName(f));
@@ -203,11 +216,13 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const std::string& spec_yaml, 
   const std::string rows_json = rows.dump();
   v1::Sweep out;
   absl::Status st = pool_->Transact("create sweep", [&](pqxx::work& txn) -> absl::Status {
-    const int64_t id = txn.exec_prepared1(kInsertSweep.name, spec.name, std::string(SweepKindName(spec.kind)),
-                                          PgArrayLiteral(families), spec_yaml, spec_json, spec.priority,
-                                          spec.max_attempts)[0]
-                           .as<int64_t>();
-    txn.exec_prepared0(kInsertRuns.name, id, spec.device, spec.priority, spec.max_attempts, rows_json);
+    const int64_t id =
+        txn.exec_prepared1(kInsertSweep.name, spec.name, std::string(SweepKindName(spec.kind)),
+                           PgArrayLiteral(families), spec_yaml, spec_json, spec.priority,
+                           spec.max_attempts)[0]
+            .as<int64_t>();
+    txn.exec_prepared0(kInsertRuns.name, id, spec.device, spec.priority, spec.max_attempts,
+                       rows_json);
     auto sweep = ReadSweep(txn, id);
     if (!sweep.ok()) return sweep.status();
     out = *std::move(sweep);
@@ -228,17 +243,22 @@ absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
     const std::string at = "results[" + std::to_string(i) + "].";
     const auto positive = [](double v) { return std::isfinite(v) && v > 0; };
     if (r.family().empty() || r.family().size() > 64 ||
-        r.family().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") != std::string::npos) {
-      return absl::InvalidArgumentError(at + "family: must be 1-64 characters of [a-z0-9_-.], got '" + r.family() + "'");
+        r.family().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
+            std::string::npos) {
+      return absl::InvalidArgumentError(
+          at + "family: must be 1-64 characters of [a-z0-9_-.], got '" + r.family() + "'");
     }
     if (!positive(r.params())) return absl::InvalidArgumentError(at + "params: must be positive");
     if (!positive(r.tokens())) return absl::InvalidArgumentError(at + "tokens: must be positive");
-    if (!positive(r.final_loss())) return absl::InvalidArgumentError(at + "final_loss: must be positive");
+    if (!positive(r.final_loss()))
+      return absl::InvalidArgumentError(at + "final_loss: must be positive");
     if (!std::isfinite(r.flops()) || r.flops() < 0) {
       return absl::InvalidArgumentError(at + "flops: must not be negative (0 = 6ND)");
     }
-    if (!std::isfinite(r.unique_tokens()) || r.unique_tokens() < 0 || r.unique_tokens() > r.tokens()) {
-      return absl::InvalidArgumentError(at + "unique_tokens: must be in [0, tokens] (0 = all fresh)");
+    if (!std::isfinite(r.unique_tokens()) || r.unique_tokens() < 0 ||
+        r.unique_tokens() > r.tokens()) {
+      return absl::InvalidArgumentError(at +
+                                        "unique_tokens: must be in [0, tokens] (0 = all fresh)");
     }
   }
   return absl::OkStatus();
@@ -249,10 +269,12 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateImportedSweep(const v1::ImportResult
   json rows = json::array();
   for (int i = 0; i < req.results_size(); ++i) {
     const auto& r = req.results(i);
-    if (std::find(families.begin(), families.end(), r.family()) == families.end()) families.push_back(r.family());
+    if (std::find(families.begin(), families.end(), r.family()) == families.end())
+      families.push_back(r.family());
     const double six_nd = 6.0 * r.params() * r.tokens();
     const double flops = r.flops() > 0 ? r.flops() : six_nd;
-    json result = {{"family", r.family()}, {"params", r.params()}, {"tokens", r.tokens()}, {"flops", flops},
+    json result = {{"family", r.family()},         {"params", r.params()},
+                   {"tokens", r.tokens()},         {"flops", flops},
                    {"final_loss", r.final_loss()}, {"unique_tokens", r.unique_tokens()}};
     rows.push_back({{"ordinal", i},
                     {"family", r.family()},
@@ -266,26 +288,37 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateImportedSweep(const v1::ImportResult
                     {"flops_6nd", six_nd},
                     {"loss", r.final_loss()}});
   }
-  json spec = {{"name", req.name()}, {"kind", "imported"}, {"families", families},
+  json spec = {{"name", req.name()},
+               {"kind", "imported"},
+               {"families", families},
                {"results", req.results_size()}};
   v1::Sweep out;
   absl::Status st = pool_->Transact("import results", [&](pqxx::work& txn) -> absl::Status {
-    const int64_t id = txn.exec_params1(
-        "INSERT INTO sweeps (name, kind, families, spec_yaml, spec, state, finished_at) "
-        "VALUES ($1, 'imported', $2::text[], $3, $4::jsonb, 'succeeded', now()) RETURNING id",
-        req.name(), PgArrayLiteral(families),
-        "# imported: " + std::to_string(req.results_size()) + " results trained elsewhere\n", spec.dump())[0]
-                           .as<int64_t>();
+    const int64_t id =
+        txn.exec_params1(
+               "INSERT INTO sweeps (name, kind, families, spec_yaml, spec, state, finished_at) "
+               "VALUES ($1, 'imported', $2::text[], $3, $4::jsonb, 'succeeded', now()) RETURNING "
+               "id",
+               req.name(), PgArrayLiteral(families),
+               "# imported: " + std::to_string(req.results_size()) + " results trained elsewhere\n",
+               spec.dump())[0]
+            .as<int64_t>();
     txn.exec_params0(
-        "INSERT INTO runs (sweep_id, ordinal, family, config, shape, planned_params, planned_non_embedding, "
+        "INSERT INTO runs (sweep_id, ordinal, family, config, shape, planned_params, "
+        "planned_non_embedding, "
         "  planned_tokens, planned_flops, planned_flops_6nd, memory_bytes, max_attempts, state, "
-        "  params, non_embedding_params, tokens, unique_tokens, epochs, flops, flops_6nd, final_eval_loss, "
+        "  params, non_embedding_params, tokens, unique_tokens, epochs, flops, flops_6nd, "
+        "final_eval_loss, "
         "  trainer, simulated, tokens_done, finished_at) "
-        "SELECT $1, x.ordinal, x.family, x.config, x.shape, x.params, x.params, x.tokens, x.flops, x.flops_6nd, "
-        "  0, 1, 'succeeded', x.params, x.params, x.tokens, x.unique_tokens, x.epochs, x.flops, x.flops_6nd, "
+        "SELECT $1, x.ordinal, x.family, x.config, x.shape, x.params, x.params, x.tokens, x.flops, "
+        "x.flops_6nd, "
+        "  0, 1, 'succeeded', x.params, x.params, x.tokens, x.unique_tokens, x.epochs, x.flops, "
+        "x.flops_6nd, "
         "  x.loss, 'imported', false, x.tokens, now() "
-        "FROM jsonb_to_recordset($2::jsonb) AS x(ordinal integer, family text, config jsonb, shape text, "
-        "  params bigint, tokens bigint, unique_tokens bigint, epochs float8, flops float8, flops_6nd float8, "
+        "FROM jsonb_to_recordset($2::jsonb) AS x(ordinal integer, family text, config jsonb, shape "
+        "text, "
+        "  params bigint, tokens bigint, unique_tokens bigint, epochs float8, flops float8, "
+        "flops_6nd float8, "
         "  loss float8)",
         id, rows.dump());
     auto sweep = ReadSweep(txn, id);
@@ -315,7 +348,8 @@ absl::StatusOr<std::vector<v1::Sweep>> SweepStore::ListSweeps(bool active_only, 
     std::string sql = kSweepSelect;
     if (active_only) sql += "WHERE s.state = 'active' ";
     sql += "ORDER BY s.id DESC LIMIT $1";
-    for (const auto& row : txn.exec_params(sql, limit > 0 ? limit : 100)) out.push_back(SweepFromRow(row));
+    for (const auto& row : txn.exec_params(sql, limit > 0 ? limit : 100))
+      out.push_back(SweepFromRow(row));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -326,11 +360,12 @@ absl::StatusOr<v1::Sweep> SweepStore::CancelSweep(int64_t sweep_id) {
   v1::Sweep out;
   absl::Status st = pool_->Transact("cancel sweep", [&](pqxx::work& txn) -> absl::Status {
     pqxx::result s = txn.exec_params("SELECT state FROM sweeps WHERE id = $1 FOR UPDATE", sweep_id);
-    if (s.empty()) return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    if (s.empty())
+      return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
     const std::string state = s[0][0].as<std::string>();
     if (state != "active") {
-      return absl::FailedPreconditionError("sweep " + std::to_string(sweep_id) + " already ended (" +
-                                           state + ")");
+      return absl::FailedPreconditionError("sweep " + std::to_string(sweep_id) +
+                                           " already ended (" + state + ")");
     }
     txn.exec_params0(
         "UPDATE attempts a SET outcome = 'cancelled', reason = 'cancelled', "
@@ -341,7 +376,8 @@ absl::StatusOr<v1::Sweep> SweepStore::CancelSweep(int64_t sweep_id) {
         "UPDATE runs SET state = 'cancelled', finished_at = now(), updated_at = now() "
         "WHERE sweep_id = $1 AND state IN ('queued', 'leased', 'running')",
         sweep_id);
-    txn.exec_params0("UPDATE sweeps SET state = 'cancelled', finished_at = now() WHERE id = $1", sweep_id);
+    txn.exec_params0("UPDATE sweeps SET state = 'cancelled', finished_at = now() WHERE id = $1",
+                     sweep_id);
     auto sweep = ReadSweep(txn, sweep_id);
     if (!sweep.ok()) return sweep.status();
     out = *std::move(sweep);
@@ -354,7 +390,8 @@ absl::StatusOr<v1::Sweep> SweepStore::CancelSweep(int64_t sweep_id) {
 namespace {
 constexpr char kFinishSweepSql[] =
     "UPDATE sweeps s SET finished_at = now(), state = CASE WHEN EXISTS "
-    "  (SELECT 1 FROM runs WHERE sweep_id = s.id AND state = 'failed') THEN 'failed' ELSE 'succeeded' END "
+    "  (SELECT 1 FROM runs WHERE sweep_id = s.id AND state = 'failed') THEN 'failed' ELSE "
+    "'succeeded' END "
     "WHERE s.state = 'active' AND NOT EXISTS "
     "  (SELECT 1 FROM runs WHERE sweep_id = s.id AND state IN ('queued', 'leased', 'running')) ";
 }  // namespace
@@ -373,16 +410,18 @@ absl::Status SweepStore::FinishDoneSweeps() {
   });
 }
 
-absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRuns(int64_t sweep_id, const std::string& state) {
+absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRuns(int64_t sweep_id,
+                                                          const std::string& state) {
   std::vector<v1::Run> out;
   absl::Status st = pool_->Transact("list runs", [&](pqxx::work& txn) -> absl::Status {
     if (txn.exec_params("SELECT 1 FROM sweeps WHERE id = $1", sweep_id).empty()) {
       return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
     }
-    pqxx::result rows = txn.exec_params(
-        "SELECT " RUN_COLUMNS "FROM runs r WHERE r.sweep_id = $1 AND ($2 = '' OR r.state = $2) "
-        "ORDER BY r.ordinal",
-        sweep_id, state);
+    pqxx::result rows =
+        txn.exec_params("SELECT " RUN_COLUMNS
+                        "FROM runs r WHERE r.sweep_id = $1 AND ($2 = '' OR r.state = $2) "
+                        "ORDER BY r.ordinal",
+                        sweep_id, state);
     out.reserve(rows.size());
     for (const auto& row : rows) out.push_back(RunFromRow(row));
     return absl::OkStatus();
@@ -391,11 +430,13 @@ absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRuns(int64_t sweep_id, cons
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRunsUpdatedSince(int64_t sweep_id, int64_t since_ms,
+absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRunsUpdatedSince(int64_t sweep_id,
+                                                                      int64_t since_ms,
                                                                       int64_t* now_ms) {
   std::vector<v1::Run> out;
   absl::Status st = pool_->Transact("list updated runs", [&](pqxx::work& txn) -> absl::Status {
-    *now_ms = txn.exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")[0][0].as<int64_t>();
+    *now_ms = txn.exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")[0][0]
+                  .as<int64_t>();
     pqxx::result rows = txn.exec_params(
         "SELECT " RUN_COLUMNS
         "FROM runs r WHERE r.sweep_id = $1 AND r.updated_at >= to_timestamp($2::float8 / 1000) "
@@ -411,15 +452,18 @@ absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRunsUpdatedSince(int64_t sw
 absl::StatusOr<v1::Run> SweepStore::GetRun(int64_t run_id, bool include_curve) {
   v1::Run out;
   absl::Status st = pool_->Transact("get run", [&](pqxx::work& txn) -> absl::Status {
-    pqxx::result rows = txn.exec_params("SELECT " RUN_COLUMNS "FROM runs r WHERE r.id = $1", run_id);
-    if (rows.empty()) return absl::NotFoundError("run " + std::to_string(run_id) + " does not exist");
+    pqxx::result rows =
+        txn.exec_params("SELECT " RUN_COLUMNS "FROM runs r WHERE r.id = $1", run_id);
+    if (rows.empty())
+      return absl::NotFoundError("run " + std::to_string(run_id) + " does not exist");
     out = RunFromRow(rows[0]);
     for (const auto& row : txn.exec_params(
              "SELECT a.id, a.number, a.worker_id, w.name, a.device_index, "
              "  (extract(epoch FROM a.leased_at) * 1000)::bigint, "
              "  COALESCE((extract(epoch FROM a.finished_at) * 1000)::bigint, 0), "
              "  COALESCE(a.outcome, ''), COALESCE(a.reason, ''), COALESCE(a.message, '') "
-             "FROM attempts a JOIN workers w ON w.id = a.worker_id WHERE a.run_id = $1 ORDER BY a.number",
+             "FROM attempts a JOIN workers w ON w.id = a.worker_id WHERE a.run_id = $1 ORDER BY "
+             "a.number",
              run_id)) {
       v1::Attempt* a = out.add_attempt_history();
       a->set_id(row[0].as<int64_t>());

@@ -50,7 +50,7 @@ class SweepStore {
   // Runs of a sweep updated at or after `since_unix_ms` (database clock);
   // `*now_unix_ms` receives the database's clock at the read.
   absl::StatusOr<std::vector<v1::Run>> ListRunsUpdatedSince(int64_t sweep_id, int64_t since_unix_ms,
-                                                           int64_t* now_unix_ms);
+                                                            int64_t* now_unix_ms);
   // One run with its attempts, and its loss curve if asked.
   absl::StatusOr<v1::Run> GetRun(int64_t run_id, bool include_curve);
 

@@ -38,7 +38,8 @@ v1::Token TokenFromRow(const pqxx::row& row) {
   size_t start = 0;
   while (!scopes.empty()) {
     size_t comma = scopes.find(',', start);
-    t.add_scopes(scopes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    t.add_scopes(
+        scopes.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -48,37 +49,46 @@ v1::Token TokenFromRow(const pqxx::row& row) {
 }
 
 constexpr char kTokenSelect[] =
-    "SELECT id, name, array_to_string(scopes, ','), (extract(epoch FROM created_at) * 1000)::bigint, "
+    "SELECT id, name, array_to_string(scopes, ','), (extract(epoch FROM created_at) * "
+    "1000)::bigint, "
     "  COALESCE((extract(epoch FROM revoked_at) * 1000)::bigint, 0) FROM api_tokens ";
 
 }  // namespace
 
 const char* ScopeName(Scope s) {
   switch (s) {
-    case Scope::kRead: return "read";
-    case Scope::kSubmit: return "submit";
-    case Scope::kAdmin: return "admin";
+    case Scope::kRead:
+      return "read";
+    case Scope::kSubmit:
+      return "submit";
+    case Scope::kAdmin:
+      return "admin";
   }
   return "?";
 }
 
 bool ParseScope(const std::string& name, Scope* scope) {
-  if (name == "read") *scope = Scope::kRead;
-  else if (name == "submit") *scope = Scope::kSubmit;
-  else if (name == "admin") *scope = Scope::kAdmin;
-  else return false;
+  if (name == "read")
+    *scope = Scope::kRead;
+  else if (name == "submit")
+    *scope = Scope::kSubmit;
+  else if (name == "admin")
+    *scope = Scope::kAdmin;
+  else
+    return false;
   return true;
 }
 
 absl::StatusOr<TokenStore::Created> TokenStore::Create(const std::string& name,
                                                        const std::vector<std::string>& scopes) {
   if (name.empty()) return absl::InvalidArgumentError("name: must not be empty");
-  if (scopes.empty()) return absl::InvalidArgumentError("scopes: give at least one of read, submit, admin");
+  if (scopes.empty())
+    return absl::InvalidArgumentError("scopes: give at least one of read, submit, admin");
   for (size_t i = 0; i < scopes.size(); ++i) {
     Scope s;
     if (!ParseScope(scopes[i], &s)) {
-      return absl::InvalidArgumentError("scopes[" + std::to_string(i) + "]: unknown scope '" + scopes[i] +
-                                        "' (expected read, submit or admin)");
+      return absl::InvalidArgumentError("scopes[" + std::to_string(i) + "]: unknown scope '" +
+                                        scopes[i] + "' (expected read, submit or admin)");
     }
   }
   unsigned char salt[16], secret[32];
@@ -90,9 +100,10 @@ absl::StatusOr<TokenStore::Created> TokenStore::Create(const std::string& name,
   Created out;
   absl::Status st = pool_->Transact("create token", [&](pqxx::work& txn) -> absl::Status {
     pqxx::binarystring salt_b(salt_s), hash_b(Digest(salt_s, secret_hex));
-    const int64_t id = txn.exec_params1("INSERT INTO api_tokens (name, scopes, salt, hash) "
-                                        "VALUES ($1, $2::text[], $3, $4) RETURNING id",
-                                        name, PgArrayLiteral(scopes), salt_b, hash_b)[0]
+    const int64_t id = txn.exec_params1(
+                              "INSERT INTO api_tokens (name, scopes, salt, hash) "
+                              "VALUES ($1, $2::text[], $3, $4) RETURNING id",
+                              name, PgArrayLiteral(scopes), salt_b, hash_b)[0]
                            .as<int64_t>();
     out.token = TokenFromRow(txn.exec_params1(std::string(kTokenSelect) + "WHERE id = $1", id));
     out.secret = "ladder_" + std::to_string(id) + "_" + secret_hex;
@@ -106,8 +117,10 @@ absl::StatusOr<v1::Token> TokenStore::Revoke(int64_t id) {
   v1::Token out;
   absl::Status st = pool_->Transact("revoke token", [&](pqxx::work& txn) -> absl::Status {
     pqxx::result r = txn.exec_params(
-        "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING id", id);
-    if (r.empty()) return absl::NotFoundError("token_id: token " + std::to_string(id) + " does not exist");
+        "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING id",
+        id);
+    if (r.empty())
+      return absl::NotFoundError("token_id: token " + std::to_string(id) + " does not exist");
     out = TokenFromRow(txn.exec_params1(std::string(kTokenSelect) + "WHERE id = $1", id));
     return absl::OkStatus();
   });
@@ -118,7 +131,8 @@ absl::StatusOr<v1::Token> TokenStore::Revoke(int64_t id) {
 absl::StatusOr<std::vector<v1::Token>> TokenStore::List() {
   std::vector<v1::Token> out;
   absl::Status st = pool_->Transact("list tokens", [&](pqxx::work& txn) -> absl::Status {
-    for (const auto& row : txn.exec(std::string(kTokenSelect) + "ORDER BY id")) out.push_back(TokenFromRow(row));
+    for (const auto& row : txn.exec(std::string(kTokenSelect) + "ORDER BY id"))
+      out.push_back(TokenFromRow(row));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -138,18 +152,24 @@ absl::StatusOr<TokenStore::Verified> TokenStore::Verify(const std::string& beare
   Verified out;
   absl::Status st = pool_->Transact("verify token", [&](pqxx::work& txn) -> absl::Status {
     pqxx::result r = txn.exec_params(
-        "SELECT salt, hash, array_to_string(scopes, ','), revoked_at IS NOT NULL FROM api_tokens WHERE id = $1", id);
+        "SELECT salt, hash, array_to_string(scopes, ','), revoked_at IS NOT NULL FROM api_tokens "
+        "WHERE id = $1",
+        id);
     if (r.empty()) return bad;
     const std::string salt = pqxx::binarystring(r[0][0]).str();
     const std::string hash = pqxx::binarystring(r[0][1]).str();
     const std::string digest = Digest(salt, secret);
-    if (hash.size() != digest.size() || CRYPTO_memcmp(hash.data(), digest.data(), digest.size()) != 0) return bad;
-    if (r[0][3].as<bool>()) return absl::UnauthenticatedError("bearer token " + id_s + " has been revoked");
+    if (hash.size() != digest.size() ||
+        CRYPTO_memcmp(hash.data(), digest.data(), digest.size()) != 0)
+      return bad;
+    if (r[0][3].as<bool>())
+      return absl::UnauthenticatedError("bearer token " + id_s + " has been revoked");
     out.id = id;
     const std::string scopes = r[0][2].as<std::string>();
     for (Scope s : {Scope::kRead, Scope::kSubmit, Scope::kAdmin}) {
       const std::string name = ScopeName(s);
-      if (("," + scopes + ",").find("," + name + ",") != std::string::npos) out.scope = std::max(out.scope, s);
+      if (("," + scopes + ",").find("," + name + ",") != std::string::npos)
+        out.scope = std::max(out.scope, s);
     }
     return absl::OkStatus();
   });

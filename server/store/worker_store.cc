@@ -53,13 +53,17 @@ absl::StatusOr<std::vector<v1::Worker>> WorkerStore::ListWorkers(bool include_go
 absl::StatusOr<v1::Worker> WorkerStore::DrainWorker(int64_t worker_id) {
   v1::Worker out;
   absl::Status st = pool_->Transact("drain worker", [&](pqxx::work& txn) -> absl::Status {
-    pqxx::result r = txn.exec_params("SELECT state FROM workers WHERE id = $1 FOR UPDATE", worker_id);
-    if (r.empty()) return absl::NotFoundError("worker_id: worker " + std::to_string(worker_id) + " does not exist");
+    pqxx::result r =
+        txn.exec_params("SELECT state FROM workers WHERE id = $1 FOR UPDATE", worker_id);
+    if (r.empty())
+      return absl::NotFoundError("worker_id: worker " + std::to_string(worker_id) +
+                                 " does not exist");
     if (r[0][0].as<std::string>() == "gone") {
       return absl::FailedPreconditionError("worker " + std::to_string(worker_id) + " is gone");
     }
     txn.exec_params0("UPDATE workers SET state = 'draining' WHERE id = $1", worker_id);
-    out = WorkerFromRow(txn.exec_params1(std::string(kWorkerSelect) + "WHERE w.id = $1", worker_id));
+    out =
+        WorkerFromRow(txn.exec_params1(std::string(kWorkerSelect) + "WHERE w.id = $1", worker_id));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

@@ -6,7 +6,8 @@
 
 namespace ladder::testing {
 
-std::string HttpGet(const std::string& host, int port, const std::string& target, int* status = nullptr);
+std::string HttpGet(const std::string& host, int port, const std::string& target,
+                    int* status = nullptr);
 
 // The value of the first sample line of `metrics` (Prometheus text format)
 // that starts with `prefix` (e.g. `ladder_leases_total{granted="true"}`);

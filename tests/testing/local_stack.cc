@@ -28,7 +28,8 @@ LocalStack::~LocalStack() {
 }
 
 void LocalStack::StartCoordinator(int port) {
-  const std::string log = dir_.path() + "/coordinator-" + std::to_string(++coordinator_starts_) + ".log";
+  const std::string log =
+      dir_.path() + "/coordinator-" + std::to_string(++coordinator_starts_) + ".log";
   std::vector<std::string> argv = {BinDir() + "/ladder-coordinator",
                                    "--listen=127.0.0.1:" + std::to_string(port),
                                    "--database-url=" + database_url_,
@@ -59,19 +60,20 @@ void LocalStack::StartCoordinator(int port) {
 int LocalStack::StartWorker(const std::string& name, int slots, const std::string& trainer,
                             std::vector<std::string> extra) {
   const std::string log = dir_.path() + "/worker-" + name + ".log";
-  std::vector<std::string> argv = {BinDir() + "/ladder-worker",
-                                   "--coordinator=" + address(),
-                                   "--insecure",
-                                   "--name=" + name,
-                                   "--trainer=" + (trainer.empty() ? BinDir() + "/ladder-sim" : trainer),
-                                   "--work-dir=" + dir_.path() + "/work-" + name,
-                                   "--devices=cpu",
-                                   "--cpu-slots=" + std::to_string(slots),
-                                   "--threads-per-slot=1",
-                                   "--lease-poll-interval=100ms",
-                                   "--progress-interval=200ms",
-                                   "--drain-grace=2s",
-                                   "--kill-grace=1s"};
+  std::vector<std::string> argv = {
+      BinDir() + "/ladder-worker",
+      "--coordinator=" + address(),
+      "--insecure",
+      "--name=" + name,
+      "--trainer=" + (trainer.empty() ? BinDir() + "/ladder-sim" : trainer),
+      "--work-dir=" + dir_.path() + "/work-" + name,
+      "--devices=cpu",
+      "--cpu-slots=" + std::to_string(slots),
+      "--threads-per-slot=1",
+      "--lease-poll-interval=100ms",
+      "--progress-interval=200ms",
+      "--drain-grace=2s",
+      "--kill-grace=1s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   workers_.push_back(std::make_unique<Subprocess>(argv, log, log));
   return static_cast<int>(workers_.size()) - 1;
@@ -100,7 +102,8 @@ std::string LocalStack::CoordinatorLog() const {
 CliResult LocalStack::Cli(std::vector<std::string> args, int timeout_s) {
   static int n = 0;
   const std::string base = dir_.path() + "/cli-" + std::to_string(++n);
-  std::vector<std::string> argv = {BinDir() + "/ladder", "--coordinator=" + address(), "--insecure"};
+  std::vector<std::string> argv = {BinDir() + "/ladder", "--coordinator=" + address(),
+                                   "--insecure"};
   argv.insert(argv.end(), args.begin(), args.end());
   Subprocess p(argv, base + ".out", base + ".err");
   CliResult r;

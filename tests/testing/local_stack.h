@@ -21,7 +21,8 @@ struct CliResult {
 class LocalStack {
  public:
   // Starts a coordinator on `database_url`. Extra coordinator flags may be given.
-  explicit LocalStack(const std::string& database_url, std::vector<std::string> coordinator_flags = {});
+  explicit LocalStack(const std::string& database_url,
+                      std::vector<std::string> coordinator_flags = {});
   ~LocalStack();
 
   // Starts a worker daemon named `name` with `slots` CPU slots running

@@ -1,7 +1,5 @@
 #include "tests/testing/test_database.h"
 
-#include "tests/testing/test_env.h"
-
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +9,8 @@
 #include <iostream>
 #include <pqxx/pqxx>
 #include <random>
+
+#include "tests/testing/test_env.h"
 
 namespace ladder::testing {
 namespace {
@@ -30,7 +30,8 @@ std::string TestDatabase::AdminUrl() {
     std::string url;
     if (std::getline(in, url) && !url.empty()) return url;
   }
-  std::cerr << "FATAL: no test PostgreSQL: run the tests with ctest (which starts one via tests/postgres.sh) "
+  std::cerr << "FATAL: no test PostgreSQL: run the tests with ctest (which starts one via "
+               "tests/postgres.sh) "
                "or set LADDER_TEST_DATABASE_URL\n";
   std::abort();
 }

@@ -8,7 +8,8 @@ namespace ladder::testing {
 std::string BuildDir() {
   const char* dir = std::getenv("LADDER_TEST_BUILD_DIR");
   if (dir == nullptr || *dir == '\0') {
-    std::cerr << "FATAL: LADDER_TEST_BUILD_DIR is not set: run the tests with ctest from the build directory\n";
+    std::cerr << "FATAL: LADDER_TEST_BUILD_DIR is not set: run the tests with ctest from the build "
+                 "directory\n";
     std::abort();
   }
   return dir;

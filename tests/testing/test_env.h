@@ -8,9 +8,9 @@
 namespace ladder::testing {
 
 std::string BuildDir();
-std::string BinDir();         // build/bin: ladder, ladder-coordinator, ladder-worker, ladder-sim, ...
-std::string TestCertsDir();   // made by tests/testing/make-test-certs.sh
+std::string BinDir();  // build/bin: ladder, ladder-coordinator, ladder-worker, ladder-sim, ...
+std::string TestCertsDir();  // made by tests/testing/make-test-certs.sh
 std::string PostgresUrlFile();
-std::string SourceDir();      // the repository root
+std::string SourceDir();  // the repository root
 
 }  // namespace ladder::testing

@@ -58,14 +58,15 @@ void AdamW::Step(double lr) {
       if (steps.size() != group.params.size()) {
         steps.clear();
         for (const auto& p : group.params) {
-          steps.push_back(torch::full({}, static_cast<double>(steps_),
-                                      torch::TensorOptions().dtype(torch::kFloat32).device(p.device())));
+          steps.push_back(
+              torch::full({}, static_cast<double>(steps_),
+                          torch::TensorOptions().dtype(torch::kFloat32).device(p.device())));
         }
       } else {
         at::_foreach_add_(steps, 1.0);
       }
-      at::_fused_adamw_(group.params, grads, ms, vs, /*max_exp_avg_sqs=*/{}, steps, lr, beta1_, beta2_,
-                        group.weight_decay, eps_, /*amsgrad=*/false, /*maximize=*/false,
+      at::_fused_adamw_(group.params, grads, ms, vs, /*max_exp_avg_sqs=*/{}, steps, lr, beta1_,
+                        beta2_, group.weight_decay, eps_, /*amsgrad=*/false, /*maximize=*/false,
                         /*grad_scale=*/{}, /*found_inf=*/{});
       continue;
     }
@@ -115,8 +116,10 @@ void AdamW::Load(torch::serialize::InputArchive& archive) {
       torch::Tensor m, v;
       archive.read("m." + key, m);
       archive.read("v." + key, v);
-      TORCH_CHECK(m.sizes() == state_[gi][i].m.sizes(), "optimizer state m.", key, " has the wrong shape");
-      TORCH_CHECK(v.sizes() == state_[gi][i].v.sizes(), "optimizer state v.", key, " has the wrong shape");
+      TORCH_CHECK(m.sizes() == state_[gi][i].m.sizes(), "optimizer state m.", key,
+                  " has the wrong shape");
+      TORCH_CHECK(v.sizes() == state_[gi][i].v.sizes(), "optimizer state v.", key,
+                  " has the wrong shape");
       state_[gi][i].m.copy_(m);
       state_[gi][i].v.copy_(v);
     }

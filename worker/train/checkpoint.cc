@@ -41,14 +41,16 @@ std::vector<std::pair<int64_t, std::string>> ListCheckpoints(const std::string& 
     }
   }
   ::closedir(d);
-  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   return found;
 }
 
 }  // namespace
 
-std::string SaveCheckpoint(const std::string& dir, const std::string& fingerprint, LanguageModel& model,
-                           const AdamW& optimizer, const LoopState& state, std::string* error) {
+std::string SaveCheckpoint(const std::string& dir, const std::string& fingerprint,
+                           LanguageModel& model, const AdamW& optimizer, const LoopState& state,
+                           std::string* error) {
   char name[64];
   std::snprintf(name, sizeof(name), "ckpt-%012lld.pt", static_cast<long long>(state.step));
   const std::string path = dir + "/" + name;
@@ -87,9 +89,10 @@ std::string SaveCheckpoint(const std::string& dir, const std::string& fingerprin
   return path;
 }
 
-std::optional<std::string> LoadLatestCheckpoint(const std::string& dir, const std::string& fingerprint,
-                                                LanguageModel& model, AdamW& optimizer, LoopState* state,
-                                                const torch::Device& device) {
+std::optional<std::string> LoadLatestCheckpoint(const std::string& dir,
+                                                const std::string& fingerprint,
+                                                LanguageModel& model, AdamW& optimizer,
+                                                LoopState* state, const torch::Device& device) {
   for (const auto& [step, path] : ListCheckpoints(dir)) {
     try {
       torch::serialize::InputArchive archive;

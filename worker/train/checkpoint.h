@@ -17,8 +17,8 @@ namespace ladder::train {
 // Everything besides weights and moments that the loop needs to continue
 // exactly where it stopped (the data order is a function of `step`).
 struct LoopState {
-  int64_t step = 0;    // optimizer steps done
-  int64_t tokens = 0;  // training tokens consumed
+  int64_t step = 0;         // optimizer steps done
+  int64_t tokens = 0;       // training tokens consumed
   double wall_seconds = 0;  // training wall time of all attempts, up to this checkpoint
   // Train-loss average under way for the next progress event.
   double loss_sum = 0;
@@ -32,14 +32,16 @@ struct LoopState {
 // Writes ckpt-<step>.pt into `dir` and removes all but the two newest.
 // Returns the path, or "" with `error` filled (the run goes on: a failed
 // checkpoint is logged, not fatal).
-std::string SaveCheckpoint(const std::string& dir, const std::string& fingerprint, LanguageModel& model,
-                           const AdamW& optimizer, const LoopState& state, std::string* error);
+std::string SaveCheckpoint(const std::string& dir, const std::string& fingerprint,
+                           LanguageModel& model, const AdamW& optimizer, const LoopState& state,
+                           std::string* error);
 
 // Loads the newest usable checkpoint of `dir` into `model`, `optimizer` and
 // `state`. Returns its path, or nullopt when there is none (unreadable or
 // mismatched ones are skipped with a log line).
-std::optional<std::string> LoadLatestCheckpoint(const std::string& dir, const std::string& fingerprint,
-                                                LanguageModel& model, AdamW& optimizer, LoopState* state,
-                                                const torch::Device& device);
+std::optional<std::string> LoadLatestCheckpoint(const std::string& dir,
+                                                const std::string& fingerprint,
+                                                LanguageModel& model, AdamW& optimizer,
+                                                LoopState* state, const torch::Device& device);
 
 }  // namespace ladder::train

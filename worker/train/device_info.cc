@@ -27,7 +27,8 @@ std::optional<GpuInfo> QueryCudaDevice(int index) {
       GpuInfo g;
       g.name = name.data();
       size_t bytes = 0;
-      if (total_mem && total_mem(&bytes, device) == 0) g.total_memory_bytes = static_cast<int64_t>(bytes);
+      if (total_mem && total_mem(&bytes, device) == 0)
+        g.total_memory_bytes = static_cast<int64_t>(bytes);
       info = g;
     }
   }

@@ -47,8 +47,9 @@ int Main(int argc, char** argv) {
   torch::manual_seed(ts.seed);
   LanguageModel model(config.shape);
   model->to(torch::kFloat64);
-  AdamW optimizer({{model->DecayedParameters(), ts.weight_decay}, {model->UndecayedParameters(), 0.0}}, ts.beta1,
-                  ts.beta2, ts.adam_eps);
+  AdamW optimizer(
+      {{model->DecayedParameters(), ts.weight_decay}, {model->UndecayedParameters(), 0.0}},
+      ts.beta1, ts.beta2, ts.adam_eps);
   const auto params = model->parameters();
 
   c10::Dict<std::string, at::Tensor> dump;
@@ -81,7 +82,8 @@ int Main(int argc, char** argv) {
   dump.insert("lr", torch::tensor(ts.lr, torch::kFloat64));
 
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dump));
-  std::ofstream(out_path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(out_path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return 0;
 }
 

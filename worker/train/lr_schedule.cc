@@ -21,8 +21,8 @@ LrSchedule MakeLrSchedule(double peak, double min_ratio, double warmup_fraction,
   s.peak = peak;
   s.min_ratio = min_ratio;
   s.total_steps = std::max<int64_t>(1, total_steps);
-  s.warmup_steps = std::min<int64_t>(s.total_steps - 1,
-                                     std::llround(warmup_fraction * static_cast<double>(s.total_steps)));
+  s.warmup_steps = std::min<int64_t>(
+      s.total_steps - 1, std::llround(warmup_fraction * static_cast<double>(s.total_steps)));
   s.warmup_steps = std::max<int64_t>(0, s.warmup_steps);
   return s;
 }

@@ -11,9 +11,9 @@
 // parameters with its exact parameter and FLOP counts (for sizing sweeps).
 #include <malloc.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -54,7 +54,8 @@ void KeepFreedMemory() {
 
 // Parses "--name value" pairs. Returns "" or an error line.
 std::string ParseFlags(const std::vector<std::string>& args, size_t first,
-                       const std::vector<std::string>& value_flags, const std::vector<std::string>& bool_flags,
+                       const std::vector<std::string>& value_flags,
+                       const std::vector<std::string>& bool_flags,
                        std::vector<std::pair<std::string, std::string>>* out) {
   for (size_t i = first; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -86,7 +87,9 @@ bool ToInt(const std::string& s, int64_t* out) {
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(s.c_str(), &end);  // accepts 2e5
-  if (end == s.c_str() || *end != '\0' || errno != 0 || v != static_cast<double>(static_cast<int64_t>(v))) return false;
+  if (end == s.c_str() || *end != '\0' || errno != 0 ||
+      v != static_cast<double>(static_cast<int64_t>(v)))
+    return false;
   *out = static_cast<int64_t>(v);
   return true;
 }
@@ -99,8 +102,9 @@ bool ToDouble(const std::string& s, double* out) {
 
 int Shape(const std::vector<std::string>& args) {
   std::vector<std::pair<std::string, std::string>> flags;
-  std::string err = ParseFlags(args, 2, {"--family", "--params", "--context", "--vocab", "--mlp", "--positions"},
-                               {"--untied"}, &flags);
+  std::string err =
+      ParseFlags(args, 2, {"--family", "--params", "--context", "--vocab", "--mlp", "--positions"},
+                 {"--untied"}, &flags);
   std::string family = "transformer", mlp = "gelu", positions = "learned";
   double params = 0;
   int64_t context = 0, vocab = 256;
@@ -119,8 +123,10 @@ int Shape(const std::vector<std::string>& args) {
   const auto f = m::ParseFamily(family);
   const auto parsed_mlp = m::ParseMlp(mlp);
   const auto parsed_positions = m::ParsePositions(positions);
-  if (err.empty() && (!f || !parsed_mlp || !parsed_positions)) err = "unknown --family, --mlp or --positions";
-  if (err.empty() && (params <= 0 || context <= 0)) err = "--params and --context are required and must be positive";
+  if (err.empty() && (!f || !parsed_mlp || !parsed_positions))
+    err = "unknown --family, --mlp or --positions";
+  if (err.empty() && (params <= 0 || context <= 0))
+    err = "--params and --context are required and must be positive";
   if (!err.empty()) {
     std::fprintf(stderr, "ladder-train shape: %s\n%s", err.c_str(), kUsage);
     return 2;
@@ -129,15 +135,22 @@ int Shape(const std::vector<std::string>& args) {
   rule.mlp = *parsed_mlp;
   rule.positions = *parsed_positions;
   rule.tie_embeddings = !untied;
-  const m::ModelShape s = m::ShapeForParams(*f, params, static_cast<int>(context), static_cast<int>(vocab), rule);
+  const m::ModelShape s =
+      m::ShapeForParams(*f, params, static_cast<int>(context), static_cast<int>(vocab), rule);
   const m::ParamCount c = m::CountParams(s);
   const m::FlopsPerToken fl = m::ExactFlopsPerToken(s);
   nlohmann::json out = {
       {"family", m::FamilyName(s.family)},
       {"model",
-       {{"n_layer", s.n_layer}, {"d_model", s.d_model}, {"n_head", s.n_head}, {"d_ff", s.d_ff},
-        {"context", s.context}, {"vocab", s.vocab}, {"mlp", m::MlpName(s.mlp)},
-        {"positions", m::PositionsName(s.positions)}, {"tie_embeddings", s.tie_embeddings}}},
+       {{"n_layer", s.n_layer},
+        {"d_model", s.d_model},
+        {"n_head", s.n_head},
+        {"d_ff", s.d_ff},
+        {"context", s.context},
+        {"vocab", s.vocab},
+        {"mlp", m::MlpName(s.mlp)},
+        {"positions", m::PositionsName(s.positions)},
+        {"tie_embeddings", s.tie_embeddings}}},
       {"describe", m::DescribeShape(s)},
       {"params_total", c.total},
       {"params_non_embedding", c.non_embedding},
@@ -151,10 +164,11 @@ int Shape(const std::vector<std::string>& args) {
 int Train(const std::vector<std::string>& args) {
   ladder::train::TrainerOptions options;
   std::vector<std::pair<std::string, std::string>> flags;
-  std::string err = ParseFlags(args, 1,
-                               {"--config", "--work-dir", "--device", "--threads", "--data-dir",
-                                "--checkpoint-interval-seconds", "--checkpoint-interval-steps", "--micro-batch-tokens"},
-                               {}, &flags);
+  std::string err = ParseFlags(
+      args, 1,
+      {"--config", "--work-dir", "--device", "--threads", "--data-dir",
+       "--checkpoint-interval-seconds", "--checkpoint-interval-steps", "--micro-batch-tokens"},
+      {}, &flags);
   bool have_threads = false;
   for (const auto& [k, v] : flags) {
     if (!err.empty()) break;
@@ -164,18 +178,22 @@ int Train(const std::vector<std::string>& args) {
     if (k == "--device") options.device = v;
     if (k == "--data-dir") options.data_dir = v;
     if (k == "--threads") {
-      if (!ToInt(v, &n) || n < 1 || n > 4096) err = "--threads must be a positive integer (got " + v + ")";
+      if (!ToInt(v, &n) || n < 1 || n > 4096)
+        err = "--threads must be a positive integer (got " + v + ")";
       options.threads = static_cast<int>(n);
       have_threads = true;
     }
     if (k == "--checkpoint-interval-seconds" &&
-        (!ToDouble(v, &options.checkpoint_interval_seconds) || options.checkpoint_interval_seconds < 0)) {
+        (!ToDouble(v, &options.checkpoint_interval_seconds) ||
+         options.checkpoint_interval_seconds < 0)) {
       err = "--checkpoint-interval-seconds must be a number >= 0 (got " + v + ")";
     }
-    if (k == "--checkpoint-interval-steps" && (!ToInt(v, &options.checkpoint_interval_steps) || options.checkpoint_interval_steps < 0)) {
+    if (k == "--checkpoint-interval-steps" &&
+        (!ToInt(v, &options.checkpoint_interval_steps) || options.checkpoint_interval_steps < 0)) {
       err = "--checkpoint-interval-steps must be an integer >= 0 (got " + v + ")";
     }
-    if (k == "--micro-batch-tokens" && (!ToInt(v, &options.micro_batch_tokens) || options.micro_batch_tokens < 0)) {
+    if (k == "--micro-batch-tokens" &&
+        (!ToInt(v, &options.micro_batch_tokens) || options.micro_batch_tokens < 0)) {
       err = "--micro-batch-tokens must be an integer >= 0 (got " + v + ")";
     }
   }

@@ -72,14 +72,18 @@ torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias, double std) {
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(const ModelShape& s, double residual_std)
-      : n_head_(s.n_head), head_dim_(s.d_model / s.n_head), rotary_(s.positions == model::Positions::kRotary) {
+      : n_head_(s.n_head),
+        head_dim_(s.d_model / s.n_head),
+        rotary_(s.positions == model::Positions::kRotary) {
     c_attn = register_module("c_attn", MakeLinear(s.d_model, 3 * s.d_model, true, kInitStd));
     c_proj = register_module("c_proj", MakeLinear(s.d_model, s.d_model, true, residual_std));
     if (rotary_) {
       const int64_t half = head_dim_ / 2;
-      auto inv_freq = torch::pow(10000.0, -torch::arange(0, half, torch::kFloat64) * 2.0 / head_dim_);
+      auto inv_freq =
+          torch::pow(10000.0, -torch::arange(0, half, torch::kFloat64) * 2.0 / head_dim_);
       // Tables in float64 (cast to the activations' dtype when used).
-      auto angles = torch::outer(torch::arange(0, s.context, torch::kFloat64), inv_freq);  // [T, k/2]
+      auto angles =
+          torch::outer(torch::arange(0, s.context, torch::kFloat64), inv_freq);  // [T, k/2]
       rope_cos_ = register_buffer("rope_cos", torch::cat({angles.cos(), angles.cos()}, -1));
       rope_sin_ = register_buffer("rope_sin", torch::cat({angles.sin(), angles.sin()}, -1));
     }
@@ -90,7 +94,8 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
     // [B, T, 3d] -> 3 x [B, h, T, k]
     // unbind, not three selects: its backward is one stack instead of three
     // full-size zero tensors (20% of a small model's step on CPU).
-    auto qkv = c_attn->forward(x).view({B, T, 3, n_head_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
+    auto qkv =
+        c_attn->forward(x).view({B, T, 3, n_head_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
     auto q = qkv[0], k = qkv[1], v = qkv[2];
     if (rotary_) {
       q = Rotate(q, T);
@@ -101,7 +106,8 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
     auto y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
                                               /*is_causal=*/true);
 #else
-    auto att = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
+    auto att =
+        torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
     att = att.masked_fill(CausalMask(T, x.device()), -INFINITY);
     auto y = torch::matmul(torch::softmax(att, -1), v);
 #endif
@@ -124,7 +130,8 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // diagonal. Not a registered buffer, so Module::to(dtype) leaves it bool.
   const torch::Tensor& CausalMask(int64_t T, const torch::Device& device) {
     if (!causal_mask_.defined() || causal_mask_.size(0) != T || causal_mask_.device() != device) {
-      causal_mask_ = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(device)).triu(1);
+      causal_mask_ =
+          torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(device)).triu(1);
     }
     return causal_mask_;
   }
@@ -140,7 +147,8 @@ TORCH_MODULE(CausalSelfAttention);
 //   down(silu(x W_gate) * (x W_up)), with W_gate and W_up fused in one d -> 2f matrix.
 class MlpImpl : public torch::nn::Module {
  public:
-  MlpImpl(const ModelShape& s, double residual_std) : swiglu_(s.mlp == model::Mlp::kSwiGlu), d_ff_(s.d_ff) {
+  MlpImpl(const ModelShape& s, double residual_std)
+      : swiglu_(s.mlp == model::Mlp::kSwiGlu), d_ff_(s.d_ff) {
     if (swiglu_) {
       gate_up = register_module("gate_up", MakeLinear(s.d_model, 2 * s.d_ff, false, kInitStd));
       down = register_module("down", MakeLinear(s.d_ff, s.d_model, false, residual_std));
@@ -217,7 +225,10 @@ class TransformerMixer : public SequenceMixer {
       << "explicit softmax(q k^T / sqrt(d_head) + mask) v"
 #endif
       << "), " << (shape_.mlp == model::Mlp::kGelu ? "GELU (tanh approximation) MLP" : "SwiGLU MLP")
-      << ", " << (shape_.positions == model::Positions::kLearned ? "learned positions" : "rotary positions (theta 10000, rotate-half)");
+      << ", "
+      << (shape_.positions == model::Positions::kLearned
+              ? "learned positions"
+              : "rotary positions (theta 10000, rotate-half)");
     return o.str();
   }
 
@@ -245,7 +256,9 @@ class LstmMixer : public SequenceMixer {
  public:
   explicit LstmMixer(const ModelShape& s) {
     lstm = register_module(
-        "lstm", torch::nn::LSTM(torch::nn::LSTMOptions(s.d_model, s.d_model).num_layers(s.n_layer).batch_first(true)));
+        "lstm",
+        torch::nn::LSTM(
+            torch::nn::LSTMOptions(s.d_model, s.d_model).num_layers(s.n_layer).batch_first(true)));
   }
 
   torch::Tensor forward(const torch::Tensor& x) override {
@@ -256,9 +269,10 @@ class LstmMixer : public SequenceMixer {
     std::vector<torch::Tensor> weights;
     for (const auto& w : lstm->all_weights()) weights.push_back(w.to(cuda_dtype_));
     const auto& o = lstm->options;
-    auto out = torch::lstm(x.to(cuda_dtype_), /*hx=*/{Zeros(x), Zeros(x)}, weights, /*has_biases=*/true,
-                           o.num_layers(), /*dropout=*/0.0, is_training(), /*bidirectional=*/false,
-                           /*batch_first=*/true);
+    auto out =
+        torch::lstm(x.to(cuda_dtype_), /*hx=*/{Zeros(x), Zeros(x)}, weights, /*has_biases=*/true,
+                    o.num_layers(), /*dropout=*/0.0, is_training(), /*bidirectional=*/false,
+                    /*batch_first=*/true);
     return std::get<0>(out);
   }
 
@@ -296,7 +310,8 @@ LanguageModelImpl::LanguageModelImpl(const ModelShape& shape) : shape_(shape) {
   } else {
     mixer_ = register_module("mixer", std::make_shared<LstmMixer>(shape));
   }
-  ln_f_ = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({shape.d_model})));
+  ln_f_ =
+      register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({shape.d_model})));
   if (!shape.tie_embeddings) {
     lm_head_ = register_module("lm_head", MakeLinear(shape.d_model, shape.vocab, false, kInitStd));
   }
@@ -312,7 +327,8 @@ torch::Tensor LanguageModelImpl::Loss(const torch::Tensor& idx, const torch::Ten
   return F::cross_entropy(logits.view({-1, logits.size(-1)}), targets.reshape({-1}));
 }
 
-torch::Tensor LanguageModelImpl::SequenceLosses(const torch::Tensor& idx, const torch::Tensor& targets) {
+torch::Tensor LanguageModelImpl::SequenceLosses(const torch::Tensor& idx,
+                                                const torch::Tensor& targets) {
   auto logits = forward(idx);
   auto per_token = F::cross_entropy(logits.view({-1, logits.size(-1)}), targets.reshape({-1}),
                                     F::CrossEntropyFuncOptions().reduction(torch::kNone));

@@ -131,8 +131,10 @@ TEST(LanguageModelTest, OutputsDoNotSeeFutureTokensInEitherFamily) {
       auto changed = idx.clone();
       changed[0][10] = (changed[0][10].item<int64_t>() + 1) % 256;
       auto a = m->forward(idx).detach(), b = m->forward(changed).detach();
-      EXPECT_TRUE(torch::allclose(a.slice(1, 0, 10), b.slice(1, 0, 10), 1e-6, 1e-6)) << model::DescribeShape(s);
-      EXPECT_FALSE(torch::allclose(a.slice(1, 10, 11), b.slice(1, 10, 11), 1e-6, 1e-6)) << model::DescribeShape(s);
+      EXPECT_TRUE(torch::allclose(a.slice(1, 0, 10), b.slice(1, 0, 10), 1e-6, 1e-6))
+          << model::DescribeShape(s);
+      EXPECT_FALSE(torch::allclose(a.slice(1, 10, 11), b.slice(1, 10, 11), 1e-6, 1e-6))
+          << model::DescribeShape(s);
     }
   }
 }
@@ -159,12 +161,14 @@ TEST(TrainStepTest, MicroBatchesAccumulateTheWholeBatchGradient) {
     for (const auto& p : m->parameters()) grads_whole.push_back(p.grad().clone());
     for (auto& p : m->parameters()) p.mutable_grad().reset();
     // Uneven micro-batches of 4 and 2 sequences.
-    Batch a{whole.x.slice(0, 0, 4), whole.y.slice(0, 0, 4)}, b{whole.x.slice(0, 4, 6), whole.y.slice(0, 4, 6)};
+    Batch a{whole.x.slice(0, 0, 4), whole.y.slice(0, 0, 4)},
+        b{whole.x.slice(0, 4, 6), whole.y.slice(0, 4, 6)};
     const double loss_micro = ForwardBackward(m, {a, b}, false).item<double>();
     EXPECT_NEAR(loss_whole, loss_micro, 1e-12);
     const auto params = m->parameters();
     for (size_t i = 0; i < params.size(); ++i) {
-      EXPECT_TRUE(torch::allclose(grads_whole[i], params[i].grad(), 1e-10, 1e-12)) << model::DescribeShape(s);
+      EXPECT_TRUE(torch::allclose(grads_whole[i], params[i].grad(), 1e-10, 1e-12))
+          << model::DescribeShape(s);
     }
   }
 }

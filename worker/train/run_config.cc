@@ -145,13 +145,15 @@ std::string ValidateTrain(const TrainSettings& t, const model::ModelShape& shape
     e = Check(t.weight_decay >= 0, "train.weight_decay must be >= 0" + Got(t.weight_decay));
   }
   if (e.empty()) e = Check(t.grad_clip >= 0, "train.grad_clip must be >= 0" + Got(t.grad_clip));
-  if (e.empty()) e = Check(t.beta1 >= 0 && t.beta1 < 1, "train.beta1 must be in [0, 1)" + Got(t.beta1));
-  if (e.empty()) e = Check(t.beta2 >= 0 && t.beta2 < 1, "train.beta2 must be in [0, 1)" + Got(t.beta2));
+  if (e.empty())
+    e = Check(t.beta1 >= 0 && t.beta1 < 1, "train.beta1 must be in [0, 1)" + Got(t.beta1));
+  if (e.empty())
+    e = Check(t.beta2 >= 0 && t.beta2 < 1, "train.beta2 must be in [0, 1)" + Got(t.beta2));
   if (e.empty()) e = Check(t.adam_eps > 0, "train.adam_eps must be positive" + Got(t.adam_eps));
   if (e.empty()) {
-    e = Check(t.eval_tokens >= shape.context,
-              "train.eval_tokens must be at least model.context (" +
-                  std::to_string(shape.context) + ")" + Got(t.eval_tokens));
+    e = Check(t.eval_tokens >= shape.context, "train.eval_tokens must be at least model.context (" +
+                                                  std::to_string(shape.context) + ")" +
+                                                  Got(t.eval_tokens));
   }
   if (e.empty()) {
     e = Check(t.eval_interval_tokens >= 0,
@@ -162,13 +164,13 @@ std::string ValidateTrain(const TrainSettings& t, const model::ModelShape& shape
               "train.log_interval_steps must be positive" + Got(t.log_interval_steps));
   }
   if (e.empty()) {
-    e = Check(t.micro_batch_tokens == 0 || t.micro_batch_tokens >= shape.context,
-              "train.micro_batch_tokens must be 0 or at least model.context" +
-                  Got(t.micro_batch_tokens));
+    e = Check(
+        t.micro_batch_tokens == 0 || t.micro_batch_tokens >= shape.context,
+        "train.micro_batch_tokens must be 0 or at least model.context" + Got(t.micro_batch_tokens));
   }
   if (e.empty()) {
-    e = Check(t.checkpoint_interval_seconds >= 0,
-              "train.checkpoint_interval_seconds must be >= 0" + Got(t.checkpoint_interval_seconds));
+    e = Check(t.checkpoint_interval_seconds >= 0, "train.checkpoint_interval_seconds must be >= 0" +
+                                                      Got(t.checkpoint_interval_seconds));
   }
   if (e.empty()) {
     e = Check(t.checkpoint_interval_steps >= 0,
@@ -207,7 +209,8 @@ bool ParseRunConfig(const std::string& text, RunConfig* config, TrainError* erro
   top.String("family", &family, /*required=*/true);
   if (!err.empty()) return fail(err);
   const auto parsed_family = model::ParseFamily(family);
-  if (!parsed_family) return fail("family must be \"transformer\" or \"lstm\" (got \"" + family + "\")");
+  if (!parsed_family)
+    return fail("family must be \"transformer\" or \"lstm\" (got \"" + family + "\")");
   c.shape.family = *parsed_family;
 
   for (const char* section : {"model", "train", "data"}) {
@@ -275,7 +278,8 @@ bool ParseRunConfig(const std::string& text, RunConfig* config, TrainError* erro
   if (data.Has("unique_tokens")) {
     int64_t unique = 0;
     data.Int("unique_tokens", &unique);
-    if (err.empty() && unique <= 0) return fail("data.unique_tokens must be positive" + Got(unique));
+    if (err.empty() && unique <= 0)
+      return fail("data.unique_tokens must be positive" + Got(unique));
     c.data.unique_tokens = unique;
   }
   data.Number("validation_fraction", &c.data.validation_fraction);
@@ -291,10 +295,14 @@ bool ParseRunConfig(const std::string& text, RunConfig* config, TrainError* erro
   // and are left out, so they may change between attempts.
   json fp;
   fp["family"] = model::FamilyName(c.shape.family);
-  fp["model"] = {{"n_layer", c.shape.n_layer},         {"d_model", c.shape.d_model},
-                 {"n_head", c.shape.n_head},           {"d_ff", c.shape.d_ff},
-                 {"context", c.shape.context},         {"vocab", c.shape.vocab},
-                 {"mlp", model::MlpName(c.shape.mlp)}, {"positions", model::PositionsName(c.shape.positions)},
+  fp["model"] = {{"n_layer", c.shape.n_layer},
+                 {"d_model", c.shape.d_model},
+                 {"n_head", c.shape.n_head},
+                 {"d_ff", c.shape.d_ff},
+                 {"context", c.shape.context},
+                 {"vocab", c.shape.vocab},
+                 {"mlp", model::MlpName(c.shape.mlp)},
+                 {"positions", model::PositionsName(c.shape.positions)},
                  {"tie_embeddings", c.shape.tie_embeddings}};
   fp["train"] = {{"tokens", ts.tokens},
                  {"batch_tokens", ts.batch_tokens},

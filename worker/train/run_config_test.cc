@@ -77,9 +77,10 @@ TEST(RunConfigTest, ReadsOptionsThatChangeTheParameterCount) {
 TEST(RunConfigTest, LstmNeedsNoHeadsOrMlpWidth) {
   RunConfig c;
   TrainError error;
-  ASSERT_TRUE(ParseRunConfig(R"({"family": "lstm", "model": {"n_layer": 2, "d_model": 64, "context": 32},
+  ASSERT_TRUE(
+      ParseRunConfig(R"({"family": "lstm", "model": {"n_layer": 2, "d_model": 64, "context": 32},
                                  "train": {"tokens": 1000, "batch_tokens": 64, "lr": 0.01}})",
-                             &c, &error))
+                     &c, &error))
       << error.message;
   EXPECT_EQ(c.shape.family, model::Family::kLstm);
   EXPECT_EQ(c.shape.n_head, 0);
@@ -90,7 +91,8 @@ TEST(RunConfigTest, LstmNeedsNoHeadsOrMlpWidth) {
 TEST(RunConfigTest, UnknownKeysAreIgnored) {
   RunConfig c;
   TrainError error;
-  std::string text = Replace(kProtocolExample, R"("run_id": 42,)", R"("run_id": 42, "new_field": {"x": 1},)");
+  std::string text =
+      Replace(kProtocolExample, R"("run_id": 42,)", R"("run_id": 42, "new_field": {"x": 1},)");
   EXPECT_TRUE(ParseRunConfig(text, &c, &error)) << error.message;
 }
 
@@ -110,13 +112,15 @@ TEST(RunConfigTest, HeadsThatDoNotDivideTheWidthAreRefused) {
 }
 
 TEST(RunConfigTest, UnknownFamilyIsRefused) {
-  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("family": "transformer")", R"("family": "rnn")")),
-            "family must be \"transformer\" or \"lstm\" (got \"rnn\")");
+  EXPECT_EQ(
+      RefusalOf(Replace(kProtocolExample, R"("family": "transformer")", R"("family": "rnn")")),
+      "family must be \"transformer\" or \"lstm\" (got \"rnn\")");
 }
 
 TEST(RunConfigTest, MissingRequiredFieldIsNamed) {
   EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("lr": 0.0013,)", "")), "train.lr is required");
-  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("tokens": 2000000,)", "")), "train.tokens is required");
+  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("tokens": 2000000,)", "")),
+            "train.tokens is required");
 }
 
 TEST(RunConfigTest, WrongTypeIsRefusedNamingTheField) {
@@ -129,12 +133,15 @@ TEST(RunConfigTest, WrongTypeIsRefusedNamingTheField) {
 TEST(RunConfigTest, ImpossibleTrainingSettingsAreRefused) {
   EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("lr": 0.0013)", R"("lr": -1)")),
             "train.lr must be positive (got -1)");
-  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("batch_tokens": 4096)", R"("batch_tokens": 100)")),
-            "train.batch_tokens must be at least model.context (128) (got 100)");
-  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("warmup_fraction": 0.05)", R"("warmup_fraction": 1.5)")),
+  EXPECT_EQ(
+      RefusalOf(Replace(kProtocolExample, R"("batch_tokens": 4096)", R"("batch_tokens": 100)")),
+      "train.batch_tokens must be at least model.context (128) (got 100)");
+  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("warmup_fraction": 0.05)",
+                              R"("warmup_fraction": 1.5)")),
             "train.warmup_fraction must be in [0, 1) (got 1.5)");
-  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, R"("unique_tokens": null)", R"("unique_tokens": 0)")),
-            "data.unique_tokens must be positive (got 0)");
+  EXPECT_EQ(
+      RefusalOf(Replace(kProtocolExample, R"("unique_tokens": null)", R"("unique_tokens": 0)")),
+      "data.unique_tokens must be positive (got 0)");
 }
 
 TEST(RunConfigTest, FingerprintIgnoresIdentityAndKeyOrderButNotSettings) {
@@ -145,7 +152,8 @@ TEST(RunConfigTest, FingerprintIgnoresIdentityAndKeyOrderButNotSettings) {
                               R"("attempt": 3, "run_id": 42, "sweep_id": 7,)");
   ASSERT_TRUE(ParseRunConfig(moved, &b, &error));
   EXPECT_EQ(a.fingerprint, b.fingerprint);
-  ASSERT_TRUE(ParseRunConfig(Replace(kProtocolExample, R"("lr": 0.0013)", R"("lr": 0.002)"), &c, &error));
+  ASSERT_TRUE(
+      ParseRunConfig(Replace(kProtocolExample, R"("lr": 0.0013)", R"("lr": 0.002)"), &c, &error));
   EXPECT_NE(a.fingerprint, c.fingerprint);
 }
 

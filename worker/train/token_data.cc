@@ -22,7 +22,8 @@ bool DataError(TrainError* error, const std::string& message) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool FileExists(const std::string& path) {
@@ -93,7 +94,8 @@ int32_t TokenFile::MaxToken(int64_t begin, int64_t end) const {
 }
 
 std::string DefaultDataDir() {
-  if (const char* dir = std::getenv("LADDER_DATA_DIR"); dir != nullptr && dir[0] != '\0') return dir;
+  if (const char* dir = std::getenv("LADDER_DATA_DIR"); dir != nullptr && dir[0] != '\0')
+    return dir;
   if (const char* home = std::getenv("HOME"); home != nullptr && home[0] != '\0') {
     return std::string(home) + "/.cache/ladder/data";
   }
@@ -128,8 +130,9 @@ bool LoadCorpus(const DataSettings& data, const std::string& data_dir, int vocab
       }
     }
     if (!train) {
-      std::string hint = dataset == "kjv" ? " (run deploy/data/prepare-kjv.sh, or set LADDER_DATA_DIR)"
-                                          : " (expected train.u8 and val.u8, or .u16)";
+      std::string hint = dataset == "kjv"
+                             ? " (run deploy/data/prepare-kjv.sh, or set LADDER_DATA_DIR)"
+                             : " (expected train.u8 and val.u8, or .u16)";
       return DataError(error, "dataset \"" + dataset + "\" is not prepared in " + dir + hint);
     }
     c.train = {train, 0, train->size()};
@@ -137,8 +140,9 @@ bool LoadCorpus(const DataSettings& data, const std::string& data_dir, int vocab
     c.description = dataset + " from " + dir + " (" + std::to_string(train->size()) + " train + " +
                     std::to_string(val->size()) + " validation tokens)";
   } else {
-    return DataError(error, "data.dataset must be a prepared corpus name or an absolute path (got \"" +
-                                dataset + "\")");
+    return DataError(
+        error, "data.dataset must be a prepared corpus name or an absolute path (got \"" + dataset +
+                   "\")");
   }
 
   c.train_split_tokens = c.train.size();
@@ -151,8 +155,9 @@ bool LoadCorpus(const DataSettings& data, const std::string& data_dir, int vocab
     c.train.end = c.train.begin + *data.unique_tokens;
   }
   if (c.train.size() < 2 * static_cast<int64_t>(context) + 1) {
-    return DataError(error, dataset + " has too few training tokens (" + std::to_string(c.train.size()) +
-                                ") for context " + std::to_string(context) + " (need " +
+    return DataError(error, dataset + " has too few training tokens (" +
+                                std::to_string(c.train.size()) + ") for context " +
+                                std::to_string(context) + " (need " +
                                 std::to_string(2 * context + 1) + ")");
   }
   if (c.validation.size() < context + 1) {

@@ -30,9 +30,10 @@ class TokenFile {
   int width() const { return width_; }
   const std::string& path() const { return path_; }
   int32_t at(int64_t i) const {
-    return width_ == 1 ? static_cast<const uint8_t*>(data_)[i]
-                       : static_cast<int32_t>(static_cast<const uint8_t*>(data_)[2 * i]) |
-                             (static_cast<int32_t>(static_cast<const uint8_t*>(data_)[2 * i + 1]) << 8);
+    return width_ == 1
+               ? static_cast<const uint8_t*>(data_)[i]
+               : static_cast<int32_t>(static_cast<const uint8_t*>(data_)[2 * i]) |
+                     (static_cast<int32_t>(static_cast<const uint8_t*>(data_)[2 * i + 1]) << 8);
   }
   // Largest token in [begin, end) (one pass over the bytes).
   int32_t MaxToken(int64_t begin, int64_t end) const;

@@ -106,7 +106,8 @@ TEST_F(TokenDataTest, TokensOutsideTheVocabularyAreRefused) {
   TrainError e;
   ASSERT_FALSE(Load(Write("book.txt", std::string(2000, 'z')), 100, 16, &c, &e));
   EXPECT_EQ(e.kind, ErrorKind::kData);
-  EXPECT_NE(e.message.find("holds token 122, outside model.vocab (100)"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("holds token 122, outside model.vocab (100)"), std::string::npos)
+      << e.message;
 }
 
 TEST_F(TokenDataTest, TooSmallCorpusIsRefused) {

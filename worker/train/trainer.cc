@@ -74,13 +74,14 @@ constexpr double kUniformFactor = 1.5;
 constexpr double kRiseNats = 2.5;
 
 struct EvalResult {
-  double loss = 0;    // mean cross-entropy, nats per token
+  double loss = 0;            // mean cross-entropy, nats per token
   double standard_error = 0;  // standard error of that mean over the eval sequences
   int64_t tokens = 0;
 };
 
 EvalResult Evaluate(LanguageModel& model, const TokenSpan& span, const std::vector<int64_t>& starts,
-                    int context, int64_t chunk_sequences, const torch::Device& device, bool autocast) {
+                    int context, int64_t chunk_sequences, const torch::Device& device,
+                    bool autocast) {
   torch::NoGradGuard no_grad;
   model->eval();
   std::vector<double> losses;
@@ -182,8 +183,10 @@ int RunTrainer(const TrainerOptions& options) try {
   TrainError error;
   if (!LoadRunConfig(options.config_path, &config, &error)) return Fail(error);
   TrainSettings& ts = config.train;
-  if (options.checkpoint_interval_seconds >= 0) ts.checkpoint_interval_seconds = options.checkpoint_interval_seconds;
-  if (options.checkpoint_interval_steps >= 0) ts.checkpoint_interval_steps = options.checkpoint_interval_steps;
+  if (options.checkpoint_interval_seconds >= 0)
+    ts.checkpoint_interval_seconds = options.checkpoint_interval_seconds;
+  if (options.checkpoint_interval_steps >= 0)
+    ts.checkpoint_interval_steps = options.checkpoint_interval_steps;
   if (options.micro_batch_tokens >= 0) ts.micro_batch_tokens = options.micro_batch_tokens;
   const model::ModelShape& shape = config.shape;
   const int T = shape.context;
@@ -192,21 +195,25 @@ int RunTrainer(const TrainerOptions& options) try {
   if (options.threads < 1) return Fail(ErrorKind::kBadConfig, "--threads must be at least 1");
   at::set_num_threads(options.threads);
   std::optional<torch::Device> parsed_device;
-  if (options.device == "cpu" || options.device == "cuda" || options.device.rfind("cuda:", 0) == 0) {
+  if (options.device == "cpu" || options.device == "cuda" ||
+      options.device.rfind("cuda:", 0) == 0) {
     try {
       parsed_device = torch::Device(options.device);
     } catch (const std::exception&) {
     }
   }
   if (!parsed_device) {
-    return Fail(ErrorKind::kBadConfig, "--device must be cpu, cuda or cuda:K (got \"" + options.device + "\")");
+    return Fail(ErrorKind::kBadConfig,
+                "--device must be cpu, cuda or cuda:K (got \"" + options.device + "\")");
   }
   torch::Device device = *parsed_device;
   const bool cuda = device.is_cuda();
   std::optional<GpuInfo> gpu;
   if (cuda) {
     if (!torch::cuda::is_available()) {
-      return Fail(ErrorKind::kInternal, "--device " + options.device + " asked for, but this ladder-train's libtorch sees no CUDA device");
+      return Fail(ErrorKind::kInternal,
+                  "--device " + options.device +
+                      " asked for, but this ladder-train's libtorch sees no CUDA device");
     }
     if (!device.has_index()) device = torch::Device(torch::kCUDA, 0);
     gpu = QueryCudaDevice(device.index());
@@ -220,15 +227,19 @@ int RunTrainer(const TrainerOptions& options) try {
   const std::string data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
   if (!LoadCorpus(config.data, data_dir, shape.vocab, T, &corpus, &error)) return Fail(error);
   TrainOrder order(corpus.train.size(), T, ts.seed);
-  const std::vector<int64_t> eval_starts = EvalWindowStarts(corpus.validation.size(), T, ts.eval_tokens);
+  const std::vector<int64_t> eval_starts =
+      EvalWindowStarts(corpus.validation.size(), T, ts.eval_tokens);
 
   // Batch geometry: whole sequences; the step count rounds D / batch.
-  const int64_t sequences = std::max<int64_t>(1, std::llround(static_cast<double>(ts.batch_tokens) / T));
+  const int64_t sequences =
+      std::max<int64_t>(1, std::llround(static_cast<double>(ts.batch_tokens) / T));
   const int64_t batch_tokens = sequences * T;
-  const int64_t total_steps = std::max<int64_t>(1, std::llround(static_cast<double>(ts.tokens) / batch_tokens));
+  const int64_t total_steps =
+      std::max<int64_t>(1, std::llround(static_cast<double>(ts.tokens) / batch_tokens));
   if (batch_tokens != ts.batch_tokens) {
     Log("train.batch_tokens " + std::to_string(ts.batch_tokens) + " is not a multiple of context " +
-        std::to_string(T) + "; using " + std::to_string(sequences) + " sequences = " + std::to_string(batch_tokens) + " tokens");
+        std::to_string(T) + "; using " + std::to_string(sequences) +
+        " sequences = " + std::to_string(batch_tokens) + " tokens");
   }
   int64_t micro_sequences = sequences;
   if (ts.micro_batch_tokens > 0) {
@@ -237,7 +248,8 @@ int RunTrainer(const TrainerOptions& options) try {
     // Halve until the planner's memory estimate (bf16 activations) fits in
     // half the card, leaving room for the allocator and the eval.
     while (micro_sequences > 1 &&
-           model::EstimateTrainingMemoryBytes(shape, micro_sequences * T, 2) > gpu->total_memory_bytes / 2) {
+           model::EstimateTrainingMemoryBytes(shape, micro_sequences * T, 2) >
+               gpu->total_memory_bytes / 2) {
       micro_sequences = (micro_sequences + 1) / 2;
     }
   }
@@ -260,7 +272,8 @@ int RunTrainer(const TrainerOptions& options) try {
   int64_t built_params = 0;
   for (const auto& p : model->parameters()) built_params += p.numel();
   if (built_params != counts.total || model->EmbeddingParameterCount() != counts.embedding) {
-    return Fail(ErrorKind::kInternal, "model has " + std::to_string(built_params) + " parameters but CountParams says " +
+    return Fail(ErrorKind::kInternal, "model has " + std::to_string(built_params) +
+                                          " parameters but CountParams says " +
                                           std::to_string(counts.total));
   }
   std::vector<torch::Tensor> params = model->parameters();
@@ -270,7 +283,8 @@ int RunTrainer(const TrainerOptions& options) try {
     return Fail(ErrorKind::kBadConfig, "cannot create --work-dir " + options.work_dir);
   }
   LoopState state;
-  const auto resumed = LoadLatestCheckpoint(options.work_dir, config.fingerprint, model, *optimizer, &state, device);
+  const auto resumed =
+      LoadLatestCheckpoint(options.work_dir, config.fingerprint, model, *optimizer, &state, device);
   if (resumed) {
     Log("resumed from " + *resumed + " at step " + std::to_string(state.step));
   } else {
@@ -288,7 +302,8 @@ int RunTrainer(const TrainerOptions& options) try {
       ForwardBackward(model, {GatherBatch(corpus.train, &probe_start, 1, T, device)}, true);
     } catch (const std::exception& e) {
       std::string what = e.what();
-      Log("bf16 LSTM failed on this GPU (" + what.substr(0, what.find('\n')) + "); using fp32 with TF32");
+      Log("bf16 LSTM failed on this GPU (" + what.substr(0, what.find('\n')) +
+          "); using fp32 with TF32");
       model->SetLstmCudaDtype(torch::kFloat32);
       lstm_cuda_dtype = "fp32 (TF32)";
     }
@@ -298,7 +313,8 @@ int RunTrainer(const TrainerOptions& options) try {
   const int64_t resumed_step = state.step, resumed_tokens = state.tokens;
   const double wall_before = state.wall_seconds;
 
-  const LrSchedule schedule = MakeLrSchedule(ts.lr, ts.min_lr_ratio, ts.warmup_fraction, total_steps);
+  const LrSchedule schedule =
+      MakeLrSchedule(ts.lr, ts.min_lr_ratio, ts.warmup_fraction, total_steps);
   const double uniform_loss = std::log(static_cast<double>(shape.vocab));
 
   EmitEvent({{"event", "started"},
@@ -316,8 +332,9 @@ int RunTrainer(const TrainerOptions& options) try {
              {"resumed_from_tokens", resumed_tokens}});
   Log("run " + std::to_string(config.run_id) + ": " + model::DescribeShape(shape) + ", " +
       std::to_string(counts.total) + " params, " + std::to_string(total_steps) + " steps of " +
-      std::to_string(batch_tokens) + " tokens (" + std::to_string(micro_sequences) + " sequences per micro-batch) on " +
-      options.device + (gpu ? " (" + gpu->name + ")" : "") + "; data " + corpus.description);
+      std::to_string(batch_tokens) + " tokens (" + std::to_string(micro_sequences) +
+      " sequences per micro-batch) on " + options.device + (gpu ? " (" + gpu->name + ")" : "") +
+      "; data " + corpus.description);
 
   // ---- Training loop -------------------------------------------------------
   std::optional<EvalResult> last_eval;
@@ -333,7 +350,8 @@ int RunTrainer(const TrainerOptions& options) try {
   auto checkpoint = [&]() -> bool {
     state.wall_seconds = wall_before + SecondsSince(attempt_start);
     std::string err;
-    const std::string path = SaveCheckpoint(options.work_dir, config.fingerprint, model, *optimizer, state, &err);
+    const std::string path =
+        SaveCheckpoint(options.work_dir, config.fingerprint, model, *optimizer, state, &err);
     last_checkpoint_time = Clock::now();
     last_checkpoint_step = state.step;
     if (path.empty()) {
@@ -358,7 +376,8 @@ int RunTrainer(const TrainerOptions& options) try {
     for (int64_t i = 0; i < sequences; ++i) starts[i] = order.WindowStart(step * sequences + i);
     std::vector<Batch> micro;
     for (int64_t i = 0; i < sequences; i += micro_sequences) {
-      micro.push_back(GatherBatch(corpus.train, starts.data() + i, std::min(micro_sequences, sequences - i), T, device));
+      micro.push_back(GatherBatch(corpus.train, starts.data() + i,
+                                  std::min(micro_sequences, sequences - i), T, device));
     }
 
     // Forward, backward, clip, update.
@@ -367,8 +386,8 @@ int RunTrainer(const TrainerOptions& options) try {
     if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
       auto show = [](double v) { return std::isnan(v) ? std::string("nan") : std::to_string(v); };
       std::ostringstream m;
-      m << "train loss " << show(loss) << " and gradient norm " << show(grad_norm) << " at step " << step + 1
-        << " (lr " << lr << ")";
+      m << "train loss " << show(loss) << " and gradient norm " << show(grad_norm) << " at step "
+        << step + 1 << " (lr " << lr << ")";
       return Fail(ErrorKind::kNonFinite, m.str());
     }
     optimizer->Step(lr);
@@ -385,14 +404,17 @@ int RunTrainer(const TrainerOptions& options) try {
     tokens_attempt += batch_tokens;
 
     // Divergence.
-    state.loss_ema = state.ema_started ? (1 - kEmaWeight) * state.loss_ema + kEmaWeight * loss : loss;
-    state.best_loss_ema = state.ema_started ? std::min(state.best_loss_ema, state.loss_ema) : state.loss_ema;
+    state.loss_ema =
+        state.ema_started ? (1 - kEmaWeight) * state.loss_ema + kEmaWeight * loss : loss;
+    state.best_loss_ema =
+        state.ema_started ? std::min(state.best_loss_ema, state.loss_ema) : state.loss_ema;
     state.ema_started = true;
     if (state.loss_ema > kUniformFactor * uniform_loss ||
         (step >= schedule.warmup_steps && state.loss_ema > state.best_loss_ema + kRiseNats)) {
       std::ostringstream m;
       m << "train loss diverged at step " << state.step << ": moving average " << state.loss_ema
-        << " (best " << state.best_loss_ema << ", uniform guess " << uniform_loss << ", lr " << lr << ")";
+        << " (best " << state.best_loss_ema << ", uniform guess " << uniform_loss << ", lr " << lr
+        << ")";
       return Fail(ErrorKind::kDiverged, m.str());
     }
 
@@ -400,12 +422,14 @@ int RunTrainer(const TrainerOptions& options) try {
     const bool last_step = state.step == total_steps;
     const bool eval_now =
         last_step || (ts.eval_interval_tokens > 0 &&
-                      state.tokens / ts.eval_interval_tokens > (state.tokens - batch_tokens) / ts.eval_interval_tokens);
+                      state.tokens / ts.eval_interval_tokens >
+                          (state.tokens - batch_tokens) / ts.eval_interval_tokens);
     std::optional<EvalResult> eval;
     if (eval_now) {
       eval = Evaluate(model, corpus.validation, eval_starts, T, micro_sequences, device, autocast);
       if (!std::isfinite(eval->loss)) {
-        return Fail(ErrorKind::kNonFinite, "eval loss is not finite at step " + std::to_string(state.step));
+        return Fail(ErrorKind::kNonFinite,
+                    "eval loss is not finite at step " + std::to_string(state.step));
       }
       last_eval = eval;
     }
@@ -413,7 +437,8 @@ int RunTrainer(const TrainerOptions& options) try {
     // Progress line.
     if (state.step % ts.log_interval_steps == 0 || eval_now) {
       const double train_loss = state.loss_sum / state.loss_count;
-      const double tps = train_seconds_since_log > 0 ? tokens_since_log / train_seconds_since_log : 0.0;
+      const double tps =
+          train_seconds_since_log > 0 ? tokens_since_log / train_seconds_since_log : 0.0;
       const std::optional<double> mfu = Mfu(tps * flops.training, peak_flops);
       EmitEvent({{"event", "progress"},
                  {"step", state.step},
@@ -445,13 +470,15 @@ int RunTrainer(const TrainerOptions& options) try {
   // A run resumed after its last step (killed during the final eval) still
   // owes the eval.
   if (!last_eval) {
-    last_eval = Evaluate(model, corpus.validation, eval_starts, T, micro_sequences, device, autocast);
+    last_eval =
+        Evaluate(model, corpus.validation, eval_starts, T, micro_sequences, device, autocast);
   }
   const double wall_seconds = wall_before + SecondsSince(attempt_start);
   const int64_t epoch_tokens = order.tokens_per_epoch();
   const double epochs = static_cast<double>(state.tokens) / static_cast<double>(epoch_tokens);
   const int64_t unique_tokens = std::min(state.tokens, epoch_tokens);
-  const double attempt_tps = train_seconds_attempt > 0 ? tokens_attempt / train_seconds_attempt : 0.0;
+  const double attempt_tps =
+      train_seconds_attempt > 0 ? tokens_attempt / train_seconds_attempt : 0.0;
   const std::optional<double> attempt_mfu = Mfu(attempt_tps * flops.training, peak_flops);
 
   json details = {
@@ -459,34 +486,60 @@ int RunTrainer(const TrainerOptions& options) try {
       {"family", model::FamilyName(shape.family)},
       {"mixer", model->DescribeMixer()},
       {"tie_embeddings", shape.tie_embeddings},
-      {"initialisation",
-       shape.family == model::Family::kTransformer
-           ? "GPT-2: embeddings and linear weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2 n_layer)), biases 0, LayerNorm 1/0"
-           : "embedding (and untied readout) N(0, 0.02); LSTM weights and biases PyTorch default U(-1/sqrt(d), 1/sqrt(d)); LayerNorm 1/0"},
-      {"params", {{"total", counts.total}, {"non_embedding", counts.non_embedding}, {"embedding", counts.embedding}}},
+      {"initialisation", shape.family == model::Family::kTransformer
+                             ? "GPT-2: embeddings and linear weights N(0, 0.02), residual "
+                               "projections N(0, 0.02/sqrt(2 n_layer)), biases 0, LayerNorm 1/0"
+                             : "embedding (and untied readout) N(0, 0.02); LSTM weights and biases "
+                               "PyTorch default U(-1/sqrt(d), 1/sqrt(d)); LayerNorm 1/0"},
+      {"params",
+       {{"total", counts.total},
+        {"non_embedding", counts.non_embedding},
+        {"embedding", counts.embedding}}},
       {"flops_per_token",
-       {{"embedding", flops.embedding}, {"mixer", flops.mixer}, {"mlp", flops.mlp}, {"readout", flops.readout},
-        {"forward", flops.forward}, {"training", flops.training}, {"six_n", flops_6n}}},
-      {"flops_counting", "Hoffmann et al. 2022 app. F: embedding lookup counted, causal attention not halved, training = 3 x forward"},
+       {{"embedding", flops.embedding},
+        {"mixer", flops.mixer},
+        {"mlp", flops.mlp},
+        {"readout", flops.readout},
+        {"forward", flops.forward},
+        {"training", flops.training},
+        {"six_n", flops_6n}}},
+      {"flops_counting",
+       "Hoffmann et al. 2022 app. F: embedding lookup counted, causal attention not halved, "
+       "training = 3 x forward"},
       {"optimizer",
-       {{"name", "AdamW"}, {"beta1", ts.beta1}, {"beta2", ts.beta2}, {"eps", ts.adam_eps},
+       {{"name", "AdamW"},
+        {"beta1", ts.beta1},
+        {"beta2", ts.beta2},
+        {"eps", ts.adam_eps},
         {"weight_decay", ts.weight_decay},
-        {"no_decay", "biases, LayerNorm gains and biases, token and position embeddings (so a tied readout)"}}},
+        {"no_decay",
+         "biases, LayerNorm gains and biases, token and position embeddings (so a tied readout)"}}},
       {"schedule",
-       {{"kind", "linear warmup, cosine decay"}, {"peak_lr", ts.lr}, {"min_lr", ts.lr * ts.min_lr_ratio},
-        {"warmup_steps", schedule.warmup_steps}, {"total_steps", total_steps}}},
+       {{"kind", "linear warmup, cosine decay"},
+        {"peak_lr", ts.lr},
+        {"min_lr", ts.lr * ts.min_lr_ratio},
+        {"warmup_steps", schedule.warmup_steps},
+        {"total_steps", total_steps}}},
       {"grad_clip", ts.grad_clip},
       {"batch",
-       {{"sequences", sequences}, {"context", T}, {"batch_tokens", batch_tokens},
+       {{"sequences", sequences},
+        {"context", T},
+        {"batch_tokens", batch_tokens},
         {"micro_batch_sequences", micro_sequences}}},
       {"data",
-       {{"dataset", corpus.name}, {"description", corpus.description},
-        {"train_split_tokens", corpus.train_split_tokens}, {"unique_tokens_cap", corpus.train.size()},
-        {"tokens_per_epoch", epoch_tokens}, {"epochs", epochs}, {"validation_tokens", corpus.validation.size()}}},
+       {{"dataset", corpus.name},
+        {"description", corpus.description},
+        {"train_split_tokens", corpus.train_split_tokens},
+        {"unique_tokens_cap", corpus.train.size()},
+        {"tokens_per_epoch", epoch_tokens},
+        {"epochs", epochs},
+        {"validation_tokens", corpus.validation.size()}}},
       {"eval",
-       {{"sequences", static_cast<int64_t>(eval_starts.size())}, {"tokens", last_eval->tokens},
+       {{"sequences", static_cast<int64_t>(eval_starts.size())},
+        {"tokens", last_eval->tokens},
         {"loss_stderr", last_eval->standard_error},
-        {"positions", "fixed windows evenly spaced over the validation split, independent of the seed"}}},
+        {"positions",
+         "fixed windows evenly spaced over the validation split, independent of the seed"}}},
       {"precision", cuda ? "bf16 autocast, TF32 fp32 matmuls" : "fp32"},
       {"lstm_cuda_dtype", lstm_cuda_dtype.empty() ? json() : json(lstm_cuda_dtype)},
       {"optimizer_fused", cuda && LADDER_TORCH_AT_LEAST(2, 1)},

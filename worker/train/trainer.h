@@ -10,13 +10,14 @@ namespace ladder::train {
 
 // Exit codes. 0 if and only if a `result` event was printed.
 constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;     // after an error event: diverged, non_finite, internal
-constexpr int kExitBadInput = 2;   // after an error event: bad_config, data
-constexpr int kExitStopped = 143;  // SIGTERM (128 + 15), after a checkpoint when one could be written
+constexpr int kExitFailed = 1;    // after an error event: diverged, non_finite, internal
+constexpr int kExitBadInput = 2;  // after an error event: bad_config, data
+constexpr int kExitStopped =
+    143;  // SIGTERM (128 + 15), after a checkpoint when one could be written
 
 struct TrainerOptions {
-  std::string config_path;  // --config
-  std::string work_dir;     // --work-dir: checkpoints; created if missing
+  std::string config_path;     // --config
+  std::string work_dir;        // --work-dir: checkpoints; created if missing
   std::string device = "cpu";  // --device: cpu, cuda, cuda:K
   int threads = 1;             // --threads: intra-op CPU threads
   std::string data_dir;        // --data-dir, else $LADDER_DATA_DIR, else ~/.cache/ladder/data
