@@ -8,6 +8,7 @@
 
 #include "client/cli_context.h"
 #include "client/commands.h"
+#include "common/grpc_runtime.h"
 
 namespace ladder::cli {
 
@@ -30,6 +31,7 @@ bool ReadInput(const std::string& path, std::string* out, std::string* error) {
 }  // namespace ladder::cli
 
 int main(int argc, char** argv) {
+  ladder::ConfigureGrpcRuntime();
   using namespace ladder::cli;
   GlobalOptions g;
   if (const char* v = std::getenv("LADDER_COORDINATOR")) g.coordinator = v;

@@ -35,13 +35,26 @@ absl::Status Rename(const absl::Status& st, const std::string& engine_name,
 
 }  // namespace
 
-absl::Status FitQueries::CheckFamily(int64_t sweep_id, const std::string& family,
-                                     const char* field) {
+absl::StatusOr<std::vector<std::string>> FitQueries::Families(int64_t sweep_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = families_.find(sweep_id); it != families_.end()) return it->second;
+  }
   auto sweep = sweeps_->GetSweep(sweep_id);
   if (!sweep.ok()) return sweep.status();
+  std::vector<std::string> families(sweep->families().begin(), sweep->families().end());
+  std::lock_guard<std::mutex> lock(mu_);
+  families_.emplace(sweep_id, families);
+  return families;
+}
+
+absl::Status FitQueries::CheckFamily(int64_t sweep_id, const std::string& family,
+                                     const char* field) {
+  auto families = Families(sweep_id);
+  if (!families.ok()) return families.status();
   if (family.empty()) return absl::InvalidArgumentError(std::string(field) + ": required");
   std::string all;
-  for (const auto& f : sweep->families()) {
+  for (const auto& f : *families) {
     if (f == family) return absl::OkStatus();
     all += (all.empty() ? "" : ", ") + f;
   }

@@ -8,6 +8,11 @@
 
 #include <absl/status/statusor.h>
 
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
 #include "ladder/v1/ladder.pb.h"
 #include "server/fit_cache.h"
 #include "server/store/fit_store.h"
@@ -38,6 +43,9 @@ class FitQueries {
   // NOT_FOUND for an unknown sweep; INVALID_ARGUMENT (naming `field`) for a
   // family the sweep does not have.
   absl::Status CheckFamily(int64_t sweep_id, const std::string& family, const char* field);
+  // A sweep's families (NOT_FOUND for an unknown sweep). They never change,
+  // so they are read from the database once per sweep, not once per query.
+  absl::StatusOr<std::vector<std::string>> Families(int64_t sweep_id);
   // The first ok fit among `forms` for the family, or FAILED_PRECONDITION
   // saying why each one cannot answer.
   absl::StatusOr<store::StoredFit> FirstOk(int64_t sweep_id, const std::string& family,
@@ -46,6 +54,8 @@ class FitQueries {
   store::SweepStore* sweeps_;
   store::FitStore* fits_;
   FitCache* cache_;
+  std::mutex mu_;
+  std::map<int64_t, std::vector<std::string>> families_;  // guarded by mu_
 };
 
 }  // namespace ladder

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/grpc_runtime.h"
 #include "common/logging.h"
 #include "server/coordinator.h"
 #include "server/store/migrations.h"
@@ -24,6 +25,7 @@ ladder::LogLevel ParseLevel(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ladder::ConfigureGrpcRuntime();
   ladder::CoordinatorOptions o;
   if (const char* url = std::getenv("LADDER_DATABASE_URL")) o.database_url = url;
   int64_t lease_ttl = o.lease_ttl.count(), heartbeat = o.heartbeat_interval.count(),

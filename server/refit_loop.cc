@@ -57,7 +57,10 @@ void RefitLoop::Schedule(int64_t sweep_id) {
     std::lock_guard<std::mutex> lock(mu_);
     // The first result after a refit sets the time; later ones ride along,
     // so a steady stream of results cannot postpone the refit for ever.
-    due_.emplace(sweep_id, std::chrono::steady_clock::now() + options_.debounce);
+    auto due = std::chrono::steady_clock::now() + options_.debounce;
+    if (auto it = not_before_.find(sweep_id); it != not_before_.end())
+      due = std::max(due, it->second);
+    due_.emplace(sweep_id, due);
   }
   cv_.notify_all();
 }
@@ -102,6 +105,9 @@ void RefitLoop::Loop() {
       }
     }
     lock.lock();
+    const auto end = std::chrono::steady_clock::now();
+    not_before_[sweep] = end + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   (end - start) * options_.pacing);
     ++completed_;
   }
 }

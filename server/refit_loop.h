@@ -36,7 +36,11 @@ class RefitLoop {
  public:
   struct Options {
     std::chrono::milliseconds debounce{2000};  // wait this long after a result before refitting
-    int fit_threads = 0;                       // threads per fit; 0 = all cores
+    // After a refit that took t, the sweep's next one waits at least
+    // pacing x t: a sweep of thousands of runs whose refit takes a second
+    // cannot keep the refit thread (and a core) busy all the time.
+    double pacing = 10;
+    int fit_threads = 0;  // threads per fit; 0 = all cores
     int bootstrap_resamples = 200;
     uint64_t seed = 1;
   };
@@ -47,7 +51,8 @@ class RefitLoop {
 
   void Start();
   void Stop();
-  // Refit `sweep_id` once `debounce` has passed (calls meanwhile coalesce).
+  // Refit `sweep_id` once `debounce` has passed and its pacing allows
+  // (calls meanwhile coalesce).
   void Schedule(int64_t sweep_id);
   // Refits now, on the calling thread.
   absl::Status RefitNow(int64_t sweep_id);
@@ -65,8 +70,10 @@ class RefitLoop {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<int64_t, std::chrono::steady_clock::time_point> due_;  // guarded by mu_
-  bool stopping_ = false;                                         // guarded by mu_
-  int completed_ = 0;                                             // guarded by mu_
+  // Earliest next refit per sweep, from the pacing.
+  std::map<int64_t, std::chrono::steady_clock::time_point> not_before_;  // guarded by mu_
+  bool stopping_ = false;                                                // guarded by mu_
+  int completed_ = 0;                                                    // guarded by mu_
   std::thread thread_;
 };
 

@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include "server/refit_loop.h"
+#include "server/store/fit_store.h"
 #include "server/store/lease_store.h"
 #include "server/store/migrations.h"
 #include "server/store/pg_pool.h"
@@ -550,6 +552,32 @@ TEST_F(StoreTest, SilentWorkersAreMarkedGone) {
   EXPECT_TRUE(workers.ListWorkers(false)->empty());
   ASSERT_EQ(workers.ListWorkers(true)->size(), 1u);
   EXPECT_EQ((*workers.ListWorkers(true))[0].id(), w);
+}
+
+
+TEST_F(StoreTest, RefitLoopPacesASweepsRefitsByWhatTheLastOneCost) {
+  const int64_t id = CreateSweep(3);
+  store::FitStore fits(pool_.get());
+  const auto refits_after_two_schedules = [&](double pacing) {
+    RefitLoop::Options o;
+    o.debounce = 0ms;
+    o.pacing = pacing;
+    o.bootstrap_resamples = 10;
+    RefitLoop loop(&fits, sweeps_.get(), nullptr, nullptr, o);
+    loop.Start();
+    loop.Schedule(id);
+    for (int i = 0; i < 500 && loop.completed() < 1; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(loop.completed(), 1);
+    loop.Schedule(id);
+    std::this_thread::sleep_for(500ms);
+    const int done = loop.completed();
+    loop.Stop();
+    return done;
+  };
+  // A refit takes at least a millisecond (a database round trip): 1e6 times
+  // that is over 15 minutes, so the second refit must wait.
+  EXPECT_EQ(refits_after_two_schedules(1e6), 1);
+  EXPECT_EQ(refits_after_two_schedules(0), 2);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "common/channel_options.h"
 #include "common/duration.h"
+#include "common/grpc_runtime.h"
 #include "common/logging.h"
 #include "common/metrics_http_server.h"
 #include "worker/agent_client.h"
@@ -58,6 +59,7 @@ std::string SelfDir() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ladder::ConfigureGrpcRuntime();
   WorkerOptions o;
   o.name = Env("LADDER_WORKER_NAME");
   o.hostname = Hostname();

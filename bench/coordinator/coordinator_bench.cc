@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/grpc_runtime.h"
 #include "ladder/v1/ladder.grpc.pb.h"
 #include "server/fit/simulated_observations.h"
 #include "server/store/lease_store.h"
@@ -272,6 +273,7 @@ int Predict(const std::string& address, int queries) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ladder::ConfigureGrpcRuntime();
   CLI::App app{"ladder_coordinator_bench: SIMULATED load on a real coordinator and PostgreSQL"};
   app.require_subcommand(1);
   std::string address, url;

@@ -44,10 +44,13 @@ const PgStatement kLeaseRun(
     "  SELECT (d->>'memory_bytes')::bigint AS mem, d->>'kind' AS kind "
     "  FROM workers w, jsonb_array_elements(w.devices) d "
     "  WHERE w.id = $1 AND w.state = 'active' AND (d->>'index')::int = $2), "
+    // The device's limits as scalars, so the plan walks runs_queue in order
+    // and stops at the first run that fits (no join, no sort).
     "c AS ("
-    "  SELECT r.id FROM runs r, dev "
-    "  WHERE r.state = 'queued' AND r.not_before <= now() AND r.memory_bytes <= dev.mem "
-    "    AND (r.device_kind = 'any' OR r.device_kind = dev.kind) "
+    "  SELECT r.id FROM runs r "
+    "  WHERE r.state = 'queued' AND r.not_before <= now() AND r.memory_bytes <= (SELECT mem FROM "
+    "dev) "
+    "    AND (r.device_kind = 'any' OR r.device_kind = (SELECT kind FROM dev)) "
     "  ORDER BY r.priority DESC, r.id LIMIT 1 FOR UPDATE OF r SKIP LOCKED), "
     "u AS ("
     "  UPDATE runs SET state = 'leased', attempts = runs.attempts + 1, updated_at = now() "

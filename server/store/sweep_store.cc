@@ -6,10 +6,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/logging.h"
 #include "common/model/model_shape.h"
 
 namespace ladder::store {
 namespace {
+// Sweeps of at least this many runs refresh the runs table's statistics.
+constexpr size_t kAnalyzeAfterRuns = 1000;
 
 using nlohmann::json;
 
@@ -229,6 +232,18 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const std::string& spec_yaml,
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  // A large sweep changes the queue's statistics at once; without fresh ones
+  // the planner sorts every queued run for each lease (tens of ms apiece)
+  // instead of walking the runs_queue index, until autovacuum gets to it.
+  if (runs.size() >= kAnalyzeAfterRuns) {
+    absl::Status analyzed = pool_->WithConnection("analyze runs", [](pqxx::connection& c) {
+      pqxx::nontransaction txn(c);
+      txn.exec0("ANALYZE runs");
+      txn.commit();
+      return absl::OkStatus();
+    });
+    if (!analyzed.ok()) LOG_WARN << "after creating sweep " << out.id() << ": " << analyzed;
+  }
   return out;
 }
 
