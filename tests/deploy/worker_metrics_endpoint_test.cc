@@ -104,16 +104,27 @@ TEST_F(WorkerMetricsEndpointTest, ScrapedWhileTrainingItShowsTheRunAndForgetsItA
 
   // While the trainer runs: its throughput under its run id, one trainer,
   // the busy slot's memory, both slots' totals.
+  // The two come from different sources (the trainer's progress events; a
+  // /proc sampler every --device-sample-interval), so each is awaited on its
+  // own rather than both in one scrape.
   const std::string attempt = "{device=\"0\",run=\"1\",sweep=\"1\"}";
+  bool memory_seen = false;
+  std::string running_text;
   ASSERT_TRUE(Eventually(
       [&] {
         text = Scrape(port);
-        return MetricValue(text, "ladder_worker_attempt_tokens_per_second" + attempt) > 0 &&
-               MetricValue(text,
-                           "ladder_worker_device_memory_used_bytes{device=\"0\",kind=\"cpu\"}") > 0;
+        memory_seen |=
+            MetricValue(text, "ladder_worker_device_memory_used_bytes{device=\"0\",kind=\"cpu\"}") >
+            0;
+        if (MetricValue(text, "ladder_worker_attempt_tokens_per_second" + attempt) > 0) {
+          running_text = text;
+        }
+        return memory_seen && !running_text.empty();
       },
       10s))
+      << "memory seen: " << memory_seen << ", tokens/s seen: " << !running_text.empty() << "\n"
       << text << log();
+  text = running_text;
   EXPECT_GT(MetricValue(text, "ladder_worker_attempt_flops_per_second" + attempt), 0);
   // ladder-sim does not know a peak FLOP/s: no MFU sample rather than a made-up one.
   EXPECT_EQ(text.find("ladder_worker_attempt_mfu_ratio{"), std::string::npos) << text;
