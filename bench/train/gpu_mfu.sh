@@ -15,7 +15,7 @@
 #      (2 * (16 d^2 + 12 d) + 4 d V = 212.4M forward FLOPs per token, vs
 #      208.8M for (1), the closest width that is a multiple of 64; see
 #      common/model/model_counts.h), 105.6M parameters.
-#   4. a wider transformer, L8 d1024 h16 T1024 at vocab 50304 (151M parameters);
+#   4. a wider transformer, L8 d1024 h16 T1024 at vocab 50304 (153M parameters);
 # and reports the median tokens/s and MFU of the progress lines after the
 # first WARMUP steps. MFU = exact training FLOPs/token x tokens/s / peak
 # (989.4 TFLOP/s dense bf16 for H100 SXM and H200; worker/train/device_info.h).
@@ -118,7 +118,7 @@ PY
 # MFU from 16 to 64 sequences on an H100).
 run t256 "transformer L12 d768 T1024 V256 (GPT-2 shape)" transformer 12 768 12 3072 256 65536
 run t50304 "transformer L12 d768 T1024 V50304 (GPT-2 small)" transformer 12 768 12 3072 50304 65536
-run t1024 "transformer L8 d1024 T1024 V50304 (151M)" transformer 8 1024 16 4096 50304 65536
+run t1024 "transformer L8 d1024 T1024 V50304 (153M)" transformer 8 1024 16 4096 50304 65536
 run lstm "lstm L2 d2560 T1024 V256 (same FLOPs as 1)" lstm 2 2560 0 0 256 0
 
 {
