@@ -76,8 +76,15 @@ int64_t Fill(v1::Sweeps::Stub& sweeps, int runs) {
 
 struct CycleStats {
   std::atomic<int64_t> cycles{0};
+  std::atomic<int> registered{0};
+  std::atomic<int> dropped{0};  // workers that stopped on a failed call
+  // Calls the coordinator turned away for load (RESOURCE_EXHAUSTED when its
+  // RPC threads are all busy, UNAVAILABLE): retried after a short pause, as
+  // ladder-worker does.
+  std::atomic<int64_t> rejected{0};
   std::mutex mu;
   std::vector<double> lease_ms, complete_ms;
+  std::string first_error;  // guarded by mu
 };
 
 int Cycles(const std::string& address, int workers, double seconds, int channels, int runs) {
@@ -104,7 +111,37 @@ int Cycles(const std::string& address, int workers, double seconds, int channels
       d->set_kind("cpu");
       d->set_memory_bytes(int64_t{1} << 36);
       v1::RegisterWorkerResponse r;
-      if (!agent->RegisterWorker(Ctx().get(), reg, &r).ok()) return;
+      ++stats.registered;
+      std::mt19937 rng(w);
+      // Retries a call turned away for load; returns any other outcome.
+      const auto call_with_retry = [&](const auto& call) {
+        int delay_ms = 10;  // doubling to 640 ms with jitter, like the worker's backoff
+        for (;;) {
+          grpc::Status st = call();
+          if (st.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED &&
+              st.error_code() != grpc::StatusCode::UNAVAILABLE) {
+            return st;
+          }
+          ++stats.rejected;
+          if (stop) return st;
+          std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms / 2 + rng() % delay_ms));
+          delay_ms = std::min(640, delay_ms * 2);
+        }
+      };
+      const auto drop = [&](const grpc::Status& st, const char* call) {
+        if (stop) return;  // cut off by the end of the measurement, not an error
+        ++stats.dropped;
+        std::lock_guard<std::mutex> lock(stats.mu);
+        if (stats.first_error.empty())
+          stats.first_error = std::string(call) + ": " + st.error_message();
+      };
+      if (grpc::Status st =
+              call_with_retry([&] { return agent->RegisterWorker(Ctx().get(), reg, &r); });
+          !st.ok()) {
+        --stats.registered;
+        drop(st, "RegisterWorker");
+        return;
+      }
       std::vector<double> lease_ms, complete_ms;
       while (!go) std::this_thread::yield();
       while (!stop) {
@@ -112,14 +149,25 @@ int Cycles(const std::string& address, int workers, double seconds, int channels
         v1::LeaseRunRequest lr;
         lr.set_worker_id(r.worker_id());
         v1::LeaseRunResponse lease;
-        if (!agent->LeaseRun(Ctx().get(), lr, &lease).ok() || !lease.granted()) break;
+        if (grpc::Status st =
+                call_with_retry([&] { return agent->LeaseRun(Ctx().get(), lr, &lease); });
+            !st.ok()) {
+          drop(st, "LeaseRun");
+          break;
+        }
+        if (!lease.granted()) break;
         const auto t1 = Clock::now();
         v1::CompleteAttemptRequest c;
         c.set_attempt_id(lease.lease().attempt_id());
         c.set_lease_token(lease.lease().lease_token());
         c.set_result_json(R"({"final_eval_loss": 2.5, "tokens": 4096, "simulated": true})");
         v1::CompleteAttemptResponse cr;
-        if (!agent->CompleteAttempt(Ctx().get(), c, &cr).ok()) break;
+        if (grpc::Status st =
+                call_with_retry([&] { return agent->CompleteAttempt(Ctx().get(), c, &cr); });
+            !st.ok()) {
+          drop(st, "CompleteAttempt");
+          break;
+        }
         const auto t2 = Clock::now();
         lease_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
         complete_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
@@ -143,7 +191,11 @@ int Cycles(const std::string& address, int workers, double seconds, int channels
             << " lease_ms_p50=" << Percentile(stats.lease_ms, 0.5)
             << " lease_ms_p99=" << Percentile(stats.lease_ms, 0.99)
             << " complete_ms_p50=" << Percentile(stats.complete_ms, 0.5)
-            << " complete_ms_p99=" << Percentile(stats.complete_ms, 0.99) << "\n";
+            << " complete_ms_p99=" << Percentile(stats.complete_ms, 0.99)
+            << " workers_registered=" << stats.registered.load()
+            << " workers_dropped_on_error=" << stats.dropped.load()
+            << " calls_rejected_for_load=" << stats.rejected.load() << "\n";
+  if (!stats.first_error.empty()) std::cout << "first error: " << stats.first_error << "\n";
   return stats.cycles > 0 ? 0 : 1;
 }
 

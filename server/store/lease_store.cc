@@ -263,7 +263,9 @@ absl::StatusOr<int64_t> LeaseStore::RegisterWorker(const v1::RegisterWorkerReque
 absl::StatusOr<v1::LeaseRunResponse> LeaseStore::LeaseRun(int64_t worker_id, int32_t device_index) {
   v1::LeaseRunResponse out;
   const std::string token = NewLeaseToken();
-  absl::Status st = pool_->Transact("lease run", [&](pqxx::work& txn) -> absl::Status {
+  // One statement claims the run and creates its attempt (atomic by itself),
+  // so no transaction block around it: two round trips fewer per lease.
+  absl::Status st = pool_->Autocommit("lease run", [&](pqxx::nontransaction& txn) -> absl::Status {
     pqxx::result rows = txn.exec_prepared(kLeaseRun.name, worker_id, device_index, token,
                                           static_cast<int64_t>(settings_.ttl.count()));
     if (!rows.empty()) {

@@ -131,7 +131,8 @@ void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
   cv_.notify_one();
 }
 
-absl::Status PgPool::Run(const char* what, bool serializable, const TxnFn& fn) {
+template <typename Txn, typename Fn>
+absl::Status PgPool::Run(const char* what, bool serializable, const Fn& fn) {
   absl::Status last;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     auto conn = Acquire();
@@ -140,7 +141,7 @@ absl::Status PgPool::Run(const char* what, bool serializable, const TxnFn& fn) {
     bool retryable = false;
     absl::Status status;
     try {
-      pqxx::work txn(**conn);
+      Txn txn(**conn);
       if (serializable) txn.exec0("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
       status = fn(txn);
       if (status.ok()) txn.commit();
@@ -160,10 +161,16 @@ absl::Status PgPool::Run(const char* what, bool serializable, const TxnFn& fn) {
   return last;
 }
 
-absl::Status PgPool::Transact(const char* what, const TxnFn& fn) { return Run(what, false, fn); }
+absl::Status PgPool::Transact(const char* what, const TxnFn& fn) {
+  return Run<pqxx::work>(what, false, fn);
+}
+
+absl::Status PgPool::Autocommit(const char* what, const AutocommitFn& fn) {
+  return Run<pqxx::nontransaction>(what, false, fn);
+}
 
 absl::Status PgPool::TransactSerializable(const char* what, const TxnFn& fn) {
-  return Run(what, true, fn);
+  return Run<pqxx::work>(what, true, fn);
 }
 
 absl::Status PgPool::WithConnection(const char* what,

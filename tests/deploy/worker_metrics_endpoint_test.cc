@@ -91,7 +91,7 @@ class WorkerMetricsEndpointTest : public ::testing::Test {
 
 TEST_F(WorkerMetricsEndpointTest, ScrapedWhileTrainingItShowsTheRunAndForgetsItAfter) {
   SimRun run;
-  run.seconds = 4;
+  run.seconds = 12;  // long enough to be seen on a loaded machine
   agent_.AddRun(1, SimConfigJson(run));
   auto worker = StartWorker({"--metrics-listen=127.0.0.1:0"});
   int port = 0;
@@ -121,7 +121,7 @@ TEST_F(WorkerMetricsEndpointTest, ScrapedWhileTrainingItShowsTheRunAndForgetsItA
         }
         return memory_seen && !running_text.empty();
       },
-      10s))
+      20s))
       << "memory seen: " << memory_seen << ", tokens/s seen: " << !running_text.empty() << "\n"
       << text << log();
   text = running_text;
@@ -159,7 +159,7 @@ TEST_F(WorkerMetricsEndpointTest, ScrapedWhileTrainingItShowsTheRunAndForgetsItA
         auto a = agent_.AttemptOfRun(1);
         return a && a->finished();
       },
-      20s))
+      40s))
       << log();
   EXPECT_TRUE(agent_.AttemptOfRun(1)->fail_reason.empty()) << agent_.AttemptOfRun(1)->fail_message;
   ASSERT_TRUE(Eventually(
