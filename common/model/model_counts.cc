@@ -1,5 +1,7 @@
 #include "common/model/model_counts.h"
 
+#include <algorithm>
+
 namespace ladder::model {
 
 ParamCount CountParams(const ModelShape& s) {
@@ -53,13 +55,20 @@ int64_t EstimateTrainingMemoryBytes(const ModelShape& s, int64_t batch_tokens,
                                     int bytes_per_activation) {
   const int64_t d = s.d_model, V = s.vocab, T = s.context, L = s.n_layer;
   const int64_t state = 16 * CountParams(s).total;
-  int64_t per_token = 3 * V * 4;
+  const int64_t chunk_tokens = std::min(batch_tokens, ReadoutChunkRows(V));
+  const int64_t readout = 2 * chunk_tokens * V * bytes_per_activation;
+  int64_t per_token = 2 * d * 4;
   if (s.family == Family::kTransformer) {
     per_token += L * (34 * d + 5 * static_cast<int64_t>(s.n_head) * T) * bytes_per_activation;
   } else {
     per_token += L * 10 * d * bytes_per_activation;
   }
-  return state + batch_tokens * per_token;
+  return state + readout + batch_tokens * per_token;
+}
+
+int64_t ReadoutChunkRows(int64_t vocab) {
+  constexpr int64_t kChunkLogits = int64_t{1} << 28;
+  return std::max<int64_t>(1, kChunkLogits / std::max<int64_t>(vocab, 1));
 }
 
 }  // namespace ladder::model

@@ -49,6 +49,11 @@ FlopsPerToken ExactFlopsPerToken(const ModelShape& shape);
 // Kaplan's rule of thumb: 6 * non-embedding params FLOPs per trained token.
 double SixNFlopsPerToken(const ModelShape& shape);
 
+// Rows of the readout's loss that the trainer processes at once
+// (worker/train/readout_loss.h): at most 2^28 logits (512 MiB in bf16) per
+// chunk, at least one row.
+int64_t ReadoutChunkRows(int64_t vocab);
+
 // Memory needed to train `shape` with AdamW at `batch_tokens` tokens per step,
 // in bytes, with `bytes_per_activation` 4 (fp32) or 2 (bf16 autocast). An
 // estimate used to place runs on devices, not a measurement:
@@ -57,7 +62,9 @@ double SixNFlopsPerToken(const ModelShape& shape);
 //     (Korthikanti et al. 2022, "Reducing Activation Recomputation", eq. 1,
 //     without dropout masks);
 //   lstm activations per layer per token: 10d * bytes (gates, cell, hidden);
-//   logits and their gradient: 3V * 4 bytes per token.
+//   the readout (worker/train/readout_loss.h): the final hidden state and its
+//   gradient, 2d * 4 bytes per token, and one chunk's logits and softmax,
+//   2 * min(batch_tokens, ReadoutChunkRows(V)) * V * bytes.
 int64_t EstimateTrainingMemoryBytes(const ModelShape& shape, int64_t batch_tokens,
                                     int bytes_per_activation);
 

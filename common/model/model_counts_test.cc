@@ -110,6 +110,29 @@ TEST(MemoryEstimateTest, GrowsWithBatchAndCountsOptimizerState) {
   EXPECT_GT(EstimateTrainingMemoryBytes(s, 4096, 4), EstimateTrainingMemoryBytes(s, 4096, 2));
 }
 
+TEST(MemoryEstimateTest, ReadoutLogitsAreBoundedByOneChunk) {
+  EXPECT_EQ(ReadoutChunkRows(256), int64_t{1} << 20);
+  EXPECT_EQ(ReadoutChunkRows(50304), (int64_t{1} << 28) / 50304);
+  EXPECT_EQ(ReadoutChunkRows(int64_t{1} << 40), 1);
+  // GPT-2 small at 50304 tokens of vocabulary: past one chunk, another
+  // 64 K-token micro-batch adds activations only, not 64 K x V logits.
+  ModelShape s;
+  s.family = Family::kTransformer;
+  s.n_layer = 12;
+  s.d_model = 768;
+  s.n_head = 12;
+  s.d_ff = 3072;
+  s.context = 1024;
+  s.vocab = 50304;
+  const int64_t one = EstimateTrainingMemoryBytes(s, 65536, 2);
+  const int64_t two = EstimateTrainingMemoryBytes(s, 131072, 2);
+  const int64_t per_token = 2 * 768 * 4 + 12 * (34 * 768 + 5 * 12 * 1024) * 2;
+  EXPECT_EQ(two - one, 65536 * per_token);
+  // Under one chunk, the logits grow with the tokens.
+  EXPECT_EQ(EstimateTrainingMemoryBytes(s, 2000, 2) - EstimateTrainingMemoryBytes(s, 1000, 2),
+            1000 * (per_token + 2 * 50304 * 2));
+}
+
 TEST(ValidateShapeTest, NamesTheFieldAtFault) {
   ModelShape s = SmallTransformer();
   EXPECT_EQ(ValidateShape(s), "");

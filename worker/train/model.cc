@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/model/model_counts.h"
+#include "worker/train/readout_loss.h"
 
 namespace ladder::train {
 namespace {
@@ -317,14 +318,25 @@ LanguageModelImpl::LanguageModelImpl(const ModelShape& shape) : shape_(shape) {
   }
 }
 
+torch::Tensor LanguageModelImpl::Hidden(const torch::Tensor& idx) {
+  return ln_f_->forward(mixer_->forward(wte_->forward(idx)));
+}
+
+const torch::Tensor& LanguageModelImpl::ReadoutWeight() const {
+  return shape_.tie_embeddings ? wte_->weight : lm_head_->weight;
+}
+
 torch::Tensor LanguageModelImpl::forward(const torch::Tensor& idx) {
-  auto h = ln_f_->forward(mixer_->forward(wte_->forward(idx)));
-  return shape_.tie_embeddings ? F::linear(h, wte_->weight) : lm_head_->forward(h);
+  return F::linear(Hidden(idx), ReadoutWeight());
 }
 
 torch::Tensor LanguageModelImpl::Loss(const torch::Tensor& idx, const torch::Tensor& targets) {
-  auto logits = forward(idx);
-  return F::cross_entropy(logits.view({-1, logits.size(-1)}), targets.reshape({-1}));
+  auto h = Hidden(idx);
+  // Autocast's matmul dtype on CUDA; otherwise the activations' own (fp32).
+  const auto compute_dtype =
+      h.is_cuda() && CudaAutocastEnabled() ? torch::kBFloat16 : h.scalar_type();
+  return ReadoutCrossEntropy(h.reshape({-1, h.size(-1)}), ReadoutWeight(), targets.reshape({-1}),
+                             compute_dtype, model::ReadoutChunkRows(shape_.vocab));
 }
 
 torch::Tensor LanguageModelImpl::SequenceLosses(const torch::Tensor& idx,

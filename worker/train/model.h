@@ -54,7 +54,10 @@ class LanguageModelImpl : public torch::nn::Module {
   // idx: [B, T] int64 token ids, T <= context. Returns logits [B, T, V].
   torch::Tensor forward(const torch::Tensor& idx);
 
-  // Mean cross-entropy (nats per token) of predicting `targets` [B, T].
+  // Mean cross-entropy (nats per token) of predicting `targets` [B, T]: the
+  // readout and the loss in one chunked node (worker/train/readout_loss.h)
+  // that never holds all [B, T, V] logits; same value and gradients as
+  // cross_entropy(forward(idx), targets).
   torch::Tensor Loss(const torch::Tensor& idx, const torch::Tensor& targets);
 
   // Per-sequence mean cross-entropy [B] (for the eval and its error bar).
@@ -78,6 +81,10 @@ class LanguageModelImpl : public torch::nn::Module {
 
  private:
   bool IsEmbedding(const std::string& name) const;
+  // Final-norm hidden states [B, T, d] (the readout's input).
+  torch::Tensor Hidden(const torch::Tensor& idx);
+  // wte.weight when tied, else lm_head.weight: [V, d].
+  const torch::Tensor& ReadoutWeight() const;
 
   model::ModelShape shape_;
   torch::nn::Embedding wte_{nullptr};

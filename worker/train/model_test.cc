@@ -13,11 +13,13 @@
 #include "common/model/model_counts.h"
 #include "worker/train/adamw.h"
 #include "worker/train/checkpoint.h"
+#include "worker/train/readout_loss.h"
 #include "worker/train/train_step.h"
 
 namespace ladder::train {
 namespace {
 
+namespace F = torch::nn::functional;
 using model::Family;
 using model::ModelShape;
 
@@ -147,6 +149,64 @@ TEST(LanguageModelTest, InitialLossIsNearUniformGuessing) {
     const double loss = m->Loss(idx, torch::roll(idx, -1, 1)).item<double>();
     EXPECT_NEAR(loss, std::log(256.0), 0.1) << model::DescribeShape(s);
   }
+}
+
+// The chunked readout loss against cross_entropy(linear(h, W)): same loss and
+// gradients whatever the chunking (one chunk, even chunks, a ragged last one).
+TEST(ReadoutLossTest, MatchesCrossEntropyOfTheLogitsForEveryChunking) {
+  torch::manual_seed(5);
+  const int64_t n = 37, d = 24, V = 300;
+  auto h0 = torch::randn({n, d}, torch::kFloat64);
+  auto w0 = torch::randn({V, d}, torch::kFloat64) * 0.3;
+  auto t = torch::randint(0, V, {n}, torch::kInt64);
+
+  auto h = h0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+  auto reference = F::cross_entropy(F::linear(h, w), t);
+  (reference * 3.0).backward();  // a non-unit incoming gradient
+  for (int64_t chunk : {n, int64_t{1}, int64_t{8}, int64_t{36}, int64_t{1000}}) {
+    auto hc = h0.clone().requires_grad_(true), wc = w0.clone().requires_grad_(true);
+    auto loss = ReadoutCrossEntropy(hc, wc, t, torch::kFloat64, chunk);
+    EXPECT_EQ(loss.scalar_type(), torch::kFloat64);
+    EXPECT_NEAR(loss.item<double>(), reference.item<double>(), 1e-12) << "chunk " << chunk;
+    (loss * 3.0).backward();
+    EXPECT_TRUE(torch::allclose(hc.grad(), h.grad(), 1e-10, 1e-13)) << "chunk " << chunk;
+    EXPECT_TRUE(torch::allclose(wc.grad(), w.grad(), 1e-10, 1e-13)) << "chunk " << chunk;
+  }
+}
+
+TEST(ReadoutLossTest, Fp32ModelWithBf16ComputeStaysWithinBf16Rounding) {
+  torch::manual_seed(6);
+  const int64_t n = 64, d = 32, V = 500;
+  auto h = torch::randn({n, d}).requires_grad_(true);
+  auto w = (torch::randn({V, d}) * 0.2).requires_grad_(true);
+  auto t = torch::randint(0, V, {n}, torch::kInt64);
+  auto reference = F::cross_entropy(F::linear(h, w), t);
+  reference.backward();
+  const auto grad_h = h.grad().clone(), grad_w = w.grad().clone();
+  h.mutable_grad().reset();
+  w.mutable_grad().reset();
+  auto loss = ReadoutCrossEntropy(h, w, t, torch::kBFloat16, 16);
+  EXPECT_EQ(loss.scalar_type(), torch::kFloat32);
+  EXPECT_NEAR(loss.item<double>(), reference.item<double>(), 0.02 * reference.item<double>());
+  loss.backward();
+  ASSERT_EQ(h.grad().scalar_type(), torch::kFloat32);
+  ASSERT_EQ(w.grad().scalar_type(), torch::kFloat32);
+  // bf16 has 8 significant bits: gradients agree to a few per cent of their scale.
+  EXPECT_LT((h.grad() - grad_h).abs().max().item<double>(),
+            0.05 * grad_h.abs().max().item<double>());
+  EXPECT_LT((w.grad() - grad_w).abs().max().item<double>(),
+            0.05 * grad_w.abs().max().item<double>());
+}
+
+TEST(ReadoutLossTest, WithoutGradModeOnlyTheLossIsComputed) {
+  torch::manual_seed(7);
+  auto h = torch::randn({10, 8}).requires_grad_(true);
+  auto w = torch::randn({50, 8}).requires_grad_(true);
+  auto t = torch::randint(0, 50, {10}, torch::kInt64);
+  torch::NoGradGuard no_grad;
+  auto loss = ReadoutCrossEntropy(h, w, t, torch::kFloat32, 3);
+  EXPECT_FALSE(loss.requires_grad());
+  EXPECT_NEAR(loss.item<double>(), F::cross_entropy(F::linear(h, w), t).item<double>(), 1e-5);
 }
 
 TEST(TrainStepTest, MicroBatchesAccumulateTheWholeBatchGradient) {

@@ -26,6 +26,7 @@
 #include "worker/train/lr_schedule.h"
 #include "worker/train/model.h"
 #include "worker/train/run_config.h"
+#include "worker/train/step_profiler.h"
 #include "worker/train/token_data.h"
 #include "worker/train/train_step.h"
 
@@ -346,6 +347,7 @@ int RunTrainer(const TrainerOptions& options) try {
   auto last_checkpoint_time = Clock::now();
   int64_t last_checkpoint_step = state.step;
   std::vector<int64_t> starts(sequences);
+  StepProfiler profiler(cuda);  // LADDER_TRAIN_PROFILE (worker/train/step_profiler.h)
 
   auto checkpoint = [&]() -> bool {
     state.wall_seconds = wall_before + SecondsSince(attempt_start);
@@ -368,8 +370,9 @@ int RunTrainer(const TrainerOptions& options) try {
       checkpoint();
       return kExitStopped;
     }
-    const auto step_start = Clock::now();
     const int64_t step = state.step;  // 0-based index of this step
+    profiler.BeforeStep(step);
+    const auto step_start = Clock::now();
     const double lr = schedule.At(step);
 
     // Batch: windows step*B .. step*B+B-1 of the data order, in micro-batches.
@@ -392,6 +395,7 @@ int RunTrainer(const TrainerOptions& options) try {
     }
     optimizer->Step(lr);
     optimizer->ZeroGrad();
+    profiler.AfterStep(step);
 
     state.step += 1;
     state.tokens += batch_tokens;
