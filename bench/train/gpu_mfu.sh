@@ -16,9 +16,18 @@
 #      208.8M for (1), the closest width that is a multiple of 64; see
 #      common/model/model_counts.h), 105.6M parameters.
 #   4. a wider transformer, L8 d1024 h16 T1024 at vocab 50304 (153M parameters);
+#   5. GPT-2 small again with 128-sequence micro-batches (the chunked readout,
+#      worker/train/readout_loss.h, keeps no [N, V] logits, so they fit);
 # and reports the median tokens/s and MFU of the progress lines after the
 # first WARMUP steps. MFU = exact training FLOPs/token x tokens/s / peak
 # (989.4 TFLOP/s dense bf16 for H100 SXM and H200; worker/train/device_info.h).
+#
+# Then, unless REFERENCE=0, side by side on the same GPU: the same GPT-2 small
+# in PyTorch eager Python (bench/train/gpu_pytorch_eager.py, plain
+# cross_entropy readout), and the readout alone, chunked vs full logits
+# (bench/train/readout_loss.py). PROFILE=1 adds Chrome traces of two steps of
+# each (LADDER_TRAIN_PROFILE, torch.profiler) condensed by
+# bench/train/profile_summary.py. About 8 minutes on an H100 with STEPS=20.
 #
 # Needs: python3 with torch (CUDA), cmake, ninja or make, a C++17 compiler,
 # nvcc (PyTorch's CMake config looks for the CUDA toolkit), and the
@@ -32,7 +41,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build-gpu}
 PYTHON=${PYTHON:-python3}
-STEPS=${STEPS:-30}
+STEPS=${STEPS:-20}
 WARMUP=${WARMUP:-5}
 DEVICE=${DEVICE:-cuda:0}
 OUT_DIR=${OUT:-}
@@ -57,7 +66,7 @@ command -v ninja >/dev/null 2>&1 && GENERATOR=(-G Ninja)
 log "building with PyTorch $TORCH_VERSION from $TORCH_PREFIX"
 cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DLADDER_TRAINER_ONLY=ON \
   -DLADDER_BUILD_TESTS=OFF -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" ${EXTRA:+-DLADDER_EXTRA_INCLUDE="$EXTRA"} >&2
-cmake --build "$BUILD" --target ladder-train -j "$(nproc)" >&2
+cmake --build "$BUILD" --target ladder-train ladder_readout_bench -j "$(nproc)" >&2
 TRAINER=$BUILD/bin/ladder-train
 
 # ---- Data ------------------------------------------------------------------
@@ -80,8 +89,11 @@ BATCH=$((512 * 1024))
 SUMMARY=$WORK/summary.txt
 printf '%-44s %12s %14s %9s %12s\n' "model" "params" "tokens/s" "MFU" "step s" > "$SUMMARY"
 
-run() {  # id name family n_layer d_model n_head d_ff vocab micro_batch_tokens
-  local id=$1 name=$2 family=$3 L=$4 d=$5 h=$6 f=$7 V=$8 micro=$9
+PROFILE=${PROFILE:-0}
+REFERENCE=${REFERENCE:-1}
+
+run() {  # id name family n_layer d_model n_head d_ff vocab micro_batch_tokens [profile]
+  local id=$1 name=$2 family=$3 L=$4 d=$5 h=$6 f=$7 V=$8 micro=$9 trace=${10:-}
   cat > "$WORK/$id.json" <<JSON
 {"run_id": 0, "family": "$family",
  "model": {"n_layer": $L, "d_model": $d, "n_head": $h, "d_ff": $f, "context": 1024, "vocab": $V,
@@ -92,7 +104,7 @@ run() {  # id name family n_layer d_model n_head d_ff vocab micro_batch_tokens
  "data": {"dataset": "$DATASET"}}
 JSON
   log "$name: training $STEPS steps"
-  "$TRAINER" --config "$WORK/$id.json" --work-dir "$WORK/$id" --device "$DEVICE" --threads 8 \
+  LADDER_TRAIN_PROFILE=$trace "$TRAINER" --config "$WORK/$id.json" --work-dir "$WORK/$id" --device "$DEVICE" --threads 8 \
     > "$WORK/$id.jsonl" 2> "$WORK/$id.log" || { tail -5 "$WORK/$id.log" >&2; log "$name failed"; }
   if [ -n "$OUT_DIR" ]; then cp "$WORK/$id.jsonl" "$WORK/$id.log" "$OUT_DIR/" || true; fi
   "$PYTHON" - "$WORK/$id.jsonl" "$name" "$WARMUP" >> "$SUMMARY" <<'PY'
@@ -117,13 +129,35 @@ PY
 # fp32 logits in 80 GB; larger micro-batches measured faster (32.4% -> 34.6%
 # MFU from 16 to 64 sequences on an H100).
 run t256 "transformer L12 d768 T1024 V256 (GPT-2 shape)" transformer 12 768 12 3072 256 65536
-run t50304 "transformer L12 d768 T1024 V50304 (GPT-2 small)" transformer 12 768 12 3072 50304 65536
+TRACE_CPP=
+[ "$PROFILE" = 1 ] && TRACE_CPP=$WORK/trace-ladder-train.json
+run t50304 "transformer L12 d768 T1024 V50304 (GPT-2 small)" transformer 12 768 12 3072 50304 65536 "$TRACE_CPP"
 run t1024 "transformer L8 d1024 T1024 V50304 (153M)" transformer 8 1024 16 4096 50304 65536
 run lstm "lstm L2 d2560 T1024 V256 (same FLOPs as 1)" lstm 2 2560 0 0 256 0
+run t50304m128 "GPT-2 small, 128-sequence micro-batches" transformer 12 768 12 3072 50304 131072
+
+# ---- References on the same GPU --------------------------------------------
+REFS=$WORK/references.txt
+: > "$REFS"
+if [ "$REFERENCE" = 1 ]; then
+  log "PyTorch eager Python, GPT-2 small"
+  PY_PROFILE=()
+  [ "$PROFILE" = 1 ] && PY_PROFILE=(--profile "$WORK/trace-pytorch.json")
+  "$PYTHON" "$ROOT/bench/train/gpu_pytorch_eager.py" --vocab 50304 --micro-tokens 65536 \
+    --steps $((STEPS - WARMUP)) --warmup "$WARMUP" "${PY_PROFILE[@]}" >> "$REFS" 2>&1 || log "PyTorch eager failed"
+  log "readout loss: chunked vs full logits"
+  "$PYTHON" "$ROOT/bench/train/readout_loss.py" --bench "$BUILD/bin/ladder_readout_bench" --device "$DEVICE" \
+    --shapes 65536x768x50304,65536x768x256 --rounds 2 --repeats 3 >> "$REFS" 2>&1 || log "readout bench failed"
+fi
+if [ "$PROFILE" = 1 ]; then
+  "$PYTHON" "$ROOT/bench/train/profile_summary.py" "ladder-train=$TRACE_CPP" \
+    ${PY_PROFILE:+"pytorch-eager=$WORK/trace-pytorch.json"} >> "$REFS" 2>&1 || log "profile summary failed"
+fi
 
 {
   echo "GPU: $GPU; PyTorch $TORCH_VERSION; bf16 autocast; batch $BATCH tokens; median of steps $((WARMUP + 1))..$STEPS"
   cat "$SUMMARY"
+  if [ -s "$REFS" ]; then echo; cat "$REFS"; fi
 } > "$WORK/gpu_mfu.txt"
 cat "$WORK/gpu_mfu.txt"
 if [ -n "$OUT_DIR" ]; then cp "$WORK/gpu_mfu.txt" "$OUT_DIR/"; fi
