@@ -52,14 +52,15 @@ double SixNFlopsPerToken(const ModelShape& s) {
 }
 
 int64_t EstimateTrainingMemoryBytes(const ModelShape& s, int64_t batch_tokens,
-                                    int bytes_per_activation) {
+                                    int bytes_per_activation, bool attention_scores_stored) {
   const int64_t d = s.d_model, V = s.vocab, T = s.context, L = s.n_layer;
   const int64_t state = 16 * CountParams(s).total;
   const int64_t chunk_tokens = std::min(batch_tokens, ReadoutChunkRows(V));
   const int64_t readout = 2 * chunk_tokens * V * bytes_per_activation;
   int64_t per_token = 2 * d * 4;
   if (s.family == Family::kTransformer) {
-    per_token += L * (34 * d + 5 * static_cast<int64_t>(s.n_head) * T) * bytes_per_activation;
+    const int64_t scores = attention_scores_stored ? 5 * static_cast<int64_t>(s.n_head) * T : 0;
+    per_token += L * (34 * d + scores) * bytes_per_activation;
   } else {
     per_token += L * 10 * d * bytes_per_activation;
   }

@@ -60,12 +60,15 @@ int64_t ReadoutChunkRows(int64_t vocab);
 //   weights + grads + two Adam moments: 16 bytes/param (fp32 master copy);
 //   transformer activations per layer per token: (34d + 5hT) * bytes
 //     (Korthikanti et al. 2022, "Reducing Activation Recomputation", eq. 1,
-//     without dropout masks);
+//     without dropout masks); the 5hT (attention scores and softmax) only
+//     when `attention_scores_stored`: fused attention kernels (flash /
+//     memory-efficient, through scaled_dot_product_attention on CUDA) keep
+//     none, only their inputs and outputs;
 //   lstm activations per layer per token: 10d * bytes (gates, cell, hidden);
 //   the readout (worker/train/readout_loss.h): the final hidden state and its
 //   gradient, 2d * 4 bytes per token, and one chunk's logits and softmax,
 //   2 * min(batch_tokens, ReadoutChunkRows(V)) * V * bytes.
 int64_t EstimateTrainingMemoryBytes(const ModelShape& shape, int64_t batch_tokens,
-                                    int bytes_per_activation);
+                                    int bytes_per_activation, bool attention_scores_stored = true);
 
 }  // namespace ladder::model

@@ -128,6 +128,10 @@ TEST(MemoryEstimateTest, ReadoutLogitsAreBoundedByOneChunk) {
   const int64_t two = EstimateTrainingMemoryBytes(s, 131072, 2);
   const int64_t per_token = 2 * 768 * 4 + 12 * (34 * 768 + 5 * 12 * 1024) * 2;
   EXPECT_EQ(two - one, 65536 * per_token);
+  // Fused attention keeps no T x T scores: 5hT fewer activations per layer.
+  EXPECT_EQ(EstimateTrainingMemoryBytes(s, 65536, 2) -
+                EstimateTrainingMemoryBytes(s, 65536, 2, /*attention_scores_stored=*/false),
+            int64_t{65536} * 12 * 5 * 12 * 1024 * 2);
   // Under one chunk, the logits grow with the tokens.
   EXPECT_EQ(EstimateTrainingMemoryBytes(s, 2000, 2) - EstimateTrainingMemoryBytes(s, 1000, 2),
             1000 * (per_token + 2 * 50304 * 2));

@@ -39,6 +39,10 @@ namespace {
 
 std::atomic<bool> g_stop_requested{false};
 
+// scaled_dot_product_attention (PyTorch >= 2.0; model.cc) runs flash or
+// memory-efficient kernels on CUDA, which keep no T x T attention scores.
+constexpr bool kFusedAttention = LADDER_TORCH_AT_LEAST(2, 0);
+
 double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -249,7 +253,8 @@ int RunTrainer(const TrainerOptions& options) try {
     // Halve until the planner's memory estimate (bf16 activations) fits in
     // half the card, leaving room for the allocator and the eval.
     while (micro_sequences > 1 &&
-           model::EstimateTrainingMemoryBytes(shape, micro_sequences * T, 2) >
+           model::EstimateTrainingMemoryBytes(shape, micro_sequences * T, 2,
+                                              /*attention_scores_stored=*/!kFusedAttention) >
                gpu->total_memory_bytes / 2) {
       micro_sequences = (micro_sequences + 1) / 2;
     }
