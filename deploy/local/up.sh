@@ -130,5 +130,27 @@ for i in $(seq 1 "$WORKERS"); do
     ${LADDER_WORKER_ARGS:-} >>"$STATE/logs/worker-$i.log" 2>&1 </dev/null &
   echo $! >"$pidf"
 done
+# Each worker registers within a second or so; one that exits instead (a
+# metrics port already taken, a bad flag) fails up.sh with its log, rather
+# than leaving sweeps queued with nobody to run them.
+cli() {
+  LADDER_COORDINATOR=127.0.0.1:$PORT LADDER_CA=$STATE/certs/ca.pem LADDER_TOKEN=$(cat "$STATE/admin.token") \
+    "$BIN/ladder" --timeout 2 "$@"
+}
+for _ in $(seq 1 150); do
+  for i in $(seq 1 "$WORKERS"); do
+    if ! running "$STATE/run/worker-$i.pid"; then
+      tail -20 "$STATE/logs/worker-$i.log" >&2
+      echo "up.sh: worker $i exited at start-up (log: $STATE/logs/worker-$i.log)" >&2
+      exit 1
+    fi
+  done
+  registered=$(cli --json workers 2>/dev/null | python3 -c '
+import json, sys
+names = {w.get("name") for w in json.load(sys.stdin).get("workers", []) if w.get("state") == "active"}
+print(sum(1 for i in range(1, int(sys.argv[1]) + 1) if f"local-{i}" in names))' "$WORKERS" 2>/dev/null || echo 0)
+  [ "$registered" = "$WORKERS" ] && break
+  sleep 0.2
+done
 echo "up.sh: $WORKERS worker(s) with $SLOTS CPU slot(s) of $THREADS thread(s), trainer $(basename "$TRAINER"), metrics on 127.0.0.1:$((METRICS_PORT + 1))..$((METRICS_PORT + WORKERS))"
 echo "up.sh: logs in $STATE/logs; run: source $STATE/env && ladder status"

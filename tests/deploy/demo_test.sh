@@ -17,19 +17,45 @@ cleanup() {
   rm -rf "$STATE"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port); pg_port=$(free_port); metrics_port=$(free_port)
+# Four consecutive free ports below Linux's ephemeral range (32768-60999), so
+# that no other test's outgoing connection takes one between now and the
+# stack binding it: coordinator, PostgreSQL, coordinator metrics, and the
+# worker's metrics (up.sh gives worker i the metrics port + i).
+read -r port pg_port metrics_port < <(python3 -c '
+import random, socket
+while True:
+    base = random.randrange(20000, 32000)
+    socks = []
+    try:
+        for p in range(base, base + 4):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks: s.close()
+    print(base, base + 1, base + 2)
+    break')
 export LADDER_STATE_DIR=$STATE LADDER_BIN=$BIN LADDER_PGDATA=$STATE/pg
 export LADDER_UP_ARGS="--port $port --pg-port $pg_port --metrics-port $metrics_port"
 if [ "$(id -u)" = 0 ]; then LADDER_PGDATA=/var/lib/ladder/demo-test-${STATE##*/}; fi
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# Bounded well inside ctest's 300 s (alone it takes ~25 s), so that a stall
+# ends with the stack's own logs in the test output rather than a bare timeout.
 set +e
-"$ROOT/deploy/local/demo.sh" --simulated --no-install --no-build >"$STATE/demo.out" 2>&1
+timeout 200 "$ROOT/deploy/local/demo.sh" --simulated --no-install --no-build >"$STATE/demo.out" 2>&1
 rc=$?
 set -e
 cat "$STATE/demo.out"
-[ "$rc" = 0 ] || fail "demo.sh exited $rc"
+if [ "$rc" != 0 ]; then
+  for log in "$STATE"/logs/*; do
+    [ -f "$log" ] || continue
+    echo "---- last lines of $log"
+    tail -n 25 "$log"
+  done
+  [ "$rc" = 124 ] && fail "demo.sh did not finish in 200 s"
+  fail "demo.sh exited $rc"
+fi
 grep -q "SIMULATED trainer" "$STATE/demo.out" || fail "the demo did not say its trainer is simulated"
 grep -q "power_law_compute v[0-9]*: ok" "$STATE/demo.out" || fail "no ok power_law_compute fit printed"
 for family in transformer lstm; do
