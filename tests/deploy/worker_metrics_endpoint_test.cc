@@ -107,22 +107,30 @@ TEST_F(WorkerMetricsEndpointTest, ScrapedWhileTrainingItShowsTheRunAndForgetsItA
   // The two come from different sources (the trainer's progress events; a
   // /proc sampler every --device-sample-interval), so each is awaited on its
   // own rather than both in one scrape.
-  const std::string attempt = "{device=\"0\",run=\"1\",sweep=\"1\"}";
+  // Both slots poll for work, so either may lease the run: find its slot
+  // from the run's series, then await that slot's memory sample.
+  std::string busy, idle, attempt, running_text;
   bool memory_seen = false;
-  std::string running_text;
   ASSERT_TRUE(Eventually(
       [&] {
         text = Scrape(port);
-        memory_seen |=
-            MetricValue(text, "ladder_worker_device_memory_used_bytes{device=\"0\",kind=\"cpu\"}") >
-            0;
-        if (MetricValue(text, "ladder_worker_attempt_tokens_per_second" + attempt) > 0) {
-          running_text = text;
+        for (const std::string device : {"0", "1"}) {
+          const std::string series = "{device=\"" + device + "\",run=\"1\",sweep=\"1\"}";
+          if (MetricValue(text, "ladder_worker_attempt_tokens_per_second" + series) > 0) {
+            busy = device;
+            idle = device == "0" ? "1" : "0";
+            attempt = series;
+            running_text = text;
+          }
         }
-        return memory_seen && !running_text.empty();
+        if (!busy.empty()) {
+          memory_seen |= MetricValue(text, "ladder_worker_device_memory_used_bytes{device=\"" +
+                                               busy + "\",kind=\"cpu\"}") > 0;
+        }
+        return memory_seen;
       },
       20s))
-      << "memory seen: " << memory_seen << ", tokens/s seen: " << !running_text.empty() << "\n"
+      << "slot: " << (busy.empty() ? "none yet" : busy) << ", memory seen: " << memory_seen << "\n"
       << text << log();
   text = running_text;
   EXPECT_GT(MetricValue(text, "ladder_worker_attempt_flops_per_second" + attempt), 0);
@@ -133,9 +141,11 @@ TEST_F(WorkerMetricsEndpointTest, ScrapedWhileTrainingItShowsTheRunAndForgetsItA
             0);
   EXPECT_GT(MetricValue(text, "ladder_worker_device_memory_total_bytes{device=\"1\",kind=\"cpu\"}"),
             0);
-  EXPECT_GE(MetricValue(text, "ladder_worker_device_utilization_ratio{device=\"0\",kind=\"cpu\"}"),
+  EXPECT_GE(MetricValue(text, "ladder_worker_device_utilization_ratio{device=\"" + busy +
+                                  "\",kind=\"cpu\"}"),
             0);
-  EXPECT_EQ(MetricValue(text, "ladder_worker_device_utilization_ratio{device=\"1\",kind=\"cpu\"}"),
+  EXPECT_EQ(MetricValue(text, "ladder_worker_device_utilization_ratio{device=\"" + idle +
+                                  "\",kind=\"cpu\"}"),
             0)
       << "an idle slot is idle";
 
