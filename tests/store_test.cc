@@ -554,7 +554,6 @@ TEST_F(StoreTest, SilentWorkersAreMarkedGone) {
   EXPECT_EQ((*workers.ListWorkers(true))[0].id(), w);
 }
 
-
 TEST_F(StoreTest, RefitLoopPacesASweepsRefitsByWhatTheLastOneCost) {
   const int64_t id = CreateSweep(3);
   store::FitStore fits(pool_.get());

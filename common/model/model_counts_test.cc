@@ -5,17 +5,19 @@
 namespace ladder::model {
 namespace {
 
-ModelShape SmallTransformer() {
+ModelShape Transformer(int L, int d, int h, int f, int T, int V) {
   ModelShape s;
   s.family = Family::kTransformer;
-  s.n_layer = 2;
-  s.d_model = 64;
-  s.n_head = 2;
-  s.d_ff = 256;
-  s.context = 128;
-  s.vocab = 256;
+  s.n_layer = L;
+  s.d_model = d;
+  s.n_head = h;
+  s.d_ff = f;
+  s.context = T;
+  s.vocab = V;
   return s;
 }
+
+ModelShape SmallTransformer() { return Transformer(2, 64, 2, 256, 128, 256); }
 
 ModelShape SmallLstm() {
   ModelShape s;
@@ -116,14 +118,7 @@ TEST(MemoryEstimateTest, ReadoutLogitsAreBoundedByOneChunk) {
   EXPECT_EQ(ReadoutChunkRows(int64_t{1} << 40), 1);
   // GPT-2 small at 50304 tokens of vocabulary: past one chunk, another
   // 64 K-token micro-batch adds activations only, not 64 K x V logits.
-  ModelShape s;
-  s.family = Family::kTransformer;
-  s.n_layer = 12;
-  s.d_model = 768;
-  s.n_head = 12;
-  s.d_ff = 3072;
-  s.context = 1024;
-  s.vocab = 50304;
+  const ModelShape s = Transformer(12, 768, 12, 3072, 1024, 50304);
   const int64_t one = EstimateTrainingMemoryBytes(s, 65536, 2);
   const int64_t two = EstimateTrainingMemoryBytes(s, 131072, 2);
   const int64_t per_token = 2 * 768 * 4 + 12 * (34 * 768 + 5 * 12 * 1024) * 2;
