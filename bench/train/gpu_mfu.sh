@@ -27,7 +27,8 @@
 # cross_entropy readout), and the readout alone, chunked vs full logits
 # (bench/train/readout_loss.py). PROFILE=1 adds Chrome traces of two steps of
 # each (LADDER_TRAIN_PROFILE, torch.profiler) condensed by
-# bench/train/profile_summary.py. About 8 minutes on an H100 with STEPS=20.
+# bench/train/profile_summary.py. Not yet timed as a whole; from earlier runs
+# of its parts, an estimated 8 minutes on an H100 with STEPS=20.
 #
 # Needs: python3 with torch (CUDA), cmake, ninja or make, a C++17 compiler,
 # nvcc (PyTorch's CMake config looks for the CUDA toolkit), and the
