@@ -11,6 +11,16 @@ namespace {
 
 using nlohmann::json;
 
+// The first at most `max_bytes` bytes of valid UTF-8 `text`, cut at a
+// character boundary so that the result is valid UTF-8 too (messages travel
+// in protobuf strings).
+std::string Utf8Prefix(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
+}
+
 // Reads the fields of one event object, remembering the first error. Reading
 // after an error is a no-op, so a parser reads straight through and checks once.
 class FieldReader {
@@ -20,15 +30,34 @@ class FieldReader {
   int64_t Int(const char* name) {
     const json* v = Find(name);
     if (v == nullptr) return 0;
-    if (v->is_number_integer()) return v->get<int64_t>();
-    if (v->is_number_float()) {
-      const double d = v->get<double>();
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) {
-        return static_cast<int64_t>(d);
+    // An unsigned above INT64_MAX would wrap to a negative count: refused.
+    int64_t out = 0;
+    if (v->is_number_unsigned()) {
+      const uint64_t u = v->get<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        Fail(name, "is out of range");
+        return 0;
       }
+      out = static_cast<int64_t>(u);
+    } else if (v->is_number_integer()) {
+      out = v->get<int64_t>();
+    } else if (v->is_number_float() && v->get<double>() == std::floor(v->get<double>())) {
+      // Below 2^63 in magnitude, so the cast is defined (the parser gives no inf or NaN).
+      const double d = v->get<double>();
+      if (!(std::fabs(d) < 9.2e18)) {
+        Fail(name, "is out of range");
+        return 0;
+      }
+      out = static_cast<int64_t>(d);
+    } else {
+      Fail(name, "must be an integer");
+      return 0;
     }
-    Fail(name, "must be an integer");
-    return 0;
+    if (out < 0) {
+      Fail(name, "must not be negative");
+      return 0;
+    }
+    return out;
   }
 
   double Number(const char* name) {
@@ -168,20 +197,11 @@ ErrorEvent ReadError(FieldReader& r) {
     e.reason = "internal";
     message = "trainer error kind '" + kind + "': " + message;
   }
-  if (message.size() > kMaxErrorMessage) message.resize(kMaxErrorMessage);
-  e.message = std::move(message);
+  e.message = Utf8Prefix(message, kMaxErrorMessage);
   return e;
 }
 
-}  // namespace
-
-absl::StatusOr<TrainerEvent> ParseTrainerEvent(std::string_view line) {
-  json object;
-  try {
-    object = json::parse(line.begin(), line.end());
-  } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError("not JSON (byte " + std::to_string(e.byte) + ")");
-  }
+absl::StatusOr<TrainerEvent> ReadEvent(const json& object) {
   if (!object.is_object()) return absl::InvalidArgumentError("not a JSON object");
   const auto name_it = object.find("event");
   if (name_it == object.end() || !name_it->is_string()) {
@@ -201,11 +221,34 @@ absl::StatusOr<TrainerEvent> ParseTrainerEvent(std::string_view line) {
   } else if (event.name == "error") {
     event.body = ReadError(reader);
   } else {
-    std::string shown = event.name.substr(0, 40);
+    const std::string shown = Utf8Prefix(event.name, 40);
     return absl::InvalidArgumentError("unknown event '" + shown + "'");
   }
   if (!reader.status().ok()) return reader.status();
   return event;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainerEvent> ParseTrainerEvent(std::string_view line) {
+  json object;
+  try {
+    object = json::parse(line.begin(), line.end());
+  } catch (const json::parse_error& e) {
+    return absl::InvalidArgumentError("not JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const json::out_of_range& e) {
+    // A number the parser cannot hold, e.g. 1e400 (nlohmann error 406).
+    return absl::InvalidArgumentError("not JSON: a number out of range");
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError("not JSON: parser error " + std::to_string(e.id));
+  }
+  try {
+    return ReadEvent(object);
+  } catch (const std::exception& e) {
+    // FieldReader checks each type before reading it, so this is not expected;
+    // if it happens anyway, it is still this line's fault, never the worker's.
+    return absl::InvalidArgumentError(std::string("unreadable event: ") + e.what());
+  }
 }
 
 }  // namespace ladder::worker

@@ -87,12 +87,15 @@ struct TrainerEvent {
 
 // Parses one stdout line (without its newline). Extra keys are ignored (the
 // protocol may grow). Every field in the protocol's table is required;
-// `eval_loss` and `mfu` may be null. Counts must be integral numbers
-// (2000000.0 is accepted as 2000000).
+// `eval_loss` and `mfu` may be null. Counts must be non-negative integral
+// numbers below 2^63 (2000000.0 is accepted as 2000000).
+// Never throws: any line, however hostile (numbers like 1e400 that no double
+// holds, deep nesting, invalid UTF-8), gives a value or an error.
 // Errors (all INVALID_ARGUMENT, message without the line itself):
 //   "not JSON (byte 5)", "not a JSON object", "no 'event' string",
 //   "unknown event 'foo'", "progress: missing field 'tokens'",
-//   "progress: field 'step' must be an integer".
+//   "progress: field 'step' must be an integer", "not JSON: a number out of
+//   range". Messages are valid UTF-8 (they go into protobuf strings).
 absl::StatusOr<TrainerEvent> ParseTrainerEvent(std::string_view line);
 
 }  // namespace ladder::worker

@@ -136,5 +136,45 @@ TEST(TrainerEventTest, UnknownErrorKindBecomesInternalKeepingTheKind) {
   EXPECT_EQ(err.message, "trainer error kind 'oom': CUDA out of memory");
 }
 
+// Hostile lines from a trainer end as errors, never as exceptions: 1e400 made
+// nlohmann throw out_of_range (not a parse_error) and killed ladder-worker.
+TEST(TrainerEventTest, NumbersNoDoubleHoldsAreRefusedNotThrown) {
+  for (const std::string& line :
+       {Replace(kProgress, "\"flops\":6.1e7", "\"flops\":1e400"),
+        Replace(kProgress, "\"flops\":6.1e7", "\"flops\":-1e400"),
+        Replace(kResult, "\"details\":{\"law\":\"x\"}", "\"details\":{\"deep\":[1e999]}")}) {
+    absl::StatusOr<TrainerEvent> e = absl::InternalError("not called");
+    EXPECT_NO_THROW(e = ParseTrainerEvent(line)) << line;
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << line;
+    EXPECT_EQ(e.status().message(), "not JSON: a number out of range") << line;
+  }
+}
+
+TEST(TrainerEventTest, CountsOutOfRangeAreRefused) {
+  // 2^64 - 1 read as int64 was -1; 1e19 cast to int64 was undefined.
+  const std::string huge = Replace(kProgress, "\"step\":10", "\"step\":18446744073709551615");
+  EXPECT_EQ(ParseTrainerEvent(huge).status().message(), "progress: field 'step' is out of range");
+  const std::string big = Replace(kProgress, "\"tokens\":10240", "\"tokens\":1e19");
+  EXPECT_EQ(ParseTrainerEvent(big).status().message(), "progress: field 'tokens' is out of range");
+  const std::string negative = Replace(kProgress, "\"step\":10", "\"step\":-3");
+  EXPECT_EQ(ParseTrainerEvent(negative).status().message(),
+            "progress: field 'step' must not be negative");
+  auto max = ParseTrainerEvent(R"({"event":"checkpoint","step":9223372036854775807,"tokens":0})");
+  ASSERT_TRUE(max.ok()) << max.status();
+  EXPECT_EQ(std::get<CheckpointEvent>(max->body).step, 9223372036854775807);
+}
+
+TEST(TrainerEventTest, TruncatedMessagesStayValidUtf8) {
+  // 2-byte characters from an odd offset: a byte cut lands inside one.
+  std::string message = "x";
+  for (int i = 0; i < 1000; ++i) message += "\u00e9";
+  auto e = ParseTrainerEvent(R"({"event":"error","kind":"data","message":")" + message + "\"}");
+  ASSERT_TRUE(e.ok()) << e.status();
+  const std::string& got = std::get<ErrorEvent>(e->body).message;
+  EXPECT_LE(got.size(), kMaxErrorMessage);
+  EXPECT_EQ(got.size() % 2, 1u) << "cut inside a character";
+  EXPECT_EQ(got.back(), '\xa9');
+}
+
 }  // namespace
 }  // namespace ladder::worker
