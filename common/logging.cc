@@ -21,6 +21,40 @@ void SetLogTag(std::string tag) {
   g_tag = std::move(tag);
 }
 
+namespace {
+bool IsControl(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
+void AppendLogSafe(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : text) {
+    if (!IsControl(c)) {
+      *out += c;
+    } else if (c == '\n') {
+      *out += "\\n";
+    } else if (c == '\r') {
+      *out += "\\r";
+    } else if (c == '\t') {
+      *out += "\\t";
+    } else {
+      const auto u = static_cast<unsigned char>(c);
+      *out += "\\x";
+      *out += kHex[u >> 4];
+      *out += kHex[u & 0xf];
+    }
+  }
+}
+}  // namespace
+
+std::string LogSafe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  AppendLogSafe(text, &out);
+  return out;
+}
+
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
 
 void LogLine(LogLevel level, std::string_view message) {
@@ -46,10 +80,10 @@ void LogLine(LogLevel level, std::string_view message) {
     line += "Z ";
     line += kLetters[static_cast<int>(level)];
     line += ' ';
-    line += g_tag;
+    AppendLogSafe(g_tag, &line);
     line += "] ";
   }
-  line += message;
+  AppendLogSafe(message, &line);
   line += '\n';
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

@@ -2,6 +2,10 @@
 //   2026-11-23T10:00:00.123Z I coordinator] leased run 42 to worker 3
 // Thread-safe (one write(2) per line). Never log secrets (bearer tokens,
 // lease tokens): log their ids instead.
+//
+// Every call is exactly one line: control characters in the message and the
+// tag (a newline in a sweep, worker or token name, an ANSI escape) are written
+// escaped (LogSafe), so user strings logged verbatim cannot forge log lines.
 #pragma once
 
 #include <sstream>
@@ -17,6 +21,9 @@ void SetLogLevel(LogLevel level);
 void SetLogTag(std::string tag);  // e.g. "coordinator", "worker w1"
 bool LogEnabled(LogLevel level);
 void LogLine(LogLevel level, std::string_view message);
+// `text` with control characters (bytes < 0x20 and 0x7f) escaped: \n, \r,
+// \t, else \xNN. Other bytes, UTF-8 included, are kept.
+std::string LogSafe(std::string_view text);
 
 namespace internal {
 class LogMessage {
