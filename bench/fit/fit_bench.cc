@@ -9,6 +9,9 @@
 //                                                       recovery and interval coverage over seeds
 //   ladder_fit_bench warmstart [--datasets 3] [--resamples 20]
 //                                                       warm-started refits vs the full grid
+//   ladder_fit_bench import    [--runs 5000] [--resamples 200]
+//                                                       one refit of an imported family of that
+//                                                       many runs (power_law_compute + chinchilla)
 //   ladder_fit_bench export-runs                        the 250 simulated runs of `grid`, as CSV
 //                                                       (N,D,loss) for scipy_approach3.py
 //   common: --threads 2
@@ -25,6 +28,7 @@
 #include "server/fit/bootstrap.h"
 #include "server/fit/chinchilla_fit.h"
 #include "server/fit/family_comparison.h"
+#include "server/fit/fit.h"
 #include "server/fit/fit_json.h"
 #include "server/fit/isoflop_fit.h"
 #include "server/fit/power_law_fit.h"
@@ -104,6 +108,45 @@ void Bootstrap(const Args& args) {
     std::printf("  %-6s %12.5g  [%12.5g, %12.5g]\n", p.name.c_str(), p.value.estimate,
                 p.value.lower, p.value.upper);
   }
+}
+
+// ---------------------------------------------------------------- import
+// What the coordinator's refit does for one family of an imported sweep
+// (Sweeps.ImportResults, no budgets or unique tokens): power_law_compute and
+// chinchilla with the coordinator's defaults (200 resamples, all threads
+// given). The runs: a sqrt(runs) x sqrt(runs) grid of N and D.
+void Import(const Args& args) {
+  const int want = static_cast<int>(args.Get("runs", 5000));
+  const int side = std::max(3, static_cast<int>(std::lround(std::sqrt(want))));
+  FitOptions options;
+  options.threads = static_cast<int>(args.Get("threads", 2));
+  options.bootstrap_resamples = static_cast<int>(args.Get("resamples", 200));
+  const std::vector<Observation> runs =
+      SimulateGrid(PublishedChinchillaLaw(), LogSpaced(1e7, 1e9, side), LogSpaced(2e8, 2e10, side),
+                   0.01, 7, "imported");
+  std::printf("refit of one imported family: %zu simulated runs, %d threads, %d resamples\n",
+              runs.size(), options.threads, options.bootstrap_resamples);
+  double total = 0;
+  for (FitForm form : {FitForm::kPowerLawCompute, FitForm::kChinchilla}) {
+    const auto t0 = Clock::now();
+    const FitResult fit = FitScalingLaw(form, runs, options);
+    const double s = Since(t0);
+    total += s;
+    std::printf("  %-18s %-8s %7.3f s  runs_used %d", FitFormName(form), FitStatusName(fit.status),
+                s, fit.runs_used);
+    if (form == FitForm::kChinchilla) {
+      std::printf("  (grid %.3f s on %d runs, bootstrap %.3f s)",
+                  fit.details.value("grid_seconds", 0.0),
+                  fit.details.value("grid_runs", fit.runs_used),
+                  fit.details.value("bootstrap_seconds", 0.0));
+    }
+    std::printf("\n");
+    for (const FitParameter& p : fit.parameters) {
+      std::printf("    %-6s %12.5g  [%12.5g, %12.5g]\n", p.name.c_str(), p.value.estimate,
+                  p.value.lower, p.value.upper);
+    }
+  }
+  std::printf("  total %.3f s\n", total);
 }
 
 // --------------------------------------------------------------- predict
@@ -321,7 +364,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(
         stderr,
-        "usage: %s grid|bootstrap|predict|coverage|warmstart|export-runs [--key value]...\n",
+        "usage: %s grid|bootstrap|predict|coverage|warmstart|import|export-runs [--key value]...\n",
         argv[0]);
     return 2;
   }
@@ -342,6 +385,8 @@ int main(int argc, char** argv) {
     Coverage(args);
   } else if (what == "warmstart") {
     WarmStart(args);
+  } else if (what == "import") {
+    Import(args);
   } else if (what == "export-runs") {
     ExportRuns();
   } else {

@@ -6,7 +6,9 @@
 #include <numeric>
 #include <random>
 
+#include "server/fit/bootstrap.h"
 #include "server/fit/multistart_lbfgs.h"
+#include "server/fit/usable_runs.h"
 
 namespace ladder::fit {
 
@@ -97,6 +99,42 @@ std::optional<Approach3Solution> SolveApproach3(const LogSpaceRuns& runs,
   solution.converged = result.converged;
   solution.distinct_optima = DistinctBestEnds(result, std::max(1, keep_distinct), 1e-3);
   return solution;
+}
+
+std::optional<Approach3Solution> SolveApproach3Grid(const LogSpaceRuns& runs,
+                                                    const std::vector<std::vector<double>>& grid,
+                                                    const FitOptions& options, int keep_distinct,
+                                                    int* grid_runs) {
+  const int n = runs.size();
+  if (options.max_grid_runs <= 0 || n <= options.max_grid_runs) {
+    *grid_runs = n;
+    return SolveApproach3(runs, grid, options, options.threads, keep_distinct);
+  }
+  const std::vector<int> pick =
+      SubsampleIndices(n, options.max_grid_runs, ResampleSeed(options.seed, -2, 2));
+  LogSpaceRuns screen;
+  const int k = static_cast<int>(pick.size());
+  screen.log_params.resize(k);
+  screen.log_tokens.resize(k);
+  screen.log_loss.resize(k);
+  screen.weight.resize(k);
+  for (int j = 0; j < k; ++j) {
+    screen.log_params[j] = runs.log_params[pick[j]];
+    screen.log_tokens[j] = runs.log_tokens[pick[j]];
+    screen.log_loss[j] = runs.log_loss[pick[j]];
+    screen.weight[j] = runs.weight[pick[j]];
+  }
+  *grid_runs = k;
+  const std::optional<Approach3Solution> screened = SolveApproach3(
+      screen, grid, options, options.threads, std::max(keep_distinct, options.screen_optima));
+  if (!screened) return std::nullopt;
+  std::optional<Approach3Solution> refined =
+      SolveApproach3(runs, screened->distinct_optima, options, options.threads, keep_distinct);
+  if (refined) {
+    refined->starts = screened->starts;
+    refined->converged = screened->converged;
+  }
+  return refined;
 }
 
 std::vector<std::vector<double>> RefitStarts(const std::vector<std::vector<double>>& warm,

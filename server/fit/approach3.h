@@ -47,6 +47,16 @@ std::optional<Approach3Solution> SolveApproach3(const LogSpaceRuns& runs,
                                                 const FitOptions& options, int threads,
                                                 int keep_distinct = 1);
 
+// The full-data solve of a fit: every grid start on `runs`; or, above
+// options.max_grid_runs runs, every grid start on a seeded random
+// options.max_grid_runs of them (a screen) and then L-BFGS on all `runs`
+// from the screen's best options.screen_optima distinct optima. Reports the
+// grid's start count in `starts` and the runs it saw in `*grid_runs`.
+std::optional<Approach3Solution> SolveApproach3Grid(const LogSpaceRuns& runs,
+                                                    const std::vector<std::vector<double>>& grid,
+                                                    const FitOptions& options, int keep_distinct,
+                                                    int* grid_runs);
+
 // Starts of a refit (a bootstrap resample, the holdout fit): the full-data
 // fit's distinct optima `warm` plus `extra` points of `grid` drawn without
 // replacement with `seed`.

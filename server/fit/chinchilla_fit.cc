@@ -42,11 +42,12 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   result.form = FitForm::kChinchilla;
   result.flops_count = FlopsCount::kSixND;
 
-  const UsableRuns usable = SelectUsableRuns(input, FlopsCount::kSixND);
+  UsableRuns usable = SelectUsableRuns(input, FlopsCount::kSixND);
   internal::RecordUsable(usable, &result);
   if (!usable.error.empty()) {
     return internal::Finish(result, FitStatus::kFailed, usable.error, clock);
   }
+  internal::CapRuns(options, &usable, &result);
   const std::vector<Observation>& runs = usable.runs;
   const int n = static_cast<int>(runs.size());
   std::string dropped =
@@ -90,12 +91,14 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
     internal::RecordScale(ComputeOf(run, FlopsCount::kSixND), run.params * run.tokens, &result);
   }
 
-  // The full grid on all runs.
+  // The full grid on all runs (or on a screen of them: SolveApproach3Grid).
   const std::vector<std::vector<double>>& grid = Approach3StartGrid();
   const LogSpaceRuns all = MakeLogSpaceRuns(log_n, log_d, log_l);
+  int grid_runs = 0;
   const std::optional<Approach3Solution> best =
-      SolveApproach3(all, grid, options, options.threads, std::max(1, options.warm_starts));
+      SolveApproach3Grid(all, grid, options, std::max(1, options.warm_starts), &grid_runs);
   result.details["starts"] = grid.size();
+  result.details["grid_runs"] = grid_runs;
   result.details["grid_seconds"] = clock.Seconds();
   if (!best) {
     return internal::Finish(result, FitStatus::kFailed,

@@ -133,3 +133,47 @@ TEST(ChinchillaFitTest, SeveralFamiliesAreRefused) {
 
 }  // namespace
 }  // namespace ladder::fit
+
+namespace ladder::fit {
+namespace {
+
+// A large import (thousands of runs of one family) used to cost the full
+// grid on every run: a minute per refit. The work is bounded by run count:
+// the fit uses a seeded subset of max_fit_runs runs, and the grid screens a
+// subset of max_grid_runs of those before refining on all of them. (Sizes
+// scaled down here so that the test takes a second; `ladder_fit_bench
+// import --runs 5000` times the defaults.)
+TEST(ChinchillaFitTest, WorkOfALargeFitIsBoundedByRunCount) {
+  const FitOptions defaults;
+  EXPECT_GT(defaults.max_fit_runs, 0);
+  EXPECT_GT(defaults.max_grid_runs, 0);
+  const ChinchillaLaw truth = PublishedChinchillaLaw();
+  const std::vector<Observation> runs =
+      SimulateGrid(truth, LogSpaced(1e7, 1e9, 30), LogSpaced(2e8, 2e10, 30), 0.01, 7, "big");
+  ASSERT_EQ(runs.size(), 900u);
+  FitOptions options = FastOptions(10);
+  options.holdout = false;
+  options.max_fit_runs = 300;
+  options.max_grid_runs = 60;
+  const FitResult fit = FitChinchilla(runs, options);
+  ASSERT_TRUE(fit.ok()) << fit.reason;
+  EXPECT_EQ(fit.runs_used, 300);
+  EXPECT_EQ(fit.details["runs_subsampled_from"], 900);
+  EXPECT_EQ(fit.details["grid_runs"], 60);
+  EXPECT_EQ(fit.details["starts"], 4500);
+  EXPECT_NEAR(fit.FindParameter("alpha")->value.estimate, truth.alpha, 0.03);
+  EXPECT_NEAR(fit.FindParameter("beta")->value.estimate, truth.beta, 0.03);
+
+  // At or under the bounds nothing changes: every run, the whole grid on all.
+  std::vector<Observation> small;
+  for (size_t i = 0; i < runs.size(); i += 17) small.push_back(runs[i]);
+  ASSERT_EQ(small.size(), 53u);
+  const FitResult whole = FitChinchilla(small, options);
+  ASSERT_TRUE(whole.ok()) << whole.reason;
+  EXPECT_EQ(whole.runs_used, 53);
+  EXPECT_FALSE(whole.details.contains("runs_subsampled_from"));
+  EXPECT_EQ(whole.details["grid_runs"], 53);
+}
+
+}  // namespace
+}  // namespace ladder::fit

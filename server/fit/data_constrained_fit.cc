@@ -80,11 +80,12 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
   result.form = FitForm::kDataConstrained;
   result.flops_count = FlopsCount::kSixND;
 
-  const UsableRuns usable = SelectUsableRuns(input, FlopsCount::kSixND);
+  UsableRuns usable = SelectUsableRuns(input, FlopsCount::kSixND);
   internal::RecordUsable(usable, &result);
   if (!usable.error.empty()) {
     return internal::Finish(result, FitStatus::kFailed, usable.error, clock);
   }
+  internal::CapRuns(options, &usable, &result);
   const std::vector<Observation>& runs = usable.runs;
   const int n = static_cast<int>(runs.size());
   if (n < kMinRuns) {
@@ -138,8 +139,9 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
   stage1.log_tokens = LogEffectiveTokens(all, rho0);
   const std::vector<std::vector<double>>& grid5 = Approach3StartGrid();
   const int keep = std::max(1, options.warm_starts);
+  int grid_runs = 0;
   const std::optional<Approach3Solution> first =
-      SolveApproach3(stage1, grid5, options, options.threads, keep);
+      SolveApproach3Grid(stage1, grid5, options, keep, &grid_runs);
   if (!first) {
     return internal::Finish(result, FitStatus::kFailed,
                             "no start of the grid reached a finite objective", clock);
@@ -161,6 +163,7 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
   const DataConstrainedLaw law = LawOf(best->theta);
   result.law = ToVector(law);
   result.details["stage1_starts"] = grid5.size();
+  result.details["grid_runs"] = grid_runs;
   result.details["stage1_starts_converged"] = first->converged;
   result.details["stage2_starts"] = starts.size();
   result.details["objective"] = best->cost;

@@ -40,6 +40,22 @@ struct FitOptions {
   int extra_grid_starts = 4;
   bool full_grid_refits = false;
 
+  // Bounds on the work of one Approach 3 fit, so that a refit of thousands
+  // of runs (an import) takes seconds rather than minutes and a core-minute
+  // per family; fits of up to max_grid_runs runs are unchanged. 0 = no bound.
+  // - Above max_fit_runs usable runs the whole fit (grid, holdout,
+  //   bootstrap) uses a seeded random subset of max_fit_runs of them:
+  //   runs_used says how many, details.runs_subsampled_from of how many; the
+  //   intervals are the subset's (wider than all runs' would be, never
+  //   narrower).
+  // - Above max_grid_runs runs the 4,500-start grid runs on a seeded random
+  //   subset of max_grid_runs of them (a screen), and L-BFGS then refines
+  //   the screen's best screen_optima distinct optima on every run
+  //   (details.grid_runs).
+  int max_fit_runs = 1000;
+  int max_grid_runs = 256;
+  int screen_optima = 16;
+
   // Fit without the largest-compute run and predict it (holdout_relative_error).
   bool holdout = true;
 

@@ -49,6 +49,14 @@ inline void RecordUsable(const UsableRuns& usable, FitResult* result) {
     result->details["runs_dropped_reason"] = usable.dropped_reason;
 }
 
+// Applies options.max_fit_runs to `usable` (Approach 3 fits) and records it.
+inline void CapRuns(const FitOptions& options, UsableRuns* usable, FitResult* result) {
+  const int n = SubsampleRuns(options.max_fit_runs, ResampleSeed(options.seed, -3, 2), usable);
+  if (n == static_cast<int>(usable->runs.size())) return;
+  result->runs_used = static_cast<int>(usable->runs.size());
+  result->details["runs_subsampled_from"] = n;
+}
+
 // Widens the trained range of `result` (min/max compute, max N*D) by one run.
 inline void RecordScale(double compute, double params_tokens, FitResult* result) {
   auto widen = [](double* bound, double v, bool larger) {

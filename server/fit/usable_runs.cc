@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -64,6 +66,31 @@ int CountDistinct(std::vector<double> values) {
     if (i == 0 || std::abs(values[i] - values[i - 1]) > 1e-9 * std::abs(values[i])) ++distinct;
   }
   return distinct;
+}
+
+std::vector<int> SubsampleIndices(int n, int k, uint64_t seed) {
+  std::vector<int> index(std::max(0, n));
+  std::iota(index.begin(), index.end(), 0);
+  if (k <= 0 || k >= n) return index;
+  // A partial Fisher-Yates shuffle picks k distinct indices.
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < k; ++i) {
+    std::uniform_int_distribution<int> pick(i, n - 1);
+    std::swap(index[i], index[pick(rng)]);
+  }
+  index.resize(k);
+  std::sort(index.begin(), index.end());
+  return index;
+}
+
+int SubsampleRuns(int max_runs, uint64_t seed, UsableRuns* usable) {
+  const int n = static_cast<int>(usable->runs.size());
+  if (max_runs <= 0 || n <= max_runs) return n;
+  std::vector<Observation> kept;
+  kept.reserve(max_runs);
+  for (int i : SubsampleIndices(n, max_runs, seed)) kept.push_back(std::move(usable->runs[i]));
+  usable->runs = std::move(kept);
+  return n;
 }
 
 }  // namespace ladder::fit

@@ -3,6 +3,7 @@
 // mix of families.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,14 @@ struct UsableRuns {
 // kept as given (the frontier checks them). Runs of several families are an
 // error: fit one family at a time.
 UsableRuns SelectUsableRuns(const std::vector<Observation>& runs, FlopsCount count);
+
+// A seeded random `k` of the indices 0..n-1 (all when k <= 0 or k >= n),
+// drawn without replacement, in increasing order.
+std::vector<int> SubsampleIndices(int n, int k, uint64_t seed);
+
+// Keeps a seeded random `max_runs` of usable->runs (all when max_runs <= 0
+// or there are no more), in input order. Returns how many there were.
+int SubsampleRuns(int max_runs, uint64_t seed, UsableRuns* usable);
 
 // The number of distinct values of `values` at relative tolerance 1e-9.
 int CountDistinct(std::vector<double> values);
