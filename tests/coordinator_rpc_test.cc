@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -47,6 +48,15 @@ grpc::Status Submit(CoordinatorHarness& h, const std::string& yaml, v1::CreateSw
 }
 
 // Leases and completes every run it can; returns how many it completed.
+// A result that matches the leased run's plan (tokens and FLOPs as planned).
+std::string PlannedResult(const v1::Lease& lease, double loss) {
+  const auto config = nlohmann::json::parse(lease.config_json());
+  return nlohmann::json({{"final_eval_loss", loss},
+                         {"tokens", config["train"]["tokens"]},
+                         {"flops", config["plan"]["flops"]}})
+      .dump();
+}
+
 int DrainQueue(v1::Agent::Stub& agent, int64_t worker, double loss) {
   int done = 0;
   for (;;) {
@@ -58,7 +68,7 @@ int DrainQueue(v1::Agent::Stub& agent, int64_t worker, double loss) {
     v1::CompleteAttemptRequest c;
     c.set_attempt_id(lease.lease().attempt_id());
     c.set_lease_token(lease.lease().lease_token());
-    c.set_result_json("{\"final_eval_loss\": " + std::to_string(loss) + ", \"tokens\": 4096}");
+    c.set_result_json(PlannedResult(lease.lease(), loss));
     v1::CompleteAttemptResponse cr;
     if (agent.CompleteAttempt(CoordinatorHarness::Ctx().get(), c, &cr).ok()) ++done;
   }
@@ -227,7 +237,7 @@ TEST_F(CoordinatorRpcTest, CoordinatorRestartMidSweepLosesNothing) {
     v1::CompleteAttemptRequest c;
     c.set_attempt_id(lease.lease().attempt_id());
     c.set_lease_token(lease.lease().lease_token());
-    c.set_result_json("{\"final_eval_loss\": 2.0}");
+    c.set_result_json(PlannedResult(lease.lease(), 2.0));
     v1::CompleteAttemptResponse cr;
     ASSERT_TRUE(first->agent().CompleteAttempt(CoordinatorHarness::Ctx().get(), c, &cr).ok());
   }
@@ -242,7 +252,7 @@ TEST_F(CoordinatorRpcTest, CoordinatorRestartMidSweepLosesNothing) {
   v1::CompleteAttemptRequest c;
   c.set_attempt_id(held.lease().attempt_id());
   c.set_lease_token(held.lease().lease_token());
-  c.set_result_json("{\"final_eval_loss\": 2.0}");
+  c.set_result_json(PlannedResult(held.lease(), 2.0));
   v1::CompleteAttemptResponse cr;
   ASSERT_TRUE(second.agent().CompleteAttempt(CoordinatorHarness::Ctx().get(), c, &cr).ok());
   EXPECT_EQ(DrainQueue(second.agent(), w, 2.0), 2);

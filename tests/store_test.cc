@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <limits>
+#include <pqxx/pqxx>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "server/refit_loop.h"
@@ -64,19 +68,30 @@ class StoreTest : public ::testing::Test {
     req.set_name(name);
     req.set_hostname("host-" + name);
     req.set_trainer("ladder-sim");
-    v1::Device* d = req.add_devices();
-    d->set_index(0);
-    d->set_kind("cpu");
-    d->set_model("cpu");
-    d->set_memory_bytes(memory);
-    d->set_threads(1);
+    // Several devices: a device holds one live lease at a time.
+    for (int i = 0; i < kDevices; ++i) {
+      v1::Device* d = req.add_devices();
+      d->set_index(i);
+      d->set_kind("cpu");
+      d->set_model("cpu");
+      d->set_memory_bytes(memory);
+      d->set_threads(1);
+    }
     auto id = (leases ? leases : leases_.get())->RegisterWorker(req);
     EXPECT_TRUE(id.ok()) << id.status();
     return *id;
   }
 
+  // The lowest device of `worker` holding no live lease.
+  int FreeDevice(int64_t worker) {
+    return std::stoi(db_.Query(
+        "SELECT min(i) FROM generate_series(0, " + std::to_string(kDevices - 1) +
+        ") i WHERE NOT EXISTS (SELECT 1 FROM attempts WHERE worker_id = " + std::to_string(worker) +
+        " AND device_index = i AND outcome IS NULL)"));
+  }
+
   v1::Lease MustLease(int64_t worker) {
-    auto r = leases_->LeaseRun(worker, 0);
+    auto r = leases_->LeaseRun(worker, FreeDevice(worker));
     EXPECT_TRUE(r.ok()) << r.status();
     EXPECT_TRUE(r->granted());
     return r->lease();
@@ -86,9 +101,18 @@ class StoreTest : public ::testing::Test {
     v1::CompleteAttemptRequest req;
     req.set_attempt_id(l.attempt_id());
     req.set_lease_token(l.lease_token());
-    req.set_result_json("{\"final_eval_loss\": " + std::to_string(loss) +
-                        ", \"tokens\": 4096, \"params_total\": 10, \"simulated\": true}");
+    req.set_result_json(PlausibleResult(l.run_id(), loss));
     return leases_->CompleteAttempt(req);
+  }
+
+  // A result that matches the run's plan (tokens and FLOPs as planned).
+  std::string PlausibleResult(int64_t run_id, double loss) {
+    const std::string tokens =
+        db_.Query("SELECT planned_tokens FROM runs WHERE id = " + std::to_string(run_id));
+    const std::string flops =
+        db_.Query("SELECT planned_flops FROM runs WHERE id = " + std::to_string(run_id));
+    return "{\"final_eval_loss\": " + std::to_string(loss) + ", \"tokens\": " + tokens +
+           ", \"flops\": " + flops + ", \"params_total\": 10, \"simulated\": true}";
   }
 
   absl::StatusOr<store::AttemptEnd> Fail(const v1::Lease& l, const std::string& reason) {
@@ -100,6 +124,7 @@ class StoreTest : public ::testing::Test {
     return leases_->FailAttempt(req);
   }
 
+  static constexpr int kDevices = 8;
   testing::TestDatabase db_;
   std::unique_ptr<store::PgPool> pool_;
   std::unique_ptr<store::SweepStore> sweeps_;
@@ -213,8 +238,16 @@ TEST_F(StoreTest, ManyWorkersDrainAQueueWithEachRunLeasedExactlyOnce) {
         auto r = leases.LeaseRun(ids[i], 0);
         ASSERT_TRUE(r.ok()) << r.status();
         if (!r->granted()) return;
-        std::lock_guard<std::mutex> lock(mu);
-        leased.insert(r->lease().run_id());
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          leased.insert(r->lease().run_id());
+        }
+        // End the attempt for good (not retried), freeing the device.
+        v1::FailAttemptRequest end;
+        end.set_attempt_id(r->lease().attempt_id());
+        end.set_lease_token(r->lease().lease_token());
+        end.set_reason("bad_config");
+        ASSERT_TRUE(leases.FailAttempt(end).ok());
       }
     });
   }
@@ -262,7 +295,7 @@ TEST_F(StoreTest, UnknownWorkerOrDeviceIsNotFound) {
   CreateSweep(1);
   EXPECT_EQ(leases_->LeaseRun(424242, 0).status().code(), absl::StatusCode::kNotFound);
   const int64_t w = Register("w");
-  auto r = leases_->LeaseRun(w, 7);
+  auto r = leases_->LeaseRun(w, kDevices);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(std::string(r.status().message()).find("device_index"), std::string::npos);
 }
@@ -577,6 +610,232 @@ TEST_F(StoreTest, RefitLoopPacesASweepsRefitsByWhatTheLastOneCost) {
   // that is over 15 minutes, so the second refit must wait.
   EXPECT_EQ(refits_after_two_schedules(1e6), 1);
   EXPECT_EQ(refits_after_two_schedules(0), 2);
+}
+
+// ---------------------------------------------------------------- real numbers, hostile input
+
+TEST_F(StoreTest, ProgressPast2To31TokensKeepsItsCurveAndLiveTokens) {
+  CreateSweep(1);
+  v1::Lease l = MustLease(Register("w"));
+  v1::ReportProgressRequest req;
+  req.set_attempt_id(l.attempt_id());
+  req.set_lease_token(l.lease_token());
+  const int64_t big = int64_t{3'000'000'000};  // > 2^31
+  for (int i = 1; i <= 3; ++i) {
+    v1::CurvePoint* p = req.add_points();
+    p->set_step(i);
+    p->set_tokens(big * i);
+    p->set_flops(6e9 * static_cast<double>(big) * i);
+    p->set_train_loss(3.0);
+    p->set_tokens_per_second(1e6);
+  }
+  auto r = leases_->ReportProgress(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(db_.Query("SELECT tokens_done FROM runs"), std::to_string(3 * big));
+  EXPECT_EQ(db_.Query("SELECT max(tokens) FROM curve_points"), std::to_string(3 * big));
+  EXPECT_EQ(db_.Query("SELECT curve_points FROM runs"), "3");
+}
+
+// Every parameter of every prepared statement that PostgreSQL infers as a
+// 32-bit integer is one reviewed here: a 64-bit value (tokens, ids, bytes)
+// bound to an int4 parameter fails past 2^31 ("out of range for type integer").
+TEST_F(StoreTest, NoStatementTakesA64BitValueThroughA32BitParameter) {
+  const std::set<std::string> reviewed = {
+      // device indices, priorities, attempt limits, counts: 32-bit by nature
+      "insert_sweep$6",  // priority
+      "insert_sweep$7",  // max_attempts
+      "insert_runs$3",   // priority
+      "insert_runs$4",   // max_attempts
+      "lease_run$2",     // device index
+      "worker_state$2",  // device index
+      "requeue_run$2",   // failures to add (0 or 1)
+  };
+  pqxx::connection c(db_.url());
+  pqxx::nontransaction n(c);
+  int prepared = 0;
+  for (const store::PgStatement* st : store::RegisteredStatements()) {
+    n.exec0(std::string("PREPARE audit_") + st->name + " AS " + st->sql);
+    ++prepared;
+  }
+  ASSERT_GT(prepared, 10);
+  std::vector<std::string> unreviewed;
+  std::set<std::string> found;
+  for (const auto& row : n.exec("SELECT substr(name, 7), array_to_string(parameter_types, ',') "
+                                "FROM pg_prepared_statements WHERE name LIKE 'audit_%'")) {
+    const std::string name = row[0].as<std::string>();
+    std::stringstream types(row[1].as<std::string>());
+    std::string type;
+    for (int i = 1; std::getline(types, type, ','); ++i) {
+      if (type != "integer" && type != "smallint") continue;
+      const std::string key = name + "$" + std::to_string(i);
+      found.insert(key);
+      if (!reviewed.count(key)) unreviewed.push_back(key + " (" + type + ")");
+    }
+  }
+  EXPECT_TRUE(unreviewed.empty()) << "32-bit parameters not reviewed: " << [&] {
+    std::string all;
+    for (const auto& u : unreviewed) all += u + " ";
+    return all;
+  }();
+  for (const auto& r : reviewed) EXPECT_TRUE(found.count(r)) << r << " is no longer 32-bit";
+}
+
+TEST_F(StoreTest, ImplausibleResultsAreRefusedNamingTheFieldAndNothingIsStored) {
+  CreateSweep(1);
+  const int64_t w = Register("w");
+  const auto complete = [&](const std::string& json) {
+    v1::Lease l = MustLease(w);
+    v1::CompleteAttemptRequest req;
+    req.set_attempt_id(l.attempt_id());
+    req.set_lease_token(l.lease_token());
+    req.set_result_json(json);
+    return leases_->CompleteAttempt(req).status();
+  };
+  const std::string planned = db_.Query("SELECT planned_tokens FROM runs");
+  const std::string flops = db_.Query("SELECT planned_flops FROM runs");
+  absl::Status st = complete("{\"final_eval_loss\": 1e300, \"tokens\": " + planned +
+                             ", \"flops\": " + flops + "}");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(st.message()).find("result_json.final_eval_loss"), std::string::npos) << st;
+  st = complete("{\"final_eval_loss\": 2, \"tokens\": -" + planned + ", \"flops\": " + flops + "}");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(st.message()).find("result_json.tokens"), std::string::npos) << st;
+  st = complete("{\"final_eval_loss\": 2, \"tokens\": " + planned + ", \"flops\": -1}");
+  EXPECT_NE(std::string(st.message()).find("result_json.flops"), std::string::npos) << st;
+  // Each refusal failed its attempt (retried like a crash); nothing stored.
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome = 'failed' AND reason = "
+                      "'bad_result'"),
+            "3");
+  EXPECT_EQ(db_.Query("SELECT state || ':' || (final_eval_loss IS NULL) FROM runs"), "failed:true")
+      << "three failures spend max_attempts (3)";
+}
+
+TEST_F(StoreTest, ANulCharacterInAResultIsStoredNotLost) {
+  CreateSweep(1);
+  v1::Lease l = MustLease(Register("w"));
+  nlohmann::json result = nlohmann::json::parse(PlausibleResult(l.run_id(), 2.5));
+  result["device"] = std::string("cpu\0evil", 8);
+  result["details"] = {{std::string("k\0", 2), std::string("\0", 1)}};
+  v1::CompleteAttemptRequest req;
+  req.set_attempt_id(l.attempt_id());
+  req.set_lease_token(l.lease_token());
+  req.set_result_json(result.dump());
+  auto end = leases_->CompleteAttempt(req);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(db_.Query("SELECT state || ':' || final_eval_loss FROM runs"), "succeeded:2.5");
+  EXPECT_EQ(db_.Query("SELECT device FROM runs"),
+            "cpu\xEF\xBF\xBD"
+            "evil");
+  // And a failure message with one is stored too.
+  CreateSweep(1);
+  v1::Lease f = MustLease(Register("w2"));
+  v1::FailAttemptRequest fail;
+  fail.set_attempt_id(f.attempt_id());
+  fail.set_lease_token(f.lease_token());
+  fail.set_reason("internal");
+  fail.set_message(std::string("boom\0tail", 9));
+  ASSERT_TRUE(leases_->FailAttempt(fail).ok());
+  EXPECT_EQ(db_.Query("SELECT message FROM attempts WHERE id = " + std::to_string(f.attempt_id())),
+            "boom\xEF\xBF\xBDtail");
+}
+
+TEST_F(StoreTest, ADeviceHoldsOneLiveLeaseAtATime) {
+  CreateSweep(3);
+  const int64_t w = Register("w");
+  auto first = leases_->LeaseRun(w, 0);
+  ASSERT_TRUE(first.ok() && first->granted());
+  auto second = leases_->LeaseRun(w, 0);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(second.status().message()).find("device_index"), std::string::npos);
+  EXPECT_TRUE(leases_->LeaseRun(w, 1)->granted()) << "another device of the worker may lease";
+  // Racing calls for one free device: at most one is granted.
+  auto pool = MakePool(6);
+  store::LeaseStore leases(pool.get(), store::LeaseSettings{});
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      auto r = leases.LeaseRun(w, 2);
+      if (r.ok() && r->granted()) ++granted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(granted.load(), 1);
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome IS NULL"), "3");
+}
+
+TEST_F(StoreTest, ARunKeepsAtMostTheCapOfCurvePointsAndBadPointsAreRefused) {
+  store::LeaseSettings s;
+  s.max_curve_points = 5;
+  store::LeaseStore leases(pool_.get(), s);
+  CreateSweep(1);
+  const int64_t w = Register("w");
+  v1::Lease l = leases.LeaseRun(w, 0)->lease();
+  const auto report = [&](int from, int to, double flops = 1e9) {
+    v1::ReportProgressRequest req;
+    req.set_attempt_id(l.attempt_id());
+    req.set_lease_token(l.lease_token());
+    for (int step = from; step <= to; ++step) {
+      v1::CurvePoint* p = req.add_points();
+      p->set_step(step);
+      p->set_tokens(step * 4096);
+      p->set_flops(flops);
+      p->set_train_loss(3);
+      p->set_lr(std::nan(""));
+    }
+    return leases.ReportProgress(req);
+  };
+  ASSERT_TRUE(report(1, 3).ok());
+  ASSERT_TRUE(report(3, 4).ok()) << "a step reported again replaces its point";
+  ASSERT_TRUE(report(5, 9).ok());
+  EXPECT_EQ(db_.Query("SELECT count(*) || ':' || max(step) FROM curve_points"), "5:5");
+  EXPECT_EQ(db_.Query("SELECT curve_points FROM runs"), "5");
+  EXPECT_EQ(db_.Query("SELECT tokens_done FROM runs"), std::to_string(9 * 4096))
+      << "live progress goes on past the cap";
+  // Steps repeated within one report are one point, not an INTERNAL error.
+  v1::ReportProgressRequest dup;
+  dup.set_attempt_id(l.attempt_id());
+  dup.set_lease_token(l.lease_token());
+  for (int i = 0; i < 2; ++i) {
+    v1::CurvePoint* p = dup.add_points();
+    p->set_step(2);
+    p->set_tokens(8192);
+    p->set_flops(1);
+  }
+  EXPECT_TRUE(leases.ReportProgress(dup).ok());
+  absl::Status bad = report(10, 10, std::numeric_limits<double>::infinity()).status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(bad.message()).find("points[0].flops"), std::string::npos) << bad;
+}
+
+TEST_F(StoreTest, CancellingASweepWhileALeaseIsBeingGrantedLeavesNoLiveAttempt) {
+  const int64_t sweep = CreateSweep(1);
+  const int64_t w = Register("w");
+  const std::string run = db_.Query("SELECT id FROM runs");
+  // A lease being granted right now: its transaction has claimed the run and
+  // created the attempt, and has not committed yet.
+  pqxx::connection c(db_.url());
+  pqxx::work lease(c);
+  lease.exec0("UPDATE runs SET state = 'leased', attempts = 1 WHERE id = " + run);
+  lease.exec0(
+      "INSERT INTO attempts (run_id, number, worker_id, device_index, lease_token, "
+      "lease_expires_at) VALUES (" +
+      run + ", 1, " + std::to_string(w) + ", 0, 'tok', now() + interval '1 minute')");
+  absl::Status cancelled;
+  std::thread cancel([&] { cancelled = sweeps_->CancelSweep(sweep).status(); });
+  // Wait until the cancel is blocked behind the lease's locks, then commit.
+  for (int i = 0;
+       i < 200 && db_.Query("SELECT count(*) FROM pg_stat_activity WHERE "
+                            "wait_event_type = 'Lock' AND datname = current_database()") == "0";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  lease.commit();
+  cancel.join();
+  ASSERT_TRUE(cancelled.ok()) << cancelled;
+  EXPECT_EQ(db_.Query("SELECT state FROM runs"), "cancelled");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome IS NULL"), "0")
+      << "the attempt granted during the cancel must end with it";
 }
 
 }  // namespace

@@ -38,6 +38,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace ladder;
 
+// A SIMULATED result that matches the leased run's plan (the coordinator
+// refuses tokens or FLOPs far from it).
+std::string SimulatedResult(const v1::Lease& lease) {
+  const auto config = nlohmann::json::parse(lease.config_json());
+  return nlohmann::json({{"final_eval_loss", 2.5},
+                         {"tokens", config["train"]["tokens"]},
+                         {"flops", config["plan"]["flops"]},
+                         {"simulated", true}})
+      .dump();
+}
+
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
@@ -160,7 +171,7 @@ int Cycles(const std::string& address, int workers, double seconds, int channels
         v1::CompleteAttemptRequest c;
         c.set_attempt_id(lease.lease().attempt_id());
         c.set_lease_token(lease.lease().lease_token());
-        c.set_result_json(R"({"final_eval_loss": 2.5, "tokens": 4096, "simulated": true})");
+        c.set_result_json(SimulatedResult(lease.lease()));
         v1::CompleteAttemptResponse cr;
         if (grpc::Status st =
                 call_with_retry([&] { return agent->CompleteAttempt(Ctx().get(), c, &cr); });
@@ -250,7 +261,7 @@ int Ceiling(const std::string& url, int clients, double seconds, int runs) {
         v1::CompleteAttemptRequest c;
         c.set_attempt_id(lease->lease().attempt_id());
         c.set_lease_token(lease->lease().lease_token());
-        c.set_result_json(R"({"final_eval_loss": 2.5, "tokens": 4096, "simulated": true})");
+        c.set_result_json(SimulatedResult(lease->lease()));
         if (!leases.CompleteAttempt(c).ok()) return;
         ++cycles;
       }

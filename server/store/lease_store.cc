@@ -4,8 +4,12 @@
 #include <openssl/rand.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+
+#include "common/logging.h"
+#include "server/result_check.h"
 
 namespace ladder::store {
 namespace {
@@ -51,6 +55,9 @@ const PgStatement kLeaseRun(
     "  WHERE r.state = 'queued' AND r.not_before <= now() AND r.memory_bytes <= (SELECT mem FROM "
     "dev) "
     "    AND (r.device_kind = 'any' OR r.device_kind = (SELECT kind FROM dev)) "
+    // One live lease per device (also a unique index, for racing calls).
+    "    AND NOT EXISTS (SELECT 1 FROM attempts l WHERE l.worker_id = $1 AND l.device_index = $2 "
+    "                    AND l.outcome IS NULL) "
     "  ORDER BY r.priority DESC, r.id LIMIT 1 FOR UPDATE OF r SKIP LOCKED), "
     "u AS ("
     "  UPDATE runs SET state = 'leased', attempts = runs.attempts + 1, updated_at = now() "
@@ -67,7 +74,9 @@ const PgStatement kLeaseRun(
 
 const PgStatement kWorkerState(
     "worker_state",
-    "SELECT state, devices @> jsonb_build_array(jsonb_build_object('index', $2::int)) "
+    "SELECT state, devices @> jsonb_build_array(jsonb_build_object('index', $2::int)), "
+    "  (SELECT min(a.id) FROM attempts a WHERE a.worker_id = $1 AND a.device_index = $2 "
+    "   AND a.outcome IS NULL) "
     "FROM workers WHERE id = $1");
 
 const PgStatement kHeartbeatWorker(
@@ -91,25 +100,35 @@ const PgStatement kProgressAttempt(
     "  started = CASE WHEN $4 <> '' THEN $4::jsonb ELSE started END "
     "WHERE id = $1 AND lease_token = $2 AND outcome IS NULL RETURNING run_id");
 
+// Stores a batch of points (distinct steps, in step order) while the run has
+// room under the cap ($4 points); runs.curve_points counts what is stored.
+// Returns how many of the batch were stored.
 const PgStatement kInsertPoints(
     "insert_points",
-    "INSERT INTO curve_points (run_id, step, attempt_id, tokens, flops, train_loss, eval_loss, lr, "
-    "  tokens_per_second) "
-    "SELECT $1, p.step, $2, p.tokens, p.flops, p.train_loss, p.eval_loss, p.lr, "
-    "p.tokens_per_second "
-    "FROM jsonb_to_recordset($3::jsonb) AS p(step bigint, tokens bigint, flops float8, "
-    "  train_loss float8, eval_loss float8, lr float8, tokens_per_second float8) "
-    "ON CONFLICT (run_id, step) DO UPDATE SET attempt_id = excluded.attempt_id, "
-    "  tokens = excluded.tokens, flops = excluded.flops, train_loss = excluded.train_loss, "
-    "  eval_loss = excluded.eval_loss, lr = excluded.lr, tokens_per_second = "
-    "excluded.tokens_per_second");
+    "WITH room AS (SELECT GREATEST($4::bigint - curve_points, 0) AS n FROM runs WHERE id = $1), "
+    "ins AS ("
+    "  INSERT INTO curve_points (run_id, step, attempt_id, tokens, flops, train_loss, eval_loss, "
+    "    lr, tokens_per_second) "
+    "  SELECT $1, p.step, $2, p.tokens, p.flops, p.train_loss, p.eval_loss, p.lr, "
+    "    p.tokens_per_second "
+    "  FROM jsonb_to_recordset($3::jsonb) AS p(step bigint, tokens bigint, flops float8, "
+    "    train_loss float8, eval_loss float8, lr float8, tokens_per_second float8) "
+    "  ORDER BY p.step LIMIT (SELECT n FROM room) "
+    "  ON CONFLICT (run_id, step) DO UPDATE SET attempt_id = excluded.attempt_id, "
+    "    tokens = excluded.tokens, flops = excluded.flops, train_loss = excluded.train_loss, "
+    "    eval_loss = excluded.eval_loss, lr = excluded.lr, "
+    "    tokens_per_second = excluded.tokens_per_second "
+    "  RETURNING (xmax = 0) AS inserted) "
+    "UPDATE runs SET curve_points = curve_points + (SELECT count(*) FROM ins WHERE inserted) "
+    "WHERE id = $1 RETURNING (SELECT count(*) FROM ins)");
 
-const PgStatement kProgressRun("progress_run",
-                               "UPDATE runs SET state = 'running', updated_at = now(), "
-                               "  tokens_done = CASE WHEN $2 >= 0 THEN $2 ELSE tokens_done END, "
-                               "  last_train_loss = COALESCE($3::float8, last_train_loss), "
-                               "  tokens_per_second = COALESCE($4::float8, tokens_per_second) "
-                               "WHERE id = $1 AND state IN ('leased', 'running')");
+const PgStatement kProgressRun(
+    "progress_run",
+    "UPDATE runs SET state = 'running', updated_at = now(), "
+    "  tokens_done = CASE WHEN $2::bigint >= 0 THEN $2::bigint ELSE tokens_done END, "
+    "  last_train_loss = COALESCE($3::float8, last_train_loss), "
+    "  tokens_per_second = COALESCE($4::float8, tokens_per_second) "
+    "WHERE id = $1 AND state IN ('leased', 'running')");
 
 // Locks the attempt, then its run (the same order as lease expiry).
 const PgStatement kLockAttempt("lock_attempt",
@@ -120,7 +139,10 @@ const PgStatement kLockAttempt("lock_attempt",
 const PgStatement kLockRun("lock_run",
                            "SELECT sweep_id, state, failures, max_attempts, family, "
                            "  EXISTS (SELECT 1 FROM runs q WHERE q.sweep_id = runs.sweep_id "
-                           "          AND q.state = 'queued' AND q.id <> runs.id) "
+                           "          AND q.state = 'queued' AND q.id <> runs.id), "
+                           "  planned_tokens, planned_flops, "
+                           "  CASE WHEN jsonb_typeof(config->'train'->'batch_tokens') = 'number' "
+                           "       THEN (config->'train'->>'batch_tokens')::float8 ELSE 0 END "
                            "FROM runs WHERE id = $1 FOR UPDATE");
 
 const PgStatement kSucceedAttempt("succeed_attempt",
@@ -189,6 +211,7 @@ struct LockedAttempt {
   int max_attempts = 0;
   std::string family;
   bool others_queued = false;
+  PlannedLimits plan;
 };
 
 // Locks attempt and run; checks the token. Returns NOT_FOUND or
@@ -211,6 +234,9 @@ absl::StatusOr<LockedAttempt> Lock(pqxx::work& txn, int64_t attempt_id, const st
   l.max_attempts = r[3].as<int>();
   l.family = r[4].as<std::string>();
   l.others_queued = r[5].as<bool>();
+  l.plan.tokens = r[6].as<int64_t>();
+  l.plan.flops = r[7].as<double>();
+  l.plan.batch_tokens = static_cast<int64_t>(std::min(r[8].as<double>(), 9e18));
   return l;
 }
 
@@ -293,9 +319,23 @@ absl::StatusOr<v1::LeaseRunResponse> LeaseStore::LeaseRun(int64_t worker_id, int
       return absl::NotFoundError("device_index: worker " + std::to_string(worker_id) +
                                  " has no device " + std::to_string(device_index));
     }
+    if (!w[0][2].is_null()) {
+      return absl::FailedPreconditionError(
+          "device_index: device " + std::to_string(device_index) + " of worker " +
+          std::to_string(worker_id) + " already holds the live lease of attempt " +
+          w[0][2].as<std::string>() + "; a device runs one attempt at a time");
+    }
     out.set_drain(w[0][0].as<std::string>() == "draining");
     return absl::OkStatus();
   });
+  if (st.code() == absl::StatusCode::kAlreadyExists) {
+    // Two calls for one device raced past the check: the unique index on
+    // live attempts per device stopped the second.
+    return absl::FailedPreconditionError("device_index: device " + std::to_string(device_index) +
+                                         " of worker " + std::to_string(worker_id) +
+                                         " already holds a live lease; a device runs one attempt "
+                                         "at a time");
+  }
   if (!st.ok()) return st;
   return out;
 }
@@ -339,74 +379,85 @@ absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(
   if (!req.started_json().empty()) {
     json s = json::parse(req.started_json(), nullptr, /*allow_exceptions=*/false);
     if (!s.is_object()) return absl::InvalidArgumentError("started_json: is not a JSON object");
-    started = s.dump();
+    ReplaceNulCharacters(s);
+    started = StorableDump(s);
   }
-  json points = json::array();
+  if (req.points_size() > settings_.max_points_per_report) {
+    return absl::InvalidArgumentError("points: " + std::to_string(req.points_size()) +
+                                      " in one report, more than the limit of " +
+                                      std::to_string(settings_.max_points_per_report));
+  }
+  // One point per step (the last reported wins), in step order: a batch
+  // must not name a step twice (ON CONFLICT cannot touch a row twice).
+  std::map<int64_t, json> by_step;
   int64_t last_tokens = -1;
   int64_t last_step = -1;
   std::optional<double> last_loss, last_tps;
-  for (const auto& p : req.points()) {
-    json j = {{"step", p.step()},
-              {"tokens", p.tokens()},
-              {"flops", p.flops()},
-              {"lr", p.lr()},
-              {"tokens_per_second", p.tokens_per_second()}};
-    j["train_loss"] = std::isfinite(p.train_loss()) ? json(p.train_loss()) : json(nullptr);
-    j["eval_loss"] =
-        p.has_eval_loss() && std::isfinite(p.eval_loss()) ? json(p.eval_loss()) : json(nullptr);
-    points.push_back(std::move(j));
+  const auto finite_or_null = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  for (int i = 0; i < req.points_size(); ++i) {
+    const auto& p = req.points(i);
+    const std::string at = "points[" + std::to_string(i) + "].";
+    if (p.step() < 0) return absl::InvalidArgumentError(at + "step: must not be negative");
+    if (p.tokens() < 0) return absl::InvalidArgumentError(at + "tokens: must not be negative");
+    if (!std::isfinite(p.flops()) || p.flops() < 0)
+      return absl::InvalidArgumentError(at + "flops: must be finite and not negative");
+    json j = {{"step", p.step()}, {"tokens", p.tokens()}, {"flops", p.flops()}};
+    j["lr"] = finite_or_null(p.lr());
+    j["tokens_per_second"] = finite_or_null(p.tokens_per_second());
+    j["train_loss"] = finite_or_null(p.train_loss());
+    j["eval_loss"] = p.has_eval_loss() ? finite_or_null(p.eval_loss()) : json(nullptr);
+    by_step[p.step()] = std::move(j);
     if (p.step() >= last_step) {
       last_step = p.step();
       last_tokens = p.tokens();
       if (std::isfinite(p.train_loss())) last_loss = p.train_loss();
-      last_tps = p.tokens_per_second();
+      if (std::isfinite(p.tokens_per_second())) last_tps = p.tokens_per_second();
     }
   }
+  json points = json::array();
+  for (auto& [step, j] : by_step) points.push_back(std::move(j));
+  int64_t dropped = 0;
+  int64_t run_id = 0;
   absl::Status st = pool_->Transact("report progress", [&](pqxx::work& txn) -> absl::Status {
+    dropped = 0;
     pqxx::result a = txn.exec_prepared(kProgressAttempt.name, req.attempt_id(), req.lease_token(),
                                        static_cast<int64_t>(settings_.ttl.count()), started);
     if (a.empty()) {
       out.set_revoked(true);
       return absl::OkStatus();
     }
-    const int64_t run_id = a[0][0].as<int64_t>();
-    if (!points.empty())
-      txn.exec_prepared0(kInsertPoints.name, run_id, req.attempt_id(), points.dump());
+    run_id = a[0][0].as<int64_t>();
+    if (!points.empty()) {
+      const int64_t stored = txn.exec_prepared1(kInsertPoints.name, run_id, req.attempt_id(),
+                                                points.dump(), settings_.max_curve_points)[0]
+                                 .as<int64_t>();
+      dropped = static_cast<int64_t>(points.size()) - stored;
+    }
     const char* no = nullptr;
     if (last_loss && last_tps) {
       txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, *last_loss, *last_tps);
     } else if (last_tps) {
       txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, no, *last_tps);
+    } else if (last_loss) {
+      txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, *last_loss, no);
     } else {
       txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, no, no);
     }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  if (dropped > 0) {
+    LOG_WARN << "run " << run_id << ": " << dropped << " curve point(s) not stored: the run has "
+             << settings_.max_curve_points << " (the cap per run)";
+  }
   return out;
 }
 
 absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttemptRequest& req) {
-  json result = json::parse(req.result_json(), nullptr, /*allow_exceptions=*/false);
-  const double loss = result.is_object() ? NumberOr(result, "final_eval_loss", NAN) : NAN;
-  if (!std::isfinite(loss) || loss <= 0) {
-    const std::string problem =
-        result.is_object() ? "result_json.final_eval_loss: must be a finite positive number"
-                           : "result_json: is not a JSON object";
-    // The attempt cannot succeed with this result: fail it, so it is not left
-    // live (and heartbeated) forever, then tell the worker why.
-    v1::FailAttemptRequest fail;
-    fail.set_attempt_id(req.attempt_id());
-    fail.set_lease_token(req.lease_token());
-    fail.set_reason("bad_result");
-    fail.set_message(problem);
-    auto failed = FailAttempt(fail);
-    if (!failed.ok() && failed.status().code() != absl::StatusCode::kFailedPrecondition)
-      return failed.status();
-    return absl::InvalidArgumentError(problem);
-  }
   AttemptEnd end;
+  std::string refused;  // why the result cannot be stored; the attempt then fails
   absl::Status st = pool_->Transact("complete attempt", [&](pqxx::work& txn) -> absl::Status {
+    refused.clear();
     auto locked = Lock(txn, req.attempt_id(), req.lease_token());
     if (!locked.ok()) return locked.status();
     end = AttemptEnd{};
@@ -432,36 +483,57 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
                                            " is no longer current (" + locked->outcome +
                                            "); its result was not recorded");
     }
+    if (!late_but_latest && locked->run_state != "leased" && locked->run_state != "running") {
+      return absl::FailedPreconditionError("run " + std::to_string(locked->run_id) + " is " +
+                                           locked->run_state + "; the result was not recorded");
+    }
+    auto result = CheckResult(req.result_json(), locked->plan);
+    if (!result.ok()) {
+      refused = std::string(result.status().message());
+      return absl::OkStatus();  // nothing written; the attempt is failed below
+    }
     if (late_but_latest) {
       txn.exec_params0(
           "UPDATE attempts SET reason = NULL, message = 'completed after its lease expired' "
           "WHERE id = $1",
           req.attempt_id());
-    } else if (locked->run_state != "leased" && locked->run_state != "running") {
-      return absl::FailedPreconditionError("run " + std::to_string(locked->run_id) + " is " +
-                                           locked->run_state + "; the result was not recorded");
     }
     txn.exec_prepared0(kSucceedAttempt.name, req.attempt_id());
-    const auto num = [&](const char* k) { return NumberOr(result, k, 0); };
-    const auto integer = [&](const char* k) { return static_cast<int64_t>(std::llround(num(k))); };
-    std::string device = result.value("device", std::string());
-    const bool simulated = result.value("simulated", false);
-    txn.exec_prepared0(kStoreResult.name, locked->run_id, req.attempt_id(), integer("params_total"),
-                       integer("params_non_embedding"), integer("tokens"), integer("unique_tokens"),
-                       num("epochs"), num("flops"), num("flops_6n"), loss, num("wall_seconds"),
-                       device, simulated, result.dump());
+    txn.exec_prepared0(kStoreResult.name, locked->run_id, req.attempt_id(), result->params_total,
+                       result->params_non_embedding, result->tokens, result->unique_tokens,
+                       result->epochs, result->flops, result->flops_6n, result->final_eval_loss,
+                       result->wall_seconds, result->device, result->simulated,
+                       StorableDump(result->json));
     end.run_ended = true;
-    end.flops = num("flops");
-    end.wall_seconds = num("wall_seconds");
-    end.tokens_per_second = end.wall_seconds > 0 ? num("tokens") / end.wall_seconds : 0;
+    end.flops = result->flops;
+    end.wall_seconds = result->wall_seconds;
+    end.tokens_per_second =
+        end.wall_seconds > 0 ? static_cast<double>(result->tokens) / end.wall_seconds : 0;
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  if (!refused.empty()) {
+    // The attempt cannot succeed with this result: fail it (bad_result,
+    // retried like a crash), so it is not left live and heartbeated
+    // forever, then tell the worker why.
+    v1::FailAttemptRequest fail;
+    fail.set_attempt_id(req.attempt_id());
+    fail.set_lease_token(req.lease_token());
+    fail.set_reason("bad_result");
+    fail.set_message(refused);
+    auto failed = FailAttempt(fail);
+    if (!failed.ok() && failed.status().code() != absl::StatusCode::kFailedPrecondition)
+      return failed.status();
+    return absl::InvalidArgumentError(refused);
+  }
   return end;
 }
 
 absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest& req) {
   if (req.reason().empty()) return absl::InvalidArgumentError("reason: must not be empty");
+  if (req.reason().size() > 64) return absl::InvalidArgumentError("reason: longer than 64 bytes");
+  const std::string reason = StorableText(req.reason(), 64);
+  const std::string message = StorableText(req.message(), 4096);
   AttemptEnd end;
   absl::Status st = pool_->Transact("fail attempt", [&](pqxx::work& txn) -> absl::Status {
     auto locked = Lock(txn, req.attempt_id(), req.lease_token());
@@ -482,21 +554,20 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
                                            " already succeeded; it cannot fail");
     }
     const bool live_run = locked->run_state == "leased" || locked->run_state == "running";
-    const std::string error = req.reason() + ": " + req.message();
-    if (req.reason() == "drained" || req.reason() == "cancelled") {
+    const std::string error = reason + ": " + message;
+    if (reason == "drained" || reason == "cancelled") {
       txn.exec_prepared0(kEndAttempt.name, req.attempt_id(),
-                         req.reason() == "drained" ? "released" : "cancelled", req.reason(),
-                         req.message());
+                         reason == "drained" ? "released" : "cancelled", reason, message);
       if (live_run) {
         txn.exec_prepared0(kRequeueRun.name, locked->run_id, 0, int64_t{0}, error);
         end.will_retry = true;
       }
       return absl::OkStatus();
     }
-    txn.exec_prepared0(kEndAttempt.name, req.attempt_id(), "failed", req.reason(), req.message());
+    txn.exec_prepared0(kEndAttempt.name, req.attempt_id(), "failed", reason, message);
     if (!live_run) return absl::OkStatus();
     const int failures = locked->failures + 1;
-    if (IsPermanentFailure(req.reason()) || failures >= locked->max_attempts) {
+    if (IsPermanentFailure(reason) || failures >= locked->max_attempts) {
       txn.exec_prepared0(kFailRun.name, locked->run_id, error);
       end.run_ended = true;
     } else {

@@ -27,6 +27,8 @@ struct LeaseSettings {
   std::chrono::milliseconds ttl{30000};           // lease lifetime without a heartbeat
   std::chrono::milliseconds retry_backoff{1000};  // delay before a failed run is retried,
   std::chrono::milliseconds max_backoff{60000};   // doubling per failure up to this
+  int64_t max_curve_points = 100000;              // stored per run; later points are dropped
+  int max_points_per_report = 10000;              // in one ReportProgress
 };
 
 // What ending an attempt did.
@@ -59,7 +61,9 @@ class LeaseStore {
   // then oldest; its memory estimate within the device's memory and its
   // device kind allowed. granted=false when none fits; drain=true when the
   // worker is draining (then nothing is granted). NOT_FOUND for an unknown
-  // worker or device.
+  // worker or device. A device holds one live lease at a time:
+  // FAILED_PRECONDITION while it holds one (also enforced by a unique index,
+  // for racing calls).
   absl::StatusOr<v1::LeaseRunResponse> LeaseRun(int64_t worker_id, int32_t device_index);
 
   // Extends the leases of the listed live attempts and records the
@@ -68,6 +72,9 @@ class LeaseStore {
 
   // Records the trainer's start and curve points, extends the lease.
   // revoked=true (and nothing stored) when the lease is no longer current.
+  // A run keeps at most max_curve_points points (later ones are dropped,
+  // with a warning); a point with a negative step or tokens or non-finite
+  // FLOPs, or more than max_points_per_report points, is INVALID_ARGUMENT.
   absl::StatusOr<v1::ReportProgressResponse> ReportProgress(
       const v1::ReportProgressRequest& request);
 
@@ -75,9 +82,10 @@ class LeaseStore {
   // wrong lease token, FAILED_PRECONDITION for an attempt that is no longer
   // current. An attempt whose lease expired is still accepted while its run
   // waits in the queue with no newer attempt (nothing better exists, and the
-  // work is not thrown away). A result without a finite positive
-  // final_eval_loss fails the attempt (reason bad_result, retried like a
-  // crash) and returns INVALID_ARGUMENT.
+  // work is not thrown away). A result that is not plausible for the run's
+  // plan (server/result_check.h: loss, tokens and FLOPs against the plan)
+  // fails the attempt (reason bad_result, retried like a crash) and returns
+  // INVALID_ARGUMENT naming the field; nothing of it is stored.
   absl::StatusOr<AttemptEnd> CompleteAttempt(const v1::CompleteAttemptRequest& request);
 
   // Ends the attempt as failed (or released, for reason "drained"): the run

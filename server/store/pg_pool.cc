@@ -30,6 +30,8 @@ PgStatement::PgStatement(const char* n, const char* s) : name(n), sql(s) {
   Registry().push_back(this);
 }
 
+const std::vector<const PgStatement*>& RegisteredStatements() { return Registry(); }
+
 absl::Status StatusFromException(const char* what, const std::exception& e) {
   std::string msg = std::string(what) + ": " + e.what();
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();

@@ -38,6 +38,9 @@ struct PgStatement {
   const char* sql;
 };
 
+// Every statement declared so far (for audits of their parameter types).
+const std::vector<const PgStatement*>& RegisteredStatements();
+
 class PgPool {
  public:
   struct Options {

@@ -382,14 +382,17 @@ absl::StatusOr<v1::Sweep> SweepStore::CancelSweep(int64_t sweep_id) {
       return absl::FailedPreconditionError("sweep " + std::to_string(sweep_id) +
                                            " already ended (" + state + ")");
     }
+    // Runs first: locking them waits for a lease being granted right now
+    // (and later leases skip them), so the attempts statement, which reads
+    // a fresh snapshot, sees every attempt such a lease created.
+    txn.exec_params0(
+        "UPDATE runs SET state = 'cancelled', finished_at = now(), updated_at = now() "
+        "WHERE sweep_id = $1 AND state IN ('queued', 'leased', 'running')",
+        sweep_id);
     txn.exec_params0(
         "UPDATE attempts a SET outcome = 'cancelled', reason = 'cancelled', "
         "  message = 'sweep cancelled', finished_at = now() "
         "FROM runs r WHERE r.id = a.run_id AND r.sweep_id = $1 AND a.outcome IS NULL",
-        sweep_id);
-    txn.exec_params0(
-        "UPDATE runs SET state = 'cancelled', finished_at = now(), updated_at = now() "
-        "WHERE sweep_id = $1 AND state IN ('queued', 'leased', 'running')",
         sweep_id);
     txn.exec_params0("UPDATE sweeps SET state = 'cancelled', finished_at = now() WHERE id = $1",
                      sweep_id);
