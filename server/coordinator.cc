@@ -144,7 +144,7 @@ absl::Status Coordinator::Start() {
   });
   runs_service_ = std::make_unique<RunsService>(sweep_store_.get());
   workers_service_ = std::make_unique<WorkersService>(worker_store_.get());
-  agent_service_ = std::make_unique<AgentService>(scheduler_.get());
+  agent_service_ = std::make_unique<AgentService>(scheduler_.get(), worker_store_.get());
 
   auto creds = ServerCredentials(options_);
   if (!creds.ok()) return creds.status();

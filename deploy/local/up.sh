@@ -83,8 +83,15 @@ fi
 echo "up.sh: PostgreSQL on 127.0.0.1:$PG_PORT (data in $PGDATA)"
 
 # --- certificates and the admin token --------------------------------------
-if [ ! -f "$STATE/certs/server.pem" ]; then
-  "$ROOT/deploy/certs/make-certs.sh" "$STATE/certs" --worker local >/dev/null
+# One client certificate per worker, CN local-i: the coordinator lets a
+# certificate act only as the worker its CN names.
+cert_args=()
+for i in $(seq 1 "$WORKERS"); do cert_args+=(--worker "local-$i"); done
+need_certs=0
+[ -f "$STATE/certs/server.pem" ] || need_certs=1
+for i in $(seq 1 "$WORKERS"); do [ -f "$STATE/certs/worker-local-$i.pem" ] || need_certs=1; done
+if [ "$need_certs" = 1 ]; then
+  "$ROOT/deploy/certs/make-certs.sh" "$STATE/certs" "${cert_args[@]}" >/dev/null
 fi
 if [ ! -s "$STATE/admin.token" ]; then
   (umask 077; "$BIN/ladder-coordinator" create-token --database-url "$DB_URL" --name local-admin --scopes admin \
@@ -123,7 +130,7 @@ for i in $(seq 1 "$WORKERS"); do
   pidf="$STATE/run/worker-$i.pid"
   running "$pidf" && continue
   setsid "$BIN/ladder-worker" --coordinator "127.0.0.1:$PORT" --name "local-$i" \
-    --tls-ca "$STATE/certs/ca.pem" --tls-cert "$STATE/certs/worker-local.pem" --tls-key "$STATE/certs/worker-local-key.pem" \
+    --tls-ca "$STATE/certs/ca.pem" --tls-cert "$STATE/certs/worker-local-$i.pem" --tls-key "$STATE/certs/worker-local-$i-key.pem" \
     --trainer "$TRAINER" --work-dir "$STATE/worker-$i" --data-dir "$DATA_DIR" \
     --devices cpu --cpu-slots "$SLOTS" --threads-per-slot "$THREADS" \
     --metrics-listen "127.0.0.1:$((METRICS_PORT + i))" \

@@ -3,6 +3,8 @@
 #include <grpc/grpc_security_constants.h>
 #include <openssl/sha.h>
 
+#include <optional>
+
 #include "common/grpc_status.h"
 #include "common/logging.h"
 
@@ -54,18 +56,32 @@ RequestAuthorizer::RequestAuthorizer(store::TokenStore* tokens, std::chrono::mil
 
 absl::StatusOr<store::TokenStore::Verified> RequestAuthorizer::VerifyCached(
     const std::string& bearer) {
+  // A token that is not even shaped like one is refused here, for nothing.
+  if (!store::TokenStore::WellFormed(bearer))
+    return absl::UnauthenticatedError("invalid bearer token");
   const std::string key = Sha256(bearer);
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(key);
     if (it != cache_.end() && it->second.expires > now) return it->second.verified;
+    auto bad = refused_.find(key);
+    if (bad != refused_.end() && bad->second.expires > now)
+      return absl::UnauthenticatedError(bad->second.message);
   }
   auto verified = tokens_->Verify(bearer);
-  if (verified.ok()) {
+  if (cache_ttl_.count() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (cache_.size() > 10000) cache_.clear();
-    cache_[key] = Entry{*verified, now + cache_ttl_};
+    if (verified.ok()) {
+      if (cache_.size() >= kMaxCached) cache_.clear();
+      cache_[key] = Entry{*verified, now + cache_ttl_};
+    } else if (verified.status().code() == absl::StatusCode::kUnauthenticated) {
+      // Unknown, wrong or revoked: none of these turns valid later (secrets
+      // are random and never reused), so remembering the refusal is safe.
+      // Database errors are not remembered.
+      if (refused_.size() >= kMaxCached) refused_.clear();
+      refused_[key] = Refusal{std::string(verified.status().message()), now + cache_ttl_};
+    }
   }
   return verified;
 }
@@ -122,8 +138,120 @@ grpc::Status RequestAuthorizer::Process(const InputMetadata& md, grpc::AuthConte
                         std::string("token scope '") + store::ScopeName(verified->scope) +
                             "' does not allow " + method + " (needs '" + AccessName(need) + "')");
   }
-  context->AddProperty("ladder_token_id", std::to_string(verified->id));
+  context->AddProperty(kTokenIdProperty, std::to_string(verified->id));
   return grpc::Status::OK;
+}
+
+namespace {
+
+// The CN of the call's client certificate; "" on a TLS call without one;
+// nullopt on a plaintext call (no identity at all).
+std::optional<std::string> CallCn(const grpc::ServerContext& ctx) {
+  const auto ac = ctx.auth_context();
+  if (!ac) return std::nullopt;
+  const auto cn = ac->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+  if (!cn.empty()) return std::string(cn[0].data(), cn[0].size());
+  if (!ac->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME).empty()) return std::string();
+  for (const auto& t : ac->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME)) {
+    if (t == GRPC_SSL_TRANSPORT_SECURITY_TYPE || t == GRPC_TLS_TRANSPORT_SECURITY_TYPE)
+      return std::string();
+  }
+  return std::nullopt;
+}
+
+grpc::Status Denied(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message);
+}
+
+// Why `cn` may not act for worker `name` (a field path leads `what`).
+grpc::Status NotThisWorker(const std::string& cn, const std::string& what) {
+  if (cn.empty()) return Denied("the client certificate has no CN, so it identifies no worker");
+  return Denied(what + " (the client certificate's CN is '" + cn + "')");
+}
+
+}  // namespace
+
+grpc::Status RequireAuthorizedAdmin(const grpc::ServerContext& ctx) {
+  const auto ac = ctx.auth_context();
+  if (ac && !ac->FindPropertyValues(kTokenIdProperty).empty()) return grpc::Status::OK;
+  return Denied(
+      "Admin calls are refused on a plaintext port: use a TLS port or `ladder-coordinator "
+      "create-token`");
+}
+
+bool CnAllowsWorkerName(const std::string& cn, const std::string& name) {
+  if (cn.empty() || name.empty()) return false;
+  if (cn.back() == '*') return name.compare(0, cn.size() - 1, cn, 0, cn.size() - 1) == 0;
+  return cn == name;
+}
+
+grpc::Status WorkerIdentity::CheckRegister(const grpc::ServerContext& ctx,
+                                           const std::string& name) {
+  const auto cn = CallCn(ctx);
+  if (!cn || CnAllowsWorkerName(*cn, name)) return grpc::Status::OK;
+  if (cn->empty()) return NotThisWorker(*cn, "");
+  if (cn->back() == '*') {
+    return Denied("name: must start with '" + cn->substr(0, cn->size() - 1) +
+                  "' (the client certificate's CN is '" + *cn + "'), got '" + name + "'");
+  }
+  return Denied("name: must equal the client certificate's CN '" + *cn + "', got '" + name + "'");
+}
+
+grpc::Status WorkerIdentity::CheckWorker(const grpc::ServerContext& ctx, int64_t worker_id) {
+  const auto cn = CallCn(ctx);
+  if (!cn) return grpc::Status::OK;
+  std::optional<std::string> name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = names_.find(worker_id);
+    if (it != names_.end()) name = it->second;
+  }
+  if (!name) {
+    ++lookups_;
+    auto found = workers_->WorkerName(worker_id);
+    if (!found.ok()) {
+      LOG_WARN << "worker identity: " << found.status();
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot check the worker's identity now");
+    }
+    if (!*found) return grpc::Status::OK;  // unknown: the scheduler says so
+    name = **found;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (names_.size() >= kMaxCached) names_.clear();
+    names_[worker_id] = *name;
+  }
+  if (CnAllowsWorkerName(*cn, *name)) return grpc::Status::OK;
+  return NotThisWorker(*cn, "worker_id: worker " + std::to_string(worker_id) + " is '" + *name +
+                                "', not a worker this certificate identifies");
+}
+
+grpc::Status WorkerIdentity::CheckAttempt(const grpc::ServerContext& ctx, int64_t attempt_id) {
+  const auto cn = CallCn(ctx);
+  if (!cn) return grpc::Status::OK;
+  std::optional<int64_t> worker_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = attempts_.find(attempt_id);
+    if (it != attempts_.end()) worker_id = it->second;
+  }
+  if (!worker_id) {
+    ++lookups_;
+    auto found = workers_->AttemptWorker(attempt_id);
+    if (!found.ok()) {
+      LOG_WARN << "worker identity: " << found.status();
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot check the worker's identity now");
+    }
+    if (!*found) return grpc::Status::OK;  // unknown: the scheduler says so
+    worker_id = (*found)->worker_id;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (attempts_.size() >= kMaxCached) attempts_.clear();
+    attempts_[attempt_id] = *worker_id;
+    if (names_.size() >= kMaxCached) names_.clear();
+    names_[*worker_id] = (*found)->worker_name;
+  }
+  grpc::Status st = CheckWorker(ctx, *worker_id);
+  if (st.ok() || st.error_code() != grpc::StatusCode::PERMISSION_DENIED) return st;
+  return NotThisWorker(*cn, "attempt_id: attempt " + std::to_string(attempt_id) +
+                                " belongs to another worker than this certificate identifies");
 }
 
 }  // namespace ladder

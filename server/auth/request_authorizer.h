@@ -15,11 +15,20 @@
 //
 // Verified tokens are cached for `cache_ttl` (so a revocation takes effect
 // within that time) keyed by a hash of the token, not the token itself.
-// Thread-safe.
+// Refused tokens are cached as long, apart (a flood of bad tokens costs one
+// database look-up per distinct token and evicts no good one); a malformed
+// token is refused without touching the database. Thread-safe.
+//
+// The processor only runs on a TLS port. What it cannot decide, handlers
+// check with the helpers below: the worker identity a certificate carries
+// (WorkerIdentity), and that an Admin call really was authorised
+// (RequireAuthorizedAdmin), which on a plaintext port it never is.
 #pragma once
 
 #include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/server_context.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -27,6 +36,7 @@
 #include <unordered_map>
 
 #include "server/store/token_store.h"
+#include "server/store/worker_store.h"
 
 namespace ladder {
 
@@ -43,17 +53,72 @@ class RequestAuthorizer : public grpc::AuthMetadataProcessor {
                        OutputMetadata* consumed_auth_metadata,
                        OutputMetadata* response_metadata) override;
 
- private:
+  // The bearer token's id and scope, from the cache or the token store.
+  // UNAUTHENTICATED for a malformed, unknown, wrong or revoked token
+  // (cached like successes); UNAVAILABLE (never cached) if the database
+  // cannot answer.
   absl::StatusOr<store::TokenStore::Verified> VerifyCached(const std::string& bearer);
 
+ private:
   store::TokenStore* tokens_;
   const std::chrono::milliseconds cache_ttl_;
+  static constexpr size_t kMaxCached = 10000;  // per map; a full map is emptied
   std::mutex mu_;
   struct Entry {
     store::TokenStore::Verified verified;
     std::chrono::steady_clock::time_point expires;
   };
-  std::unordered_map<std::string, Entry> cache_;  // by SHA-256 of the token; guarded by mu_
+  struct Refusal {
+    std::string message;
+    std::chrono::steady_clock::time_point expires;
+  };
+  // Both by SHA-256 of the token; guarded by mu_.
+  std::unordered_map<std::string, Entry> cache_;
+  std::unordered_map<std::string, Refusal> refused_;
+};
+
+// The auth-context property RequestAuthorizer sets on a call it let through
+// with a bearer token (the token's id).
+inline constexpr char kTokenIdProperty[] = "ladder_token_id";
+
+// For the handlers of admin-scope methods (Admin.*, Workers.DrainWorker): OK
+// only if RequestAuthorizer let the call through with a token, which it
+// does for these methods only with an admin token. On a plaintext port it
+// never runs, so there they are refused (PERMISSION_DENIED).
+grpc::Status RequireAuthorizedAdmin(const grpc::ServerContext& ctx);
+
+// Whether a certificate CN lets a worker use `name`: a CN is the name of
+// the one worker it identifies; a CN ending in '*' is a pool certificate
+// for every name that starts with what comes before the '*' ("*" alone:
+// any name).
+bool CnAllowsWorkerName(const std::string& cn, const std::string& name);
+
+// Ties Agent calls to the worker named by the client certificate's CN. On a
+// TLS port: RegisterWorker's name must be allowed by the CN; a call naming
+// a worker id, or an attempt (whose worker it looks up), must come from a
+// certificate that allows that worker's name. Otherwise PERMISSION_DENIED.
+// An id it cannot find passes (the scheduler answers for it). On a
+// plaintext port there is no worker identity and every call passes.
+// Worker names (by id) and attempts' workers never change, so both are
+// cached (bounded). Thread-safe.
+class WorkerIdentity {
+ public:
+  explicit WorkerIdentity(store::WorkerStore* workers) : workers_(workers) {}
+
+  grpc::Status CheckRegister(const grpc::ServerContext& ctx, const std::string& name);
+  grpc::Status CheckWorker(const grpc::ServerContext& ctx, int64_t worker_id);
+  grpc::Status CheckAttempt(const grpc::ServerContext& ctx, int64_t attempt_id);
+
+  // Database look-ups so far (for tests of the cache).
+  int64_t lookups() const { return lookups_.load(); }
+
+ private:
+  static constexpr size_t kMaxCached = 100000;  // per map; a full map is emptied
+  store::WorkerStore* workers_;
+  std::atomic<int64_t> lookups_{0};
+  std::mutex mu_;
+  std::unordered_map<int64_t, std::string> names_;  // worker id -> name; guarded by mu_
+  std::unordered_map<int64_t, int64_t> attempts_;   // attempt id -> worker id; guarded by mu_
 };
 
 }  // namespace ladder

@@ -2,11 +2,13 @@
 
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "server/auth/request_authorizer.h"
 
 namespace ladder {
 
-grpc::Status AdminService::CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest* req,
+grpc::Status AdminService::CreateToken(grpc::ServerContext* ctx, const v1::CreateTokenRequest* req,
                                        v1::CreateTokenResponse* resp) {
+  if (grpc::Status st = RequireAuthorizedAdmin(*ctx); !st.ok()) return st;
   auto out = tokens_->Create(req->name(), {req->scopes().begin(), req->scopes().end()});
   if (!out.ok()) return ToGrpcStatus(out.status());
   LOG_INFO << "token " << out->token.id() << " '" << req->name() << "' created";
@@ -15,8 +17,9 @@ grpc::Status AdminService::CreateToken(grpc::ServerContext*, const v1::CreateTok
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::RevokeToken(grpc::ServerContext*, const v1::RevokeTokenRequest* req,
+grpc::Status AdminService::RevokeToken(grpc::ServerContext* ctx, const v1::RevokeTokenRequest* req,
                                        v1::Token* resp) {
+  if (grpc::Status st = RequireAuthorizedAdmin(*ctx); !st.ok()) return st;
   auto out = tokens_->Revoke(req->token_id());
   if (!out.ok()) return ToGrpcStatus(out.status());
   LOG_INFO << "token " << req->token_id() << " revoked";
@@ -24,8 +27,9 @@ grpc::Status AdminService::RevokeToken(grpc::ServerContext*, const v1::RevokeTok
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListTokens(grpc::ServerContext*, const v1::ListTokensRequest*,
+grpc::Status AdminService::ListTokens(grpc::ServerContext* ctx, const v1::ListTokensRequest*,
                                       v1::ListTokensResponse* resp) {
+  if (grpc::Status st = RequireAuthorizedAdmin(*ctx); !st.ok()) return st;
   auto out = tokens_->List();
   if (!out.ok()) return ToGrpcStatus(out.status());
   for (auto& t : *out) *resp->add_tokens() = std::move(t);

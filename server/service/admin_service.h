@@ -1,4 +1,6 @@
-// ladder.v1.Admin: bearer tokens (admin scope, enforced by RequestAuthorizer).
+// ladder.v1.Admin: bearer tokens (admin scope, enforced by RequestAuthorizer
+// on a TLS port). Refused on a plaintext port, where nothing authenticates
+// the caller: tokens are made there with `ladder-coordinator create-token`.
 #pragma once
 
 #include "ladder/v1/ladder.grpc.pb.h"

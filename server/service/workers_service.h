@@ -1,8 +1,11 @@
 // ladder.v1.Workers (operators) and ladder.v1.Agent (worker daemons): thin
-// handlers over the worker store and the scheduler.
+// handlers over the worker store and the scheduler. Agent calls on a TLS
+// port act only for the worker the client certificate's CN names
+// (WorkerIdentity); DrainWorker (admin) is refused on a plaintext port.
 #pragma once
 
 #include "ladder/v1/ladder.grpc.pb.h"
+#include "server/auth/request_authorizer.h"
 #include "server/scheduler.h"
 #include "server/store/worker_store.h"
 
@@ -22,7 +25,9 @@ class WorkersService final : public v1::Workers::Service {
 
 class AgentService final : public v1::Agent::Service {
  public:
-  explicit AgentService(Scheduler* scheduler) : scheduler_(scheduler) {}
+  // `workers` looks up whose a worker id or an attempt is.
+  AgentService(Scheduler* scheduler, store::WorkerStore* workers)
+      : scheduler_(scheduler), identity_(workers) {}
   grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse*) override;
   grpc::Status LeaseRun(grpc::ServerContext*, const v1::LeaseRunRequest*,
@@ -38,6 +43,7 @@ class AgentService final : public v1::Agent::Service {
 
  private:
   Scheduler* scheduler_;
+  WorkerIdentity identity_;
 };
 
 }  // namespace ladder

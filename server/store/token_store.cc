@@ -139,16 +139,25 @@ absl::StatusOr<std::vector<v1::Token>> TokenStore::List() {
   return out;
 }
 
-absl::StatusOr<TokenStore::Verified> TokenStore::Verify(const std::string& bearer) {
+bool TokenStore::WellFormed(const std::string& bearer) {
   // ladder_<id>_<64 hex>
-  const auto bad = absl::UnauthenticatedError("invalid bearer token");
-  if (bearer.rfind("ladder_", 0) != 0) return bad;
+  if (bearer.rfind("ladder_", 0) != 0) return false;
   const auto sep = bearer.find('_', 7);
-  if (sep == std::string::npos || sep == 7 || bearer.size() - sep - 1 != 64) return bad;
+  if (sep == std::string::npos || sep == 7 || sep - 7 > 18 || bearer.size() - sep - 1 != 64)
+    return false;
+  for (size_t i = 7; i < sep; ++i)
+    if (bearer[i] < '0' || bearer[i] > '9') return false;
+  return bearer.find_first_not_of("0123456789abcdef", sep + 1) == std::string::npos;
+}
+
+absl::StatusOr<TokenStore::Verified> TokenStore::Verify(const std::string& bearer) {
+  const auto bad = absl::UnauthenticatedError("invalid bearer token");
+  if (!WellFormed(bearer)) return bad;
+  const auto sep = bearer.find('_', 7);
   const std::string id_s = bearer.substr(7, sep - 7);
-  if (id_s.find_first_not_of("0123456789") != std::string::npos || id_s.size() > 18) return bad;
   const int64_t id = std::stoll(id_s);
   const std::string secret = bearer.substr(sep + 1);
+  ++verify_lookups_;
   Verified out;
   absl::Status st = pool_->Transact("verify token", [&](pqxx::work& txn) -> absl::Status {
     pqxx::result r = txn.exec_params(

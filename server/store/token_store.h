@@ -7,6 +7,7 @@
 
 #include <absl/status/statusor.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -38,11 +39,17 @@ class TokenStore {
     int64_t id = 0;
     Scope scope = Scope::kRead;  // the highest scope held
   };
-  // UNAUTHENTICATED for a malformed, unknown, wrong or revoked token.
+  // UNAUTHENTICATED for a malformed, unknown, wrong or revoked token; a
+  // malformed one without touching the database.
   absl::StatusOr<Verified> Verify(const std::string& bearer);
+  // Shaped like a token: "ladder_<id>_<64 lowercase hex>", id 1-18 digits.
+  static bool WellFormed(const std::string& bearer);
+  // Database look-ups Verify has made (for tests and metrics).
+  int64_t verify_lookups() const { return verify_lookups_.load(); }
 
  private:
   PgPool* pool_;
+  std::atomic<int64_t> verify_lookups_{0};
 };
 
 }  // namespace ladder::store

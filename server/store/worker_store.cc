@@ -70,4 +70,29 @@ absl::StatusOr<v1::Worker> WorkerStore::DrainWorker(int64_t worker_id) {
   return out;
 }
 
+absl::StatusOr<std::optional<std::string>> WorkerStore::WorkerName(int64_t worker_id) {
+  std::optional<std::string> out;
+  absl::Status st = pool_->Transact("worker name", [&](pqxx::work& txn) -> absl::Status {
+    pqxx::result r = txn.exec_params("SELECT name FROM workers WHERE id = $1", worker_id);
+    if (!r.empty()) out = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::optional<WorkerStore::AttemptOwner>> WorkerStore::AttemptWorker(
+    int64_t attempt_id) {
+  std::optional<AttemptOwner> out;
+  absl::Status st = pool_->Transact("attempt worker", [&](pqxx::work& txn) -> absl::Status {
+    pqxx::result r = txn.exec_params(
+        "SELECT w.id, w.name FROM attempts a JOIN workers w ON w.id = a.worker_id WHERE a.id = $1",
+        attempt_id);
+    if (!r.empty()) out = AttemptOwner{r[0][0].as<int64_t>(), r[0][1].as<std::string>()};
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace ladder::store

@@ -4,6 +4,8 @@
 
 #include <absl/status/statusor.h>
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "ladder/v1/ladder.pb.h"
@@ -21,6 +23,16 @@ class WorkerStore {
   // its next heartbeat or lease request that it should stop. NOT_FOUND for
   // an unknown worker; FAILED_PRECONDITION if it is gone.
   absl::StatusOr<v1::Worker> DrainWorker(int64_t worker_id);
+
+  // Identity look-ups for the Agent API (a worker's name never changes for
+  // its id, nor an attempt's worker, so callers may cache them). nullopt for
+  // an unknown id.
+  absl::StatusOr<std::optional<std::string>> WorkerName(int64_t worker_id);
+  struct AttemptOwner {
+    int64_t worker_id = 0;
+    std::string worker_name;
+  };
+  absl::StatusOr<std::optional<AttemptOwner>> AttemptWorker(int64_t attempt_id);
 
  private:
   PgPool* pool_;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Certificates for the security tests, in DIR:
-#   the cluster CA, server and worker certificates (deploy/certs/make-certs.sh);
+#   the cluster CA, server and worker certificates (deploy/certs/make-certs.sh):
+#   worker-w1.pem (CN w1), worker-w2.pem (CN w2), worker-pool-pool.pem (CN
+#   pool-*: any worker named pool-...);
 #   rogue/: a second CA with its own worker certificate (must be refused);
 #   expired-worker.pem/-key.pem: signed by the cluster CA, validity in 2020.
 set -euo pipefail
 dir=${1:?dir}
 here=$(cd "$(dirname "$0")" && pwd)
-"$here/../../deploy/certs/make-certs.sh" "$dir" --worker w1 >/dev/null
+"$here/../../deploy/certs/make-certs.sh" "$dir" --worker w1 --worker w2 --worker-pool pool- >/dev/null
 "$here/../../deploy/certs/make-certs.sh" "$dir/rogue" --worker w1 >/dev/null
 cd "$dir"
 mkdir -p ca-db && : >ca-db/index.txt && echo 1000 >ca-db/serial
