@@ -20,6 +20,79 @@ std::string Sci(double v) {
   return buf;
 }
 
+// A run's config without `simulation` and `data.dataset` is under this
+// (about 700 bytes: names and numbers of bounded length).
+constexpr size_t kConfigOverheadBytes = 4096;
+
+// One factor of the sweep's size, for the error naming the largest.
+struct Factor {
+  std::string field;
+  double count;
+};
+
+// The number of runs, from the spec's counts, or the error naming the field.
+absl::StatusOr<int64_t> CountRuns(const SweepSpec& spec) {
+  std::vector<Factor> f;
+  switch (spec.kind) {
+    case SweepKind::kLadder:
+      f.push_back({"ladder.steps", static_cast<double>(spec.ladder.steps)});
+      break;
+    case SweepKind::kIsoflop:
+      f.push_back({"isoflop.budgets", static_cast<double>(spec.isoflop.budgets.size())});
+      if (spec.isoflop.params.empty()) {
+        f.push_back({"isoflop.sizes", static_cast<double>(spec.isoflop.sizes)});
+      } else {
+        f.push_back({"isoflop.params", static_cast<double>(spec.isoflop.params.size())});
+      }
+      break;
+    case SweepKind::kGrid:
+      f.push_back({"grid.params", static_cast<double>(spec.grid.params.size())});
+      f.push_back({"grid.tokens", static_cast<double>(spec.grid.tokens.size())});
+      break;
+    case SweepKind::kDataConstrained:
+      f.push_back(
+          {"data_constrained.params", static_cast<double>(spec.data_constrained.params.size())});
+      f.push_back(
+          {"data_constrained.epochs", static_cast<double>(spec.data_constrained.epochs.size())});
+      break;
+    case SweepKind::kImported:
+      return absl::InvalidArgumentError("kind: an imported sweep has no plan");
+  }
+  f.push_back({"families", static_cast<double>(spec.families.size())});
+  f.push_back({"seeds", static_cast<double>(spec.seeds.size())});
+  double total = 1;  // in double: 1e9 x 1e9 must not wrap
+  const Factor* largest = &f[0];
+  std::string product;
+  for (const Factor& x : f) {
+    total *= x.count;
+    if (x.count > largest->count) largest = &x;
+    product += (product.empty() ? "" : " x ") + Sci(x.count) + " " + x.field;
+  }
+  if (total > kMaxRunsPerSweep) {
+    return absl::InvalidArgumentError(largest->field + ": the sweep expands into " + Sci(total) +
+                                      " runs (" + product + "), more than the limit of " +
+                                      std::to_string(kMaxRunsPerSweep));
+  }
+  // Each run carries `simulation` and the dataset name in its config.
+  const size_t simulation = spec.simulation.is_null() ? 0 : spec.simulation.dump().size();
+  const size_t dataset = nlohmann::json(spec.dataset).dump().size();
+  const size_t per_run = simulation + dataset + kConfigOverheadBytes;
+  if (per_run > kMaxRunConfigBytes) {
+    const std::string field = simulation >= dataset ? "simulation" : "data.dataset";
+    return absl::InvalidArgumentError(field + ": " + std::to_string(std::max(simulation, dataset)) +
+                                      " bytes as JSON, too large for a run's config (at most " +
+                                      std::to_string(kMaxRunConfigBytes) +
+                                      " bytes in all; workers receive it in their lease)");
+  }
+  if (total * static_cast<double>(per_run) > static_cast<double>(kMaxSweepConfigBytes)) {
+    return absl::InvalidArgumentError("simulation: " + std::to_string(simulation) +
+                                      " bytes copied into each of " + Sci(total) +
+                                      " runs' configs, more than the limit of " +
+                                      std::to_string(kMaxSweepConfigBytes) + " bytes for a sweep");
+  }
+  return static_cast<int64_t>(total);
+}
+
 // One (size, tokens) cell before families and seeds are applied.
 struct Cell {
   std::string field;  // the spec field this cell came from, for errors
@@ -34,21 +107,21 @@ class Planner {
   explicit Planner(const SweepSpec& spec) : spec_(spec) {}
 
   absl::StatusOr<std::vector<PlannedRun>> Plan() {
+    // Sizes first: nothing is built for a sweep over the limits.
+    absl::StatusOr<int64_t> total = CountRuns(spec_);
+    if (!total.ok()) return total.status();
     std::vector<Cell> cells = Cells();
-    const double total =
-        static_cast<double>(cells.size()) * spec_.families.size() * spec_.seeds.size();
-    if (total > kMaxRunsPerSweep) {
-      return absl::InvalidArgumentError("spec: expands into " + Sci(total) +
-                                        " runs, more than the limit of " +
-                                        std::to_string(kMaxRunsPerSweep));
-    }
     std::vector<PlannedRun> runs;
+    runs.reserve(static_cast<size_t>(*total));
     for (const Cell& cell : cells) {
       for (Family f : spec_.families) {
         for (int64_t seed : spec_.seeds) {
           PlannedRun run;
           if (!Fill(cell, f, seed, &run)) continue;
           run.ordinal = static_cast<int>(runs.size());
+          // Configs differ only in numbers of bounded length: the first of
+          // each family stands for the rest.
+          if (runs.size() < spec_.families.size()) CheckConfigSize(run);
           runs.push_back(std::move(run));
         }
       }
@@ -135,9 +208,16 @@ class Planner {
   }
 
   bool Fill(const Cell& cell, Family f, int64_t seed, PlannedRun* run) {
+    const std::string fam(model::FamilyName(f));
+    // A derived size (isoflop: from the budget) may be out of range even
+    // when every field is in range; checked before any shape is made of it.
+    if (!(cell.target_params <= kMaxParams)) {
+      errors_.push_back(cell.field + ": a " + fam + " of " + Sci(cell.target_params) +
+                        " params, more than the limit of " + Sci(kMaxParams));
+      return false;
+    }
     ModelShape shape = model::ShapeForParams(f, cell.target_params, spec_.context, spec_.vocab,
                                              spec_.architecture);
-    const std::string fam(model::FamilyName(f));
     if (std::string err = model::ValidateShape(shape); !err.empty()) {
       errors_.push_back(cell.field + ": " + fam + " of " + Sci(cell.target_params) +
                         " params: " + err);
@@ -163,6 +243,18 @@ class Planner {
           " tokens, less than one batch (train.batch_tokens = " + std::to_string(batch) + ")");
       return false;
     }
+    if (!(tokens <= kMaxTokens)) {  // before the cast to int64
+      errors_.push_back(cell.field + ": " + fam + " " + model::DescribeShape(shape) +
+                        " would train on " + Sci(tokens) + " tokens, more than the limit of " +
+                        Sci(kMaxTokens));
+      return false;
+    }
+    if (const double memory = ApproxMemoryBytes(shape, batch); !(memory <= kMaxRunMemoryBytes)) {
+      errors_.push_back(cell.field + ": " + fam + " " + model::DescribeShape(shape) +
+                        " with train.batch_tokens = " + std::to_string(batch) + " needs about " +
+                        Sci(memory) + " bytes to train, more than any device");
+      return false;
+    }
     const int64_t steps = static_cast<int64_t>(std::ceil(tokens / batch - 1e-9));
     run->family = f;
     run->shape = shape;
@@ -179,6 +271,11 @@ class Planner {
     double scale = lr.scale;
     if (auto it = lr.family_scale.find(f); it != lr.family_scale.end()) scale *= it->second;
     run->learning_rate = model::PeakLearningRate(lr.rule, scale, params.non_embedding);
+    if (!std::isfinite(run->learning_rate) || !(run->learning_rate > 0)) {
+      errors_.push_back("train.learning_rate: gives " + Sci(run->learning_rate) + " for " + fam +
+                        " " + model::DescribeShape(shape));
+      return false;
+    }
     run->config = Config(*run);
     return true;
   }
@@ -223,6 +320,25 @@ class Planner {
             {"simulation", spec_.simulation}};
   }
 
+  // model::EstimateTrainingMemoryBytes in double: its int64 arithmetic
+  // must only see shapes and batches whose estimate is far from overflow.
+  static double ApproxMemoryBytes(const ModelShape& s, int64_t batch_tokens) {
+    const double d = s.d_model, V = s.vocab, T = s.context, L = s.n_layer, h = s.n_head;
+    const double state =
+        16.0 * (2 * V * d + T * d + L * (4 * d * d + 2 * d * (s.d_ff + d) + 8 * d));
+    const double readout = 2.0 * static_cast<double>(batch_tokens) * V * 4;
+    const double per_token = 8 * d + L * (34 * d + 5 * h * T) * 4;
+    return state + readout + static_cast<double>(batch_tokens) * per_token;
+  }
+
+  void CheckConfigSize(const PlannedRun& run) {
+    const size_t bytes = run.config.dump().size();
+    if (bytes <= kMaxRunConfigBytes) return;
+    errors_.push_back(std::string(spec_.simulation.is_null() ? "data.dataset" : "simulation") +
+                      ": makes a run's config " + std::to_string(bytes) +
+                      " bytes, more than the limit of " + std::to_string(kMaxRunConfigBytes));
+  }
+
   // Two different sizes of one family must not collapse onto one shape (the
   // ladder would train the same model twice and call it two sizes).
   void CheckDistinctShapes(const std::vector<Cell>& cells) {
@@ -232,6 +348,8 @@ class Planner {
         const Cell& b = cells[i];
         if (a.target_params == b.target_params || a.budget != b.budget) continue;
         if (spec_.kind == SweepKind::kGrid || spec_.kind == SweepKind::kDataConstrained) continue;
+        if (!(a.target_params <= kMaxParams && b.target_params <= kMaxParams))
+          continue;  // Fill said
         ModelShape sa = model::ShapeForParams(f, a.target_params, spec_.context, spec_.vocab,
                                               spec_.architecture);
         ModelShape sb = model::ShapeForParams(f, b.target_params, spec_.context, spec_.vocab,
@@ -251,6 +369,8 @@ class Planner {
 };
 
 }  // namespace
+
+absl::StatusOr<int64_t> CountPlannedRuns(const SweepSpec& spec) { return CountRuns(spec); }
 
 absl::StatusOr<std::vector<PlannedRun>> PlanSweep(const SweepSpec& spec) {
   return Planner(spec).Plan();

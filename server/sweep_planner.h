@@ -39,10 +39,24 @@ struct PlannedRun {
 
 // Largest number of runs one sweep may expand into.
 constexpr int kMaxRunsPerSweep = 100000;
+// Largest serialized config of one run: a worker receives it in its lease
+// (gRPC messages are capped at 4 MB), so a run over this could never start.
+constexpr size_t kMaxRunConfigBytes = 1 << 20;
+// Largest sum of the configs of one sweep (each run's config is stored).
+constexpr size_t kMaxSweepConfigBytes = size_t{256} << 20;
+// Largest training memory estimate accepted (no device comes near; above
+// it the int64 estimate itself could overflow).
+constexpr double kMaxRunMemoryBytes = 1e17;
+
+// How many runs `spec` expands into, from its counts alone (nothing is
+// built), or INVALID_ARGUMENT naming the field when that is over
+// kMaxRunsPerSweep or the configs would be too large (above).
+absl::StatusOr<int64_t> CountPlannedRuns(const SweepSpec& spec);
 
 // INVALID_ARGUMENT, naming the field, when a size is too small for the
 // architecture rule, two sizes collapse onto one shape, a budget gives less
-// than one batch, or the sweep would exceed kMaxRunsPerSweep.
+// than one batch or more than kMaxTokens, or any limit above is exceeded.
+// Counts and sizes are checked (CountPlannedRuns) before anything is built.
 absl::StatusOr<std::vector<PlannedRun>> PlanSweep(const SweepSpec& spec);
 
 }  // namespace ladder

@@ -116,6 +116,90 @@ TEST(SweepPlannerTest, RefusesSizesThatCollapseOntoOneShape) {
       << runs.status();
 }
 
+// ---- limits checked before anything is built
+
+std::string PlanError(const std::string& yaml) {
+  auto spec = ParseSweepSpec(yaml);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  if (!spec.ok()) return "";
+  auto runs = PlanSweep(*spec);
+  EXPECT_FALSE(runs.ok());
+  EXPECT_EQ(runs.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(runs.status().message());
+}
+
+// `isoflop.sizes: 1e9` built every cell (1.08 GB, then bad_alloc) before
+// counting them. The count now comes first and names the field.
+TEST(SweepPlannerTest, TooManyRunsIsRefusedBeforeBuildingNamingTheField) {
+  EXPECT_EQ(PlanError("name: i\nkind: isoflop\nfamilies: [lstm, transformer]\n"
+                      "isoflop: {budgets: [1e15, 1e16], sizes: 1000000}\n"),
+            "isoflop.sizes: the sweep expands into 4e+06 runs (2 isoflop.budgets x 1e+06 "
+            "isoflop.sizes x 2 families x 1 seeds), more than the limit of 100000");
+  std::string grid = "name: g\nkind: grid\nfamilies: [lstm]\nseeds: [";
+  for (int i = 0; i < 400; ++i) grid += (i ? "," : "") + std::to_string(i);
+  grid += "]\ngrid: {params: [1e5, 2e5, 4e5], tokens: [";
+  for (int i = 0; i < 100; ++i) grid += (i ? "," : "") + std::to_string(4096 * (i + 1));
+  grid += "]}\n";
+  EXPECT_EQ(PlanError(grid).rfind("seeds: the sweep expands into 1.2e+05 runs", 0), 0u);
+  auto spec = ParseSweepSpec(grid);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(CountPlannedRuns(*spec).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SweepPlannerTest, CountPlannedRunsMatchesThePlan) {
+  SweepSpec spec = MustParse(
+      "name: i\nkind: isoflop\nfamilies: [lstm]\nseeds: [1, 2]\n"
+      "isoflop: {budgets: [1e13, 1e14], sizes: 3}\n");
+  auto count = CountPlannedRuns(spec);
+  auto runs = PlanSweep(spec);
+  ASSERT_TRUE(count.ok() && runs.ok()) << count.status() << runs.status();
+  EXPECT_EQ(*count, static_cast<int64_t>(runs->size()));
+}
+
+// A config over the worker's 4 MB receive limit was leased, refused by the
+// worker and retried every 30 s. Now refused at submit, naming the field.
+TEST(SweepPlannerTest, RunConfigOverTheLimitIsRefusedNamingSimulation) {
+  // 0 is two bytes of YAML and four of JSON (0.0,): under the file limit,
+  // over the config limit.
+  std::string zeros;
+  for (int i = 0; i < 300000; ++i) zeros += i ? ",0" : "0";
+  const std::string m =
+      PlanError(std::string("name: s\nkind: grid\nfamilies: [lstm]\n") +
+                "grid: {params: [1e5], tokens: [1e6]}\nsimulation: {law: [" + zeros + "]}\n");
+  EXPECT_EQ(m.rfind("simulation: 1200009 bytes as JSON, too large for a run's config", 0), 0u) << m;
+}
+
+TEST(SweepPlannerTest, SweepWhoseConfigsTogetherAreTooLargeIsRefused) {
+  std::string tokens;
+  for (int i = 0; i < 3000; ++i) tokens += (i ? "," : "") + std::to_string(4096 * (i + 1));
+  const std::string m =
+      PlanError("name: s\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [" + tokens +
+                "]}\nsimulation: {note: " + std::string(100000, 'n') + "}\n");
+  EXPECT_EQ(m.rfind("simulation: 100011 bytes copied into each of 3e+03 runs' configs", 0), 0u)
+      << m;
+}
+
+// Derived tokens (budget / FLOPs per token) beyond int64 were cast anyway.
+TEST(SweepPlannerTest, DerivedTokensOverTheLimitAreRefused) {
+  const std::string m = PlanError(
+      "name: i\nkind: isoflop\nfamilies: [lstm]\nisoflop: {budgets: [1e28], params: [1e5]}\n");
+  EXPECT_NE(m.find("isoflop.budgets[0]: lstm"), std::string::npos) << m;
+  EXPECT_NE(m.find("tokens, more than the limit of 1e+15"), std::string::npos) << m;
+  const std::string big =
+      PlanError("name: i\nkind: isoflop\nfamilies: [lstm]\nisoflop: {budgets: [1e30], sizes: 3}\n");
+  EXPECT_NE(big.find("params, more than the limit of 1e+13"), std::string::npos) << big;
+}
+
+// EstimateTrainingMemoryBytes works in int64; a shape with huge attention
+// scores and batch would overflow it. Refused before it is called.
+TEST(SweepPlannerTest, RunNeedingAbsurdMemoryIsRefused) {
+  const std::string m = PlanError(
+      "name: m\nkind: grid\nfamilies: [transformer]\n"
+      "model: {context: 1048576, transformer_aspect: 65536}\n"
+      "train: {batch_tokens: 4294967296}\ngrid: {params: [1e12], tokens: [1e15]}\n");
+  EXPECT_NE(m.find("bytes to train, more than any device"), std::string::npos) << m;
+}
+
 TEST(SweepPlannerTest, RefusesTooManyRuns) {
   SweepSpec spec = MustParse(
       "name: g\nkind: grid\nfamilies: [lstm, transformer]\nseeds: [1,2,3,4,5,6,7,8,9,10]\n"

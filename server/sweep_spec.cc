@@ -1,9 +1,13 @@
 #include "server/sweep_spec.h"
 
 #include <absl/status/status.h>
+#include <yaml-cpp/anchor.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -12,11 +16,104 @@ namespace {
 
 using model::Family;
 
+constexpr size_t kMaxErrorsListed = 20;
+constexpr size_t kMaxShownBytes = 60;                   // of a value or key quoted in an error
+constexpr int64_t kMaxExactInteger = int64_t{1} << 53;  // every whole double up to here
+
+// Where strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF)
+// first fails in `s`, or npos. PostgreSQL text, jsonb and protobuf strings
+// all refuse anything else.
+size_t InvalidUtf8At(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + len > s.size()) return i;
+    for (int k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// A string that may be stored and sent: valid UTF-8 without NUL.
+bool StorableText(std::string_view s) {
+  return s.find('\0') == std::string_view::npos && InvalidUtf8At(s) == std::string_view::npos;
+}
+
+// `s` cut to at most kMaxShownBytes for an error message (at a character
+// boundary, so the message stays valid UTF-8), with "..." when cut.
+std::string Shown(const std::string& s) {
+  if (s.size() <= kMaxShownBytes) return s;
+  size_t cut = kMaxShownBytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "...";
+}
+
+// "1e+15" style for limits in messages.
+std::string Num(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+// The errors found in one file: the first kMaxErrorsListed in full, the rest
+// counted (a list of 100,000 bad numbers gives a short message, not a huge one).
+class Errors {
+ public:
+  void Add(std::string message) {
+    if (full()) {
+      ++unlisted_;
+    } else {
+      listed_.push_back(std::move(message));
+    }
+  }
+  bool full() const { return listed_.size() >= kMaxErrorsListed; }
+  bool empty() const { return listed_.empty(); }
+  std::string Join() const {
+    std::string msg;
+    for (size_t i = 0; i < listed_.size(); ++i) {
+      if (i) msg += "; ";
+      msg += listed_[i];
+    }
+    if (unlisted_ > 0) msg += "; and " + std::to_string(unlisted_) + " more";
+    return msg;
+  }
+
+ private:
+  std::vector<std::string> listed_;
+  size_t unlisted_ = 0;
+};
+
 // Walks a YAML mapping, reading typed fields and collecting every error with
 // the field's path and line.
 class Reader {
  public:
-  Reader(std::vector<std::string>* errors, std::string path, YAML::Node node)
+  Reader(Errors* errors, std::string path, YAML::Node node)
       : errors_(errors), path_(std::move(path)), node_(node) {}
 
   bool present(const char* key) const { return node_[key].IsDefined() && !node_[key].IsNull(); }
@@ -48,6 +145,10 @@ class Reader {
       Error(key, n, "must be a string");
       return fallback;
     }
+    if (!StorableText(n.Scalar())) {
+      Error(key, n, "must be UTF-8 text without NUL characters");
+      return fallback;
+    }
     return n.Scalar();
   }
 
@@ -66,8 +167,10 @@ class Reader {
     return v;
   }
 
-  // A positive (or >= min) whole number, written as 4096, 4096.0 or 4.096e3.
-  int64_t Integer(const char* key, int64_t fallback, int64_t min, bool required = false) {
+  // A whole number in [min, max], written as 4096, 4096.0 or 4.096e3. The
+  // range is checked before any cast, so 4294967297 cannot wrap into an int.
+  int64_t Integer(const char* key, int64_t fallback, int64_t min, int64_t max,
+                  bool required = false) {
     seen_.insert(key);
     YAML::Node n = node_[key];
     if (!n.IsDefined() || n.IsNull()) {
@@ -75,12 +178,16 @@ class Reader {
       return fallback;
     }
     double v;
-    if (!ToNumber(n, &v) || v != std::floor(v) || std::abs(v) > 9e15) {
+    if (!ToNumber(n, &v) || v != std::floor(v)) {
       Error(key, n, "must be a whole number, got '" + Scalar(n) + "'");
       return fallback;
     }
     if (v < static_cast<double>(min)) {
       Error(key, n, "must be at least " + std::to_string(min) + ", got " + Scalar(n));
+      return fallback;
+    }
+    if (v > static_cast<double>(max)) {
+      Error(key, n, "must be at most " + std::to_string(max) + ", got " + Scalar(n));
       return fallback;
     }
     return static_cast<int64_t>(v);
@@ -98,8 +205,9 @@ class Reader {
     }
   }
 
-  // A number or a list of numbers.
-  std::vector<double> Numbers(const char* key, bool required = false) {
+  // A positive number or a list of them, each at most `max`. An element in
+  // error is named by its index and line and left out.
+  std::vector<double> Numbers(const char* key, double max, bool required = false) {
     seen_.insert(key);
     YAML::Node n = node_[key];
     std::vector<double> out;
@@ -107,21 +215,27 @@ class Reader {
       if (required) Missing(key);
       return out;
     }
-    if (n.IsScalar()) n = YAML::Node(std::vector<YAML::Node>{n});
-    if (!n.IsSequence()) {
+    const bool single = n.IsScalar();
+    if (!single && !n.IsSequence()) {
       Error(key, n, "must be a number or a list of numbers");
       return out;
     }
-    for (size_t i = 0; i < n.size(); ++i) {
+    const size_t count = single ? 1 : n.size();
+    if (required && count == 0) Error(key, n, "must not be empty");
+    for (size_t i = 0; i < count; ++i) {
+      const YAML::Node e = single ? n : n[i];
+      const std::string path = single ? Path(key) : Path(key) + "[" + std::to_string(i) + "]";
       double v;
-      if (!ToNumber(n[i], &v)) {
-        ErrorAt(Path(key) + "[" + std::to_string(i) + "]", n[i],
-                "must be a number, got '" + Scalar(n[i]) + "'");
-        continue;
+      if (!ToNumber(e, &v)) {
+        ErrorAt(path, e, "must be a number, got '" + Scalar(e) + "'");
+      } else if (!(v > 0)) {
+        ErrorAt(path, e, "must be positive, got " + Scalar(e));
+      } else if (v > max) {
+        ErrorAt(path, e, "must be at most " + Num(max) + ", got " + Scalar(e));
+      } else {
+        out.push_back(v);
       }
-      out.push_back(v);
     }
-    if (required && out.empty() && n.size() == 0) Error(key, n, "must not be empty");
     return out;
   }
 
@@ -130,11 +244,12 @@ class Reader {
   }
 
   void ErrorAt(const std::string& path, const YAML::Node& n, const std::string& message) {
+    if (errors_->full()) return errors_->Add("");
     std::ostringstream o;
     o << path;
     if (n.IsDefined() && n.Mark().line >= 0) o << " (line " << n.Mark().line + 1 << ")";
     o << ": " << message;
-    errors_->push_back(o.str());
+    errors_->Add(o.str());
   }
 
   void Missing(const char* key) {
@@ -142,16 +257,18 @@ class Reader {
     o << Path(key) << ": is required";
     if (node_.Mark().line >= 0 && !path_.empty())
       o << " (in the mapping at line " << node_.Mark().line + 1 << ")";
-    errors_->push_back(o.str());
+    errors_->Add(o.str());
   }
 
   // Reports keys present in the mapping but never read.
   void RejectUnknown() {
     if (!node_.IsMap()) return;
     for (const auto& kv : node_) {
-      const std::string key = kv.first.Scalar();
-      if (seen_.count(key) == 0) {
-        ErrorAt(Path(key.c_str()), kv.first, "unknown field");
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      if (!kv.first.IsScalar()) {
+        ErrorAt(path_.empty() ? "spec" : path_, kv.first, "a key must be a plain name");
+      } else if (seen_.count(key) == 0) {
+        ErrorAt(Path(Shown(key).c_str()), kv.first, "unknown field");
       }
     }
   }
@@ -162,7 +279,7 @@ class Reader {
 
  private:
   static std::string Scalar(const YAML::Node& n) {
-    return n.IsScalar() ? n.Scalar() : "(not a scalar)";
+    return n.IsScalar() ? Shown(n.Scalar()) : "(not a scalar)";
   }
 
   static bool ToNumber(const YAML::Node& n, double* out) {
@@ -174,21 +291,15 @@ class Reader {
     return end == s.c_str() + s.size() && std::isfinite(*out);
   }
 
-  std::vector<std::string>* errors_;
+  Errors* errors_;
   std::string path_;
   YAML::Node node_;
   std::set<std::string> seen_;
 };
 
-void RequirePositive(Reader& r, const char* key, const std::vector<double>& values) {
-  YAML::Node n = r.raw(key);
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!(values[i] > 0)) {
-      r.ErrorAt(r.Path(key) + (n.IsSequence() ? "[" + std::to_string(i) + "]" : ""),
-                n.IsSequence() ? n[i] : n, "must be positive, got " + std::to_string(values[i]));
-    }
-  }
-}
+// Learning rates and their factors: positive and at most this (a scale of
+// 1e308 times a family factor of 1e308 would be an infinite rate).
+constexpr double kMaxLrFactor = 1e6;
 
 void ReadLearningRate(Reader& train, LearningRateSpec* lr) {
   YAML::Node n = train.raw("learning_rate");
@@ -197,6 +308,8 @@ void ReadLearningRate(Reader& train, LearningRateSpec* lr) {
     lr->rule = model::LrRule::kConstant;
     lr->scale = train.Number("learning_rate", 0);
     if (!(lr->scale > 0)) train.Error("learning_rate", n, "must be positive");
+    if (lr->scale > kMaxLrFactor)
+      train.Error("learning_rate", n, "must be at most " + Num(kMaxLrFactor));
     return;
   }
   Reader r = train.child("learning_rate");
@@ -208,24 +321,26 @@ void ReadLearningRate(Reader& train, LearningRateSpec* lr) {
     lr->rule = model::LrRule::kConstant;
     lr->scale = r.Number("value", 0, /*required=*/true);
   } else {
-    r.Error("rule", r.node()["rule"], "unknown rule '" + rule + "' (expected kaplan or constant)");
+    r.Error("rule", r.node()["rule"],
+            "unknown rule '" + Shown(rule) + "' (expected kaplan or constant)");
   }
-  if (!(lr->scale > 0))
-    r.Error(rule == "constant" ? "value" : "scale", r.node(), "must be positive");
+  const char* scale_key = rule == "constant" ? "value" : "scale";
+  if (!(lr->scale > 0)) r.Error(scale_key, r.node(), "must be positive");
+  if (lr->scale > kMaxLrFactor)
+    r.Error(scale_key, r.node(), "must be at most " + Num(kMaxLrFactor));
   YAML::Node fam = r.raw("family_scale");
   if (fam.IsDefined() && !fam.IsNull()) {
     Reader fr = r.child("family_scale");
     if (fam.IsMap()) {
       for (const auto& kv : fam) {
+        if (!kv.first.IsScalar()) continue;  // RejectUnknown names it
         const std::string name = kv.first.Scalar();
         auto f = model::ParseFamily(name);
-        if (!f) {
-          fr.ErrorAt(fr.Path(name.c_str()), kv.first, "unknown family '" + name + "'");
-          fr.Number(name.c_str(), 1);
-          continue;
-        }
+        if (!f) continue;  // RejectUnknown names it
         const double v = fr.Number(name.c_str(), 1.0);
         if (!(v > 0)) fr.Error(name.c_str(), kv.second, "must be positive");
+        if (v > kMaxLrFactor)
+          fr.Error(name.c_str(), kv.second, "must be at most " + Num(kMaxLrFactor));
         lr->family_scale[*f] = v;
       }
     }
@@ -233,6 +348,104 @@ void ReadLearningRate(Reader& train, LearningRateSpec* lr) {
   }
   r.RejectUnknown();
 }
+
+// Looks at the parser's events before any node is built: an anchor or an
+// alias is refused (a few hundred bytes of nested aliases expand into
+// gigabytes once walked or copied), and so is a second document (YAML::Load
+// would silently ignore it). Returns "" or the error.
+class HostileYamlScan : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { Node(mark, anchor); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+    Refuse(mark, "YAML aliases (*name) are not accepted in a sweep file; write the value out");
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    Node(mark, anchor);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Node(mark, anchor);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Node(mark, anchor);
+  }
+  void OnMapEnd() override {}
+
+  const std::string& error() const { return error_; }
+
+ private:
+  void Node(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (anchor != YAML::NullAnchor) {
+      Refuse(mark, "YAML anchors (&name) are not accepted in a sweep file; write the value out");
+    }
+  }
+  void Refuse(const YAML::Mark& mark, const std::string& what) {
+    if (!error_.empty()) return;
+    error_ = "spec (line " + std::to_string(mark.line + 1) + "): " + what;
+  }
+
+  std::string error_;
+};
+
+// "" when `yaml` has no anchor, alias or second document, else the error.
+// Syntax errors throw YAML::ParserException, as YAML::Load does.
+std::string ScanForHostileYaml(const std::string& yaml) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  HostileYamlScan scan;
+  int documents = 0;
+  while (scan.error().empty()) {
+    if (!parser.HandleNextDocument(scan)) break;
+    if (++documents > 1) return "spec: more than one YAML document (one sweep per file)";
+  }
+  return scan.error();
+}
+
+// The `simulation` mapping as JSON, by value: numbers stay numbers. Depth
+// is bounded (the walk recurses), strings must be storable.
+nlohmann::json SimulationToJson(Reader& r, const YAML::Node& n, int depth) {
+  if (depth > kMaxSimulationDepth) {
+    r.Error("simulation", n,
+            "nests deeper than " + std::to_string(kMaxSimulationDepth) + " levels");
+    return nullptr;
+  }
+  if (n.IsMap()) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar() || !StorableText(kv.first.Scalar())) {
+        r.Error("simulation", kv.first, "keys must be UTF-8 names without NUL characters");
+        continue;
+      }
+      o[kv.first.Scalar()] = SimulationToJson(r, kv.second, depth + 1);
+    }
+    return o;
+  }
+  if (n.IsSequence()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& e : n) a.push_back(SimulationToJson(r, e, depth + 1));
+    return a;
+  }
+  if (!n.IsScalar()) return nullptr;  // null (or undefined)
+  const std::string& s = n.Scalar();
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(v)) return v;
+  if (s == "true") return true;
+  if (s == "false") return false;
+  if (!StorableText(s)) {
+    r.Error("simulation", n, "strings must be UTF-8 text without NUL characters");
+    return nullptr;
+  }
+  return s;
+}
+
+// Parses after the input checks; may throw what yaml-cpp throws.
+absl::StatusOr<SweepSpec> Parse(const std::string& yaml);
 
 }  // namespace
 
@@ -253,18 +466,45 @@ std::string_view SweepKindName(SweepKind kind) {
 }
 
 absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
-  YAML::Node root;
+  if (yaml.size() > kMaxSweepFileBytes) {
+    return absl::InvalidArgumentError("spec: " + std::to_string(yaml.size()) +
+                                      " bytes, more than the limit of " +
+                                      std::to_string(kMaxSweepFileBytes));
+  }
+  if (const size_t at = InvalidUtf8At(yaml); at != std::string::npos) {
+    const int64_t line = std::count(yaml.begin(), yaml.begin() + static_cast<long>(at), '\n') + 1;
+    return absl::InvalidArgumentError("spec (line " + std::to_string(line) +
+                                      "): not valid UTF-8 (byte " + std::to_string(at) + ")");
+  }
+  if (const size_t at = yaml.find('\0'); at != std::string::npos) {
+    const int64_t line = std::count(yaml.begin(), yaml.begin() + static_cast<long>(at), '\n') + 1;
+    return absl::InvalidArgumentError("spec (line " + std::to_string(line) +
+                                      "): a NUL character (byte " + std::to_string(at) + ")");
+  }
+  // yaml-cpp reports syntax errors by exception; anything else it might
+  // throw on strange input is still the file's fault, never the caller's.
   try {
-    root = YAML::Load(yaml);
+    if (std::string error = ScanForHostileYaml(yaml); !error.empty()) {
+      return absl::InvalidArgumentError(error);
+    }
+    return Parse(yaml);
   } catch (const YAML::ParserException& e) {
     std::ostringstream o;
     o << "spec: YAML syntax error at line " << e.mark.line + 1 << ", column " << e.mark.column + 1
       << ": " << e.msg;
     return absl::InvalidArgumentError(o.str());
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(std::string("spec: unreadable YAML: ") + e.what());
   }
+}
+
+namespace {
+
+absl::StatusOr<SweepSpec> Parse(const std::string& yaml) {
+  YAML::Node root = YAML::Load(yaml);
   if (!root.IsMap()) return absl::InvalidArgumentError("spec: must be a YAML mapping of fields");
 
-  std::vector<std::string> errors;
+  Errors errors;
   SweepSpec spec;
   Reader r(&errors, "", root);
 
@@ -282,8 +522,9 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
   } else if (kind == "data_constrained") {
     spec.kind = SweepKind::kDataConstrained;
   } else if (!kind.empty()) {
-    r.Error("kind", root["kind"],
-            "unknown kind '" + kind + "' (expected ladder, isoflop, grid or data_constrained)");
+    r.Error(
+        "kind", root["kind"],
+        "unknown kind '" + Shown(kind) + "' (expected ladder, isoflop, grid or data_constrained)");
   }
 
   YAML::Node fams = r.raw("families");
@@ -299,7 +540,7 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
         auto f = fams[i].IsScalar() ? model::ParseFamily(fams[i].Scalar()) : std::nullopt;
         if (!f) {
           r.ErrorAt(path, fams[i],
-                    "unknown family '" + (fams[i].IsScalar() ? fams[i].Scalar() : "?") +
+                    "unknown family '" + (fams[i].IsScalar() ? Shown(fams[i].Scalar()) : "?") +
                         "' (expected transformer or lstm)");
         } else if (std::find(spec.families.begin(), spec.families.end(), *f) !=
                    spec.families.end()) {
@@ -311,29 +552,46 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     }
   }
 
-  spec.priority = static_cast<int>(r.Integer("priority", 0, -1000000));
-  if (spec.priority > 1000000) r.Error("priority", root["priority"], "must be at most 1000000");
-  spec.max_attempts = static_cast<int>(r.Integer("max_attempts", 3, 1));
-  if (spec.max_attempts > 100) r.Error("max_attempts", root["max_attempts"], "must be at most 100");
+  spec.priority = static_cast<int>(r.Integer("priority", 0, -1000000, 1000000));
+  spec.max_attempts = static_cast<int>(r.Integer("max_attempts", 3, 1, 100));
   {
-    std::vector<double> seeds = r.Numbers("seeds");
-    if (!seeds.empty()) {
-      spec.seeds.clear();
-      for (size_t i = 0; i < seeds.size(); ++i) {
-        if (seeds[i] != std::floor(seeds[i]) || seeds[i] < 0) {
-          r.ErrorAt("seeds[" + std::to_string(i) + "]", root["seeds"],
-                    "must be a whole number >= 0");
+    // Whole numbers in [0, 2^53]: read through a double, so larger ones
+    // would not be exact (and 1e19 does not fit an int64 at all).
+    YAML::Node n = r.raw("seeds");
+    if (n.IsDefined() && !n.IsNull()) {
+      const bool single = n.IsScalar();
+      if (!single && (!n.IsSequence() || n.size() == 0)) {
+        r.Error("seeds", n, "must be a whole number or a non-empty list of them");
+      } else {
+        spec.seeds.clear();
+        std::set<int64_t> unique;
+        const size_t count = single ? 1 : n.size();
+        for (size_t i = 0; i < count; ++i) {
+          const YAML::Node e = single ? n : n[i];
+          const std::string path = single ? "seeds" : "seeds[" + std::to_string(i) + "]";
+          char* end = nullptr;
+          const std::string text = e.IsScalar() ? e.Scalar() : "";
+          const double v = std::strtod(text.c_str(), &end);
+          if (text.empty() || end != text.c_str() + text.size() || !(v >= 0) ||
+              v > static_cast<double>(kMaxExactInteger) || v != std::floor(v)) {
+            r.ErrorAt(path, e,
+                      "must be a whole number in [0, " + std::to_string(kMaxExactInteger) +
+                          "], got '" + (e.IsScalar() ? Shown(text) : "(not a scalar)") + "'");
+            continue;
+          }
+          const int64_t seed = static_cast<int64_t>(v);
+          if (!unique.insert(seed).second) {
+            r.ErrorAt(path, e, "repeats seed " + std::to_string(seed));
+            continue;
+          }
+          spec.seeds.push_back(seed);
         }
-        spec.seeds.push_back(static_cast<int64_t>(seeds[i]));
       }
-      std::set<int64_t> unique(spec.seeds.begin(), spec.seeds.end());
-      if (unique.size() != spec.seeds.size())
-        r.Error("seeds", root["seeds"], "has a repeated seed");
     }
   }
   spec.device = r.String("device", "any");
   if (spec.device != "any" && spec.device != "cpu" && spec.device != "cuda") {
-    r.Error("device", root["device"], "must be any, cpu or cuda, got '" + spec.device + "'");
+    r.Error("device", root["device"], "must be any, cpu or cuda, got '" + Shown(spec.device) + "'");
   }
   spec.target_compute = r.Number("target_compute", 0);
   if (spec.target_compute < 0)
@@ -343,29 +601,35 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     Reader d = r.child("data");
     spec.dataset = d.String("dataset", "kjv");
     if (spec.dataset.empty()) d.Error("dataset", d.node()["dataset"], "must not be empty");
+    if (spec.dataset.size() > 4096) {
+      d.Error("dataset", d.node()["dataset"], "must be at most 4096 bytes (a name or a path)");
+    }
     d.RejectUnknown();
   }
   {
     Reader m = r.child("model");
-    spec.context = static_cast<int>(m.Integer("context", 64, 1));
-    spec.vocab = static_cast<int>(m.Integer("vocab", 256, 2));
+    // Bounds that keep every shape the rule can make (up to kMaxParams)
+    // inside int, and its parameter counts inside int64.
+    spec.context = static_cast<int>(m.Integer("context", 64, 1, 1 << 20));
+    spec.vocab = static_cast<int>(m.Integer("vocab", 256, 2, 1 << 24));
     auto& a = spec.architecture;
     a.transformer_aspect =
-        static_cast<int>(m.Integer("transformer_aspect", a.transformer_aspect, 1));
-    a.head_dim = static_cast<int>(m.Integer("head_dim", a.head_dim, 1));
-    a.mlp_ratio = static_cast<int>(m.Integer("mlp_ratio", a.mlp_ratio, 1));
-    a.lstm_layers = static_cast<int>(m.Integer("lstm_layers", a.lstm_layers, 1));
+        static_cast<int>(m.Integer("transformer_aspect", a.transformer_aspect, 1, 1 << 16));
+    a.head_dim = static_cast<int>(m.Integer("head_dim", a.head_dim, 1, 1 << 16));
+    a.mlp_ratio = static_cast<int>(m.Integer("mlp_ratio", a.mlp_ratio, 1, 256));
+    a.lstm_layers = static_cast<int>(m.Integer("lstm_layers", a.lstm_layers, 1, 1024));
     const std::string mlp = m.String("mlp", "gelu");
     if (auto v = model::ParseMlp(mlp)) {
       a.mlp = *v;
     } else {
-      m.Error("mlp", m.node()["mlp"], "must be gelu or swiglu, got '" + mlp + "'");
+      m.Error("mlp", m.node()["mlp"], "must be gelu or swiglu, got '" + Shown(mlp) + "'");
     }
     const std::string pos = m.String("positions", "learned");
     if (auto v = model::ParsePositions(pos)) {
       a.positions = *v;
     } else {
-      m.Error("positions", m.node()["positions"], "must be learned or rotary, got '" + pos + "'");
+      m.Error("positions", m.node()["positions"],
+              "must be learned or rotary, got '" + Shown(pos) + "'");
     }
     a.tie_embeddings = m.Bool("tie_embeddings", true);
     m.RejectUnknown();
@@ -373,7 +637,7 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
   {
     Reader t = r.child("train");
     auto& tr = spec.train;
-    tr.batch_tokens = t.Integer("batch_tokens", tr.batch_tokens, 1);
+    tr.batch_tokens = t.Integer("batch_tokens", tr.batch_tokens, 1, int64_t{1} << 32);
     if (tr.batch_tokens % spec.context != 0) {
       t.Error("batch_tokens", t.node()["batch_tokens"],
               "must be a multiple of model.context (" + std::to_string(spec.context) + "), got " +
@@ -398,9 +662,10 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     tr.beta2 = t.Number("beta2", tr.beta2);
     if (tr.beta1 < 0 || tr.beta1 >= 1) t.Error("beta1", t.node()["beta1"], "must be in [0, 1)");
     if (tr.beta2 < 0 || tr.beta2 >= 1) t.Error("beta2", t.node()["beta2"], "must be in [0, 1)");
-    tr.eval_tokens = t.Integer("eval_tokens", tr.eval_tokens, 1);
-    tr.eval_interval_tokens = t.Integer("eval_interval_tokens", 0, 0);
-    tr.log_interval_steps = static_cast<int>(t.Integer("log_interval_steps", 10, 1));
+    const auto max_tokens = static_cast<int64_t>(kMaxTokens);
+    tr.eval_tokens = t.Integer("eval_tokens", tr.eval_tokens, 1, max_tokens);
+    tr.eval_interval_tokens = t.Integer("eval_interval_tokens", 0, 0, max_tokens);
+    tr.log_interval_steps = static_cast<int>(t.Integer("log_interval_steps", 10, 1, 1000000000));
     t.RejectUnknown();
   }
 
@@ -408,7 +673,7 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
   const char* sections[] = {"ladder", "isoflop", "grid", "data_constrained"};
   for (const char* s : sections) {
     if (r.present(s) && kind != s && !kind.empty()) {
-      r.Error(s, root[s], std::string("does not belong in a sweep of kind ") + kind);
+      r.Error(s, root[s], std::string("does not belong in a sweep of kind ") + Shown(kind));
     }
   }
   if (spec.kind == SweepKind::kLadder && kind == "ladder") {
@@ -417,28 +682,36 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     auto& s = spec.ladder;
     s.min_params = l.Number("min_params", 0, true);
     s.max_params = l.Number("max_params", 0, true);
-    s.steps = static_cast<int>(l.Integer("steps", 0, 2, true));
+    s.steps = static_cast<int>(l.Integer("steps", 0, 2, 1000, true));
     s.tokens_per_param = l.Number("tokens_per_param", 20);
     if (l.present("min_params") && !(s.min_params > 0))
       l.Error("min_params", l.node()["min_params"], "must be positive");
     if (l.present("max_params") && !(s.max_params >= s.min_params)) {
       l.Error("max_params", l.node()["max_params"], "must be at least min_params");
     }
-    if (!(s.tokens_per_param > 0))
+    if (s.max_params > kMaxParams) {
+      l.Error("max_params", l.node()["max_params"], "must be at most " + Num(kMaxParams));
+    }
+    if (!(s.tokens_per_param > 0)) {
       l.Error("tokens_per_param", l.node()["tokens_per_param"], "must be positive");
-    if (s.steps > 1000) l.Error("steps", l.node()["steps"], "must be at most 1000");
+    } else if (s.tokens_per_param * s.max_params > kMaxTokens) {
+      l.Error("tokens_per_param", l.node()["tokens_per_param"],
+              "times max_params gives " + Num(s.tokens_per_param * s.max_params) +
+                  " tokens, more than the limit of " + Num(kMaxTokens));
+    }
     l.RejectUnknown();
   } else if (spec.kind == SweepKind::kIsoflop) {
     if (!r.present("isoflop")) r.Missing("isoflop");
     Reader l = r.child("isoflop");
     auto& s = spec.isoflop;
-    s.budgets = l.Numbers("budgets", true);
-    RequirePositive(l, "budgets", s.budgets);
-    s.params = l.Numbers("params");
-    RequirePositive(l, "params", s.params);
-    s.sizes = static_cast<int>(l.Integer("sizes", 5, 2));
+    s.budgets = l.Numbers("budgets", kMaxBudget, true);
+    s.params = l.Numbers("params", kMaxParams);
+    // The sweep's size (budgets x sizes x families x seeds) is checked by
+    // the planner before it builds anything; this only keeps the int.
+    s.sizes = static_cast<int>(l.Integer("sizes", 5, 2, 1000000));
     s.spread = l.Number("spread", 8);
     if (!(s.spread > 1)) l.Error("spread", l.node()["spread"], "must be greater than 1");
+    if (s.spread > 1e6) l.Error("spread", l.node()["spread"], "must be at most 1e+06");
     if (l.present("params") && l.present("sizes")) {
       l.Error("sizes", l.node()["sizes"], "give either sizes (with spread) or params, not both");
     }
@@ -446,10 +719,8 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
   } else if (spec.kind == SweepKind::kGrid) {
     if (!r.present("grid")) r.Missing("grid");
     Reader l = r.child("grid");
-    spec.grid.params = l.Numbers("params", true);
-    RequirePositive(l, "params", spec.grid.params);
-    spec.grid.tokens = l.Numbers("tokens", true);
-    RequirePositive(l, "tokens", spec.grid.tokens);
+    spec.grid.params = l.Numbers("params", kMaxParams, true);
+    spec.grid.tokens = l.Numbers("tokens", kMaxTokens, true);
     l.RejectUnknown();
   } else if (spec.kind == SweepKind::kDataConstrained) {
     if (!r.present("data_constrained")) r.Missing("data_constrained");
@@ -459,10 +730,20 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     if (l.present("unique_tokens") && !(s.unique_tokens >= 1)) {
       l.Error("unique_tokens", l.node()["unique_tokens"], "must be at least 1");
     }
-    s.epochs = l.Numbers("epochs", true);
-    RequirePositive(l, "epochs", s.epochs);
-    s.params = l.Numbers("params", true);
-    RequirePositive(l, "params", s.params);
+    if (s.unique_tokens > kMaxTokens) {
+      l.Error("unique_tokens", l.node()["unique_tokens"], "must be at most " + Num(kMaxTokens));
+    }
+    s.epochs = l.Numbers("epochs", kMaxTokens, true);
+    const YAML::Node epochs = l.node()["epochs"];
+    for (size_t i = 0; i < s.epochs.size(); ++i) {  // epochs x unique_tokens is a run's D
+      if (s.epochs[i] * s.unique_tokens <= kMaxTokens) continue;
+      const bool listed = epochs.IsSequence() && epochs.size() == s.epochs.size();
+      l.ErrorAt(l.Path("epochs") + (listed ? "[" + std::to_string(i) + "]" : ""),
+                listed ? epochs[i] : epochs,
+                "times unique_tokens gives " + Num(s.epochs[i] * s.unique_tokens) +
+                    " tokens, more than the limit of " + Num(kMaxTokens));
+    }
+    s.params = l.Numbers("params", kMaxParams, true);
     l.RejectUnknown();
   }
 
@@ -471,43 +752,16 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
     if (!sim.IsMap()) {
       r.Error("simulation", sim, "must be a mapping");
     } else {
-      // Convert YAML to JSON by value; numbers stay numbers.
-      std::function<nlohmann::json(const YAML::Node&)> to_json =
-          [&](const YAML::Node& n) -> nlohmann::json {
-        if (n.IsMap()) {
-          nlohmann::json o = nlohmann::json::object();
-          for (const auto& kv : n) o[kv.first.Scalar()] = to_json(kv.second);
-          return o;
-        }
-        if (n.IsSequence()) {
-          nlohmann::json a = nlohmann::json::array();
-          for (const auto& e : n) a.push_back(to_json(e));
-          return a;
-        }
-        if (n.IsNull()) return nullptr;
-        const std::string& s = n.Scalar();
-        char* end = nullptr;
-        const double v = std::strtod(s.c_str(), &end);
-        if (!s.empty() && end == s.c_str() + s.size()) return v;
-        if (s == "true") return true;
-        if (s == "false") return false;
-        return s;
-      };
-      spec.simulation = to_json(sim);
+      spec.simulation = SimulationToJson(r, sim, 0);
     }
   }
   r.RejectUnknown();
 
-  if (!errors.empty()) {
-    std::string msg;
-    for (size_t i = 0; i < errors.size(); ++i) {
-      if (i) msg += "; ";
-      msg += errors[i];
-    }
-    return absl::InvalidArgumentError(msg);
-  }
+  if (!errors.empty()) return absl::InvalidArgumentError(errors.Join());
   return spec;
 }
+
+}  // namespace
 
 nlohmann::json SweepSpecToJson(const SweepSpec& s) {
   using nlohmann::json;

@@ -95,9 +95,22 @@ struct SweepSpec {
   nlohmann::json simulation;
 };
 
+// Limits on what a sweep file may ask for, checked while parsing so that
+// nothing is built from a hostile file (sweep_planner.h limits the product).
+inline constexpr size_t kMaxSweepFileBytes = 1 << 20;  // the YAML text
+inline constexpr double kMaxParams = 1e13;             // a run's non-embedding params
+inline constexpr double kMaxTokens = 1e15;             // a run's training tokens
+inline constexpr double kMaxBudget = 1e30;             // an isoflop budget, FLOPs
+inline constexpr int kMaxSimulationDepth = 32;         // nesting of `simulation`
+
 // Parses and validates a sweep file. Errors are INVALID_ARGUMENT and name
 // every field at fault with its line: "ladder.steps (line 9): must be at
 // least 2, got 1". Unknown fields are errors too (typos should not pass).
+// Hostile input is refused, never expanded: YAML anchors and aliases (an
+// alias bomb of a few hundred bytes expands to gigabytes), more than one
+// document, text over kMaxSweepFileBytes or not valid UTF-8, NUL characters,
+// numbers out of each field's range. At most 20 errors are listed in full.
+// Never throws.
 absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml);
 
 nlohmann::json SweepSpecToJson(const SweepSpec& spec);

@@ -143,5 +143,161 @@ TEST(SweepSpecTest, SimulationBlockIsKeptAsJson) {
   EXPECT_DOUBLE_EQ(spec->simulation["law"]["alpha"].get<double>(), 0.3);
 }
 
+// ---- hostile input: anchors and aliases, sizes, ranges, encodings
+
+std::string Message(const absl::StatusOr<SweepSpec>& spec) {
+  EXPECT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(spec.status().message());
+}
+
+constexpr char kGridHead[] = "name: x\nkind: grid\nfamilies: [lstm]\n";
+
+// A 413-byte alias bomb under `simulation:` was accepted and cost 310 MB,
+// copied into every run's config.
+TEST(SweepSpecTest, AliasBombIsRefusedNamingTheLine) {
+  std::string yaml = std::string(kGridHead) + "grid: {params: [1e5], tokens: [1e6]}\nsimulation:\n";
+  yaml += "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    yaml += "  a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) yaml += std::string(k ? ", " : "") + "*a" + std::to_string(i - 1);
+    yaml += "]\n";
+  }
+  EXPECT_EQ(Message(ParseSweepSpec(yaml)),
+            "spec (line 6): YAML anchors (&name) are not accepted in a sweep file; write the value "
+            "out");
+}
+
+TEST(SweepSpecTest, AnyAnchorOrAliasIsRefused) {
+  EXPECT_NE(
+      Message(ParseSweepSpec(std::string(kGridHead) + "grid: {params: &p [1e5], tokens: [1e6]}\n"))
+          .find("spec (line 4): YAML anchors"),
+      std::string::npos);
+  // An alias to an undefined anchor is a syntax error; any alias is refused.
+  const std::string m = Message(ParseSweepSpec(std::string(kGridHead) + "grid: *g\n"));
+  EXPECT_TRUE(m.find("line 4") != std::string::npos) << m;
+}
+
+TEST(SweepSpecTest, SecondDocumentIsRefused) {
+  EXPECT_EQ(Message(ParseSweepSpec(std::string(kGridHead) +
+                                   "grid: {params: [1e5], tokens: [1e6]}\n---\nname: y\n")),
+            "spec: more than one YAML document (one sweep per file)");
+}
+
+TEST(SweepSpecTest, FileOverTheSizeLimitIsRefused) {
+  std::string yaml = std::string(kGridHead) + "grid: {params: [1e5], tokens: [1e6]}\n#";
+  yaml += std::string(kMaxSweepFileBytes, 'x');
+  EXPECT_EQ(
+      Message(ParseSweepSpec(yaml))
+          .rfind("spec: " + std::to_string(yaml.size()) + " bytes, more than the limit of 1048576",
+                 0),
+      0u);
+}
+
+TEST(SweepSpecTest, TextThatCannotBeStoredIsRefused) {
+  EXPECT_EQ(Message(ParseSweepSpec(std::string(kGridHead) + "# caf\xe9\n")),
+            "spec (line 4): not valid UTF-8 (byte 41)");
+  // "\0" is a YAML escape for NUL: PostgreSQL text cannot hold it.
+  EXPECT_NE(Message(ParseSweepSpec("name: \"a\\0b\"\nkind: grid\nfamilies: [lstm]\n"
+                                   "grid: {params: [1e5], tokens: [1e6]}\n"))
+                .find("name (line 1): must be UTF-8 text without NUL characters"),
+            std::string::npos);
+  // Nor can jsonb (the stored spec) hold a NUL.
+  EXPECT_NE(Message(ParseSweepSpec(std::string(kGridHead) + "grid: {params: [1e5], tokens: [1e6]}\n"
+                                                            "simulation: {fault: \"a\\0\"}\n"))
+                .find("simulation (line 5): strings must be UTF-8 text without NUL characters"),
+            std::string::npos);
+}
+
+// Integers were range-checked only against 9e15, then cast to int: 4294967297
+// became 1.
+TEST(SweepSpecTest, IntegersAreRangeCheckedBeforeTheCast) {
+  const std::string grid = "grid: {params: [1e5], tokens: [1e6]}\n";
+  EXPECT_NE(
+      Message(ParseSweepSpec(std::string(kGridHead) + "model: {context: 4294967297}\n" + grid))
+          .find("model.context (line 4): must be at most 1048576, got 4294967297"),
+      std::string::npos);
+  EXPECT_NE(Message(ParseSweepSpec(std::string(kGridHead) + "priority: 4294967297\n" + grid))
+                .find("priority (line 4): must be at most 1000000"),
+            std::string::npos);
+  EXPECT_NE(Message(ParseSweepSpec(std::string(kGridHead) + "max_attempts: 4294967297\n" + grid))
+                .find("max_attempts (line 4): must be at most 100"),
+            std::string::npos);
+  EXPECT_NE(
+      Message(ParseSweepSpec("name: x\nkind: ladder\nfamilies: [lstm]\n"
+                             "ladder: {min_params: 1e4, max_params: 1e5, steps: 4294967298}\n"))
+          .find("ladder.steps (line 4): must be at most 1000"),
+      std::string::npos);
+  EXPECT_NE(
+      Message(ParseSweepSpec(std::string(kGridHead) + "train: {log_interval_steps: 1e12}\n" + grid))
+          .find("train.log_interval_steps (line 4): must be at most 1000000000"),
+      std::string::npos);
+}
+
+// Seed 1e19 was stored as -2^63.
+TEST(SweepSpecTest, SeedsMustFitExactly) {
+  const std::string grid = "grid: {params: [1e5], tokens: [1e6]}\n";
+  EXPECT_NE(Message(ParseSweepSpec(std::string(kGridHead) + "seeds: [1, 1e19]\n" + grid))
+                .find("seeds[1] (line 4): must be a whole number in [0, 9007199254740992], got "
+                      "'1e19'"),
+            std::string::npos);
+  EXPECT_NE(Message(ParseSweepSpec(std::string(kGridHead) + "seeds: [3, 3]\n" + grid))
+                .find("seeds[1] (line 4): repeats seed 3"),
+            std::string::npos);
+  auto ok = ParseSweepSpec(std::string(kGridHead) + "seeds: 9007199254740992\n" + grid);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->seeds, (std::vector<int64_t>{int64_t{1} << 53}));
+}
+
+// grid.tokens: 1e30 planned 0 tokens.
+TEST(SweepSpecTest, SizesAndTokensAreBounded) {
+  EXPECT_NE(
+      Message(ParseSweepSpec(std::string(kGridHead) + "grid: {params: [1e5], tokens: [1e30]}\n"))
+          .find("grid.tokens[0] (line 4): must be at most 1e+15, got 1e30"),
+      std::string::npos);
+  EXPECT_NE(
+      Message(ParseSweepSpec(std::string(kGridHead) + "grid: {params: 1e14, tokens: [1e6]}\n"))
+          .find("grid.params (line 4): must be at most 1e+13"),
+      std::string::npos);
+  EXPECT_NE(Message(ParseSweepSpec("name: x\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: "
+                                   "1e4, max_params: 1e6, steps: 3, tokens_per_param: 1e10}\n"))
+                .find("ladder.tokens_per_param (line 4): times max_params gives 1e+16 tokens"),
+            std::string::npos);
+  EXPECT_NE(Message(ParseSweepSpec("name: x\nkind: data_constrained\nfamilies: [lstm]\n"
+                                   "data_constrained: {unique_tokens: 1e6, epochs: [1, 1e10], "
+                                   "params: [1e5]}\n"))
+                .find("data_constrained.epochs[1] (line 4): times unique_tokens gives 1e+16"),
+            std::string::npos);
+  EXPECT_NE(Message(ParseSweepSpec("name: x\nkind: isoflop\nfamilies: [lstm]\n"
+                                   "isoflop: {budgets: [1e18], sizes: 1e9}\n"))
+                .find("isoflop.sizes (line 4): must be at most 1000000"),
+            std::string::npos);
+  EXPECT_NE(Message(ParseSweepSpec(std::string(kGridHead) +
+                                   "train: {learning_rate: {scale: 1e308, family_scale: {lstm: "
+                                   "1e308}}}\ngrid: {params: [1e5], tokens: [1e6]}\n"))
+                .find("train.learning_rate.scale (line 4): must be at most 1e+06"),
+            std::string::npos);
+}
+
+TEST(SweepSpecTest, ManyErrorsGiveAShortMessage) {
+  std::string yaml = std::string(kGridHead) + "grid: {params: [1e5], tokens: [";
+  for (int i = 0; i < 1000; ++i) yaml += (i ? ", " : "") + std::string("x") + std::string(500, 'y');
+  yaml += "]}\n";
+  const std::string m = Message(ParseSweepSpec(yaml));
+  EXPECT_LT(m.size(), 3000u);
+  EXPECT_NE(m.find("grid.tokens[0] (line 4): must be a number, got 'xyyyy"), std::string::npos);
+  EXPECT_NE(m.find("; and 980 more"), std::string::npos) << m;
+}
+
+TEST(SweepSpecTest, SimulationNestingIsBounded) {
+  std::string deep = "1";
+  for (int i = 0; i < 40; ++i) deep = "[" + deep + "]";
+  EXPECT_NE(Message(ParseSweepSpec(std::string(kGridHead) +
+                                   "grid: {params: [1e5], tokens: [1e6]}\nsimulation: {x: " + deep +
+                                   "}\n"))
+                .find("simulation (line 5): nests deeper than 32 levels"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ladder
