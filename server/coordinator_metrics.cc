@@ -1,6 +1,7 @@
 #include "server/coordinator_metrics.h"
 
 #include <chrono>
+#include <cstdlib>
 
 #include "common/grpc_status.h"
 
@@ -77,7 +78,23 @@ std::string BoundedReason(const std::string& r) {
   return kKnown.count(r) ? r : "other";
 }
 
-CoordinatorMetrics::CoordinatorMetrics()
+std::set<std::string> SweepsWithSeries(const SchedulingSnapshot& snapshot, int ended_kept) {
+  std::map<int64_t, bool> live;  // sweep id -> has a queued, leased or running run
+  std::map<int64_t, std::string> names;
+  for (const auto& r : snapshot.runs_by_sweep) {
+    const int64_t id = std::strtoll(r.sweep.c_str(), nullptr, 10);
+    names[id] = r.sweep;
+    live[id] |= r.count > 0 && (r.state == "queued" || r.state == "leased" || r.state == "running");
+  }
+  std::set<std::string> kept;
+  int ended = 0;
+  for (auto it = live.rbegin(); it != live.rend(); ++it) {  // newest first
+    if (it->second || ended++ < ended_kept) kept.insert(names[it->first]);
+  }
+  return kept;
+}
+
+CoordinatorMetrics::CoordinatorMetrics(int ended_sweeps_kept)
     : registry_(std::make_shared<prometheus::Registry>()),
       rpc_seconds_(BuildHistogram()
                        .Name("ladder_rpc_duration_seconds")
@@ -135,7 +152,8 @@ CoordinatorMetrics::CoordinatorMetrics()
           BuildGauge()
               .Name("ladder_prediction_target_flops")
               .Help("The target compute (FLOPs) that ladder_predicted_loss refers to")
-              .Register(*registry_)) {
+              .Register(*registry_)),
+      ended_sweeps_kept_(ended_sweeps_kept) {
   // Make the bounded counters visible from the first scrape.
   leases_.Add({{"granted", "true"}});
   leases_.Add({{"granted", "false"}});
@@ -173,8 +191,22 @@ void CoordinatorMetrics::Update(const SchedulingSnapshot& s) {
     }
     live = std::move(now);
   };
+  ++updates_;
+  const std::set<std::string> kept = SweepsWithSeries(s, ended_sweeps_kept_);
+  // Fit series set before the previous Update began were set before this
+  // snapshot was read, so a sweep missing from `kept` is truly ended (or
+  // gone), not too new to be listed.
+  for (auto it = fit_series_.begin(); it != fit_series_.end();) {
+    if (kept.count(it->first) || it->second.set_at_update + 2 > updates_) {
+      ++it;
+      continue;
+    }
+    for (auto [family, gauge] : it->second.gauges) family->Remove(gauge);
+    it = fit_series_.erase(it);
+  }
   std::set<prometheus::Gauge*> runs, tps, fps, workers;
   for (const auto& r : s.runs_by_sweep) {
+    if (!kept.count(r.sweep)) continue;
     auto& g = runs_.Add({{"sweep", r.sweep}, {"state", r.state}});
     g.Set(r.count);
     runs.insert(&g);
@@ -201,18 +233,33 @@ void CoordinatorMetrics::Update(const SchedulingSnapshot& s) {
   replace(run_flops_per_second_, live_running_fps_, fps);
 }
 
+void CoordinatorMetrics::NoteFitSeries(const std::string& sweep,
+                                       prometheus::Family<prometheus::Gauge>* family,
+                                       prometheus::Gauge* gauge) {
+  FitSeries& f = fit_series_[sweep];
+  f.gauges.insert({family, gauge});
+  f.set_at_update = updates_;
+}
+
 void CoordinatorMetrics::SetFitParameter(const std::string& sweep, const std::string& family,
                                          const std::string& form, const std::string& parameter,
                                          double value) {
-  fit_parameter_
-      .Add({{"sweep", sweep}, {"family", family}, {"form", form}, {"parameter", parameter}})
-      .Set(value);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& g = fit_parameter_.Add(
+      {{"sweep", sweep}, {"family", family}, {"form", form}, {"parameter", parameter}});
+  g.Set(value);
+  NoteFitSeries(sweep, &fit_parameter_, &g);
 }
 
 void CoordinatorMetrics::SetPredictedLoss(const std::string& sweep, const std::string& family,
                                           double compute, double loss) {
-  predicted_loss_.Add({{"sweep", sweep}, {"family", family}}).Set(loss);
-  predicted_at_compute_.Add({{"sweep", sweep}}).Set(compute);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& l = predicted_loss_.Add({{"sweep", sweep}, {"family", family}});
+  l.Set(loss);
+  NoteFitSeries(sweep, &predicted_loss_, &l);
+  auto& c = predicted_at_compute_.Add({{"sweep", sweep}});
+  c.Set(compute);
+  NoteFitSeries(sweep, &predicted_at_compute_, &c);
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

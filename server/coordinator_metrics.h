@@ -4,6 +4,15 @@
 // (sweep labels only for active or recently finished sweeps, run labels only
 // for running runs, reasons from a fixed list).
 //
+// Per-sweep series (ladder_runs, ladder_fit_parameter, ladder_predicted_loss,
+// ladder_prediction_target_flops) are exported for the sweeps the latest
+// snapshot lists (active, or ended within its window) that are active or
+// among the `ended_sweeps_kept` most recent ended ones (by id); the others'
+// series are removed, so a stream of finished or imported sweeps cannot grow
+// /metrics without bound. A sweep's final fits stay visible until that many
+// newer sweeps have ended (or the snapshot's window passes), so a scrape
+// sees them; Prometheus keeps their history.
+//
 // Thread-safe.
 #pragma once
 
@@ -14,11 +23,13 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ladder {
@@ -43,7 +54,8 @@ struct SchedulingSnapshot {
 
 class CoordinatorMetrics {
  public:
-  CoordinatorMetrics();
+  static constexpr int kEndedSweepsKept = 8;
+  explicit CoordinatorMetrics(int ended_sweeps_kept = kEndedSweepsKept);
 
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
 
@@ -52,9 +64,14 @@ class CoordinatorMetrics {
   void CountAttemptEnded(const std::string& outcome, const std::string& reason);
   void CountLeasesExpired(double n);
   void ObserveRefit(double seconds, const std::string& status);
-  // Gauges from a fresh snapshot; label sets absent from it are removed.
+  // Gauges from a fresh snapshot; label sets absent from it are removed, and
+  // so are the per-sweep series of sweeps it does not keep (see above).
+  // Called from one thread (the scheduler's maintenance loop), each call
+  // with a snapshot read after the previous call returned.
   void Update(const SchedulingSnapshot& snapshot);
-  // Fitted parameters and predictions (set by the refit loop).
+  // Fitted parameters and predictions (set by the refit loop). A sweep's fit
+  // series are removed by the first Update whose snapshot was surely read
+  // after they were set and does not keep the sweep.
   void SetFitParameter(const std::string& sweep, const std::string& family, const std::string& form,
                        const std::string& parameter, double value);
   void SetPredictedLoss(const std::string& sweep, const std::string& family, double compute,
@@ -81,9 +98,27 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Gauge>& predicted_loss_;
   prometheus::Family<prometheus::Gauge>& predicted_at_compute_;
 
+  const int ended_sweeps_kept_;
+
+  // A sweep's fit series: (family, gauge) pairs, and the number of Updates
+  // begun when they were last set.
+  struct FitSeries {
+    std::set<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>> gauges;
+    uint64_t set_at_update = 0;
+  };
+  void NoteFitSeries(const std::string& sweep, prometheus::Family<prometheus::Gauge>* family,
+                     prometheus::Gauge* gauge);  // requires mu_
+
   std::mutex mu_;  // guards the label sets below (for removal of stale ones)
   std::set<prometheus::Gauge*> live_runs_, live_running_tps_, live_running_fps_, live_workers_;
+  std::map<std::string, FitSeries> fit_series_;  // by sweep id
+  uint64_t updates_ = 0;                         // Updates begun
 };
+
+// The sweeps of `snapshot` whose per-sweep series are kept: every sweep with
+// a queued, leased or running run, and the `ended_kept` highest-numbered
+// others.
+std::set<std::string> SweepsWithSeries(const SchedulingSnapshot& snapshot, int ended_kept);
 
 // Loss-of-attempt reasons are copied to a label only if they are one of
 // these; anything else becomes "other" (bounded label sets).

@@ -248,11 +248,49 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const std::string& spec_yaml,
 }
 
 absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
+  // Every value is checked against the range its column holds (bigint for
+  // params, tokens and unique_tokens, after rounding; finite float8 for the
+  // rest), so a hostile request is refused here, naming the row and field,
+  // and never reaches the database as raw SQL error text.
+  const auto storable = [](const std::string& s) {
+    if (s.find('\0') != std::string::npos) return false;
+    for (size_t i = 0; i < s.size();) {  // strict UTF-8: PostgreSQL text refuses anything else
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x80) {
+        ++i;
+        continue;
+      }
+      const size_t len = c >= 0xC2 && c <= 0xDF   ? 2
+                         : c >= 0xE0 && c <= 0xEF ? 3
+                         : c >= 0xF0 && c <= 0xF4 ? 4
+                                                  : 0;
+      if (len == 0 || i + len > s.size()) return false;
+      for (size_t k = 1; k < len; ++k) {
+        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+      }
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+          (c == 0xF4 && c1 >= 0x90)) {
+        return false;  // overlong, surrogate or past U+10FFFF
+      }
+      i += len;
+    }
+    return true;
+  };
   if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
+  if (req.name().size() > 200 || !storable(req.name())) {
+    return absl::InvalidArgumentError(
+        "name: must be at most 200 bytes of UTF-8 text without NUL characters");
+  }
   if (req.results_size() == 0) return absl::InvalidArgumentError("results: must not be empty");
   if (req.results_size() > kMaxRunsPerSweep) {
     return absl::InvalidArgumentError("results: more than " + std::to_string(kMaxRunsPerSweep));
   }
+  const auto g = [](double v) { return json(v).dump(); };
+  // Largest loss accepted (nats per token; ln(vocab) is about 10 to 20).
+  constexpr double kMaxLoss = 1e6;
+  // Largest FLOPs accepted: 6 x kMaxParams x kMaxTokens is 6e28.
+  constexpr double kMaxFlops = 1e30;
   for (int i = 0; i < req.results_size(); ++i) {
     const auto& r = req.results(i);
     const std::string at = "results[" + std::to_string(i) + "].";
@@ -260,20 +298,39 @@ absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
     if (r.family().empty() || r.family().size() > 64 ||
         r.family().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
             std::string::npos) {
+      const std::string shown = storable(r.family()) && r.family().size() <= 64
+                                    ? r.family()
+                                    : "(" + std::to_string(r.family().size()) + " bytes)";
       return absl::InvalidArgumentError(
-          at + "family: must be 1-64 characters of [a-z0-9_-.], got '" + r.family() + "'");
+          at + "family: must be 1-64 characters of [a-z0-9_-.], got '" + shown + "'");
     }
     if (!positive(r.params())) return absl::InvalidArgumentError(at + "params: must be positive");
+    if (r.params() < 1 || r.params() > kMaxParams) {
+      return absl::InvalidArgumentError(at + "params: must be in [1, " + g(kMaxParams) + "], got " +
+                                        g(r.params()));
+    }
     if (!positive(r.tokens())) return absl::InvalidArgumentError(at + "tokens: must be positive");
+    if (r.tokens() < 1 || r.tokens() > kMaxTokens) {
+      return absl::InvalidArgumentError(at + "tokens: must be in [1, " + g(kMaxTokens) + "], got " +
+                                        g(r.tokens()));
+    }
     if (!positive(r.final_loss()))
       return absl::InvalidArgumentError(at + "final_loss: must be positive");
+    if (r.final_loss() > kMaxLoss) {
+      return absl::InvalidArgumentError(at + "final_loss: must be at most " + g(kMaxLoss) +
+                                        ", got " + g(r.final_loss()));
+    }
     if (!std::isfinite(r.flops()) || r.flops() < 0) {
       return absl::InvalidArgumentError(at + "flops: must not be negative (0 = 6ND)");
     }
+    if (r.flops() > kMaxFlops) {
+      return absl::InvalidArgumentError(at + "flops: must be at most " + g(kMaxFlops) + ", got " +
+                                        g(r.flops()));
+    }
     if (!std::isfinite(r.unique_tokens()) || r.unique_tokens() < 0 ||
-        r.unique_tokens() > r.tokens()) {
+        r.unique_tokens() > r.tokens() || (r.unique_tokens() > 0 && r.unique_tokens() < 1)) {
       return absl::InvalidArgumentError(at +
-                                        "unique_tokens: must be in [0, tokens] (0 = all fresh)");
+                                        "unique_tokens: must be 0 (all fresh) or in [1, tokens]");
     }
   }
   return absl::OkStatus();
@@ -284,8 +341,15 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateImportedSweep(const v1::ImportResult
   json rows = json::array();
   for (int i = 0; i < req.results_size(); ++i) {
     const auto& r = req.results(i);
-    if (std::find(families.begin(), families.end(), r.family()) == families.end())
+    if (std::find(families.begin(), families.end(), r.family()) == families.end()) {
+      if (static_cast<int>(families.size()) == kMaxFamiliesPerSweep) {
+        return absl::InvalidArgumentError(
+            "results[" + std::to_string(i) + "].family: '" + r.family() + "' would be family " +
+            std::to_string(kMaxFamiliesPerSweep + 1) + " of the import; a sweep holds at most " +
+            std::to_string(kMaxFamiliesPerSweep) + " families");
+      }
       families.push_back(r.family());
+    }
     const double six_nd = 6.0 * r.params() * r.tokens();
     const double flops = r.flops() > 0 ? r.flops() : six_nd;
     json result = {{"family", r.family()},         {"params", r.params()},

@@ -17,6 +17,12 @@
 
 namespace ladder::store {
 
+// The most families one sweep may hold. A planned sweep has at most one per
+// model family (transformer, lstm); an import's family names are free-form,
+// and each family costs a fit per form at every refit and gauges on
+// /metrics, so an import of thousands of one-run families is refused.
+constexpr int kMaxFamiliesPerSweep = 16;
+
 class SweepStore {
  public:
   explicit SweepStore(PgPool* pool) : pool_(pool) {}
@@ -27,7 +33,9 @@ class SweepStore {
 
   // Stores results trained elsewhere as a finished sweep of kind "imported"
   // whose runs are all succeeded (and marked trainer "imported"). The
-  // request must be validated already (ValidateImport).
+  // request must be validated already (ValidateImport). INVALID_ARGUMENT
+  // naming results[i].family, nothing stored, when the results hold more
+  // than kMaxFamiliesPerSweep families.
   absl::StatusOr<v1::Sweep> CreateImportedSweep(const v1::ImportResultsRequest& request);
 
   // NOT_FOUND if there is no such sweep.
