@@ -29,6 +29,7 @@
 #include "server/store/token_store.h"
 #include "server/store/worker_store.h"
 #include "server/sweep_manager.h"
+#include "server/watch_hub.h"
 
 namespace ladder {
 namespace {
@@ -131,10 +132,14 @@ absl::Status Coordinator::Start() {
     if (outcome == "succeeded") refit_loop_->Schedule(end.sweep_id);
   });
 
-  sweeps_service_ =
-      std::make_unique<SweepsService>(sweep_manager_.get(), options_.watch_poll_interval);
+  WatchHub::Options watch;
+  watch.poll_interval = options_.watch_poll_interval;
+  watch.max_per_client = options_.max_watch_streams_per_client;
+  watch.max_total = options_.max_watch_streams;
+  watch_hub_ = std::make_unique<WatchHub>(sweep_store_.get(), watch);
+  sweeps_service_ = std::make_unique<SweepsService>(sweep_manager_.get(), watch_hub_.get());
   sweeps_service_->SetOnImported([this](int64_t sweep_id) { refit_loop_->Schedule(sweep_id); });
-  sweeps_service_->SetAddFits([this](int64_t sweep_id, SweepWatch* watch, v1::SweepEvent* event) {
+  watch_hub_->SetAddFits([this](int64_t sweep_id, SweepWatch* watch, v1::SweepEvent* event) {
     auto fits = fit_queries_->FitsAfter(sweep_id, watch->last_fit_id);
     if (!fits.ok()) return;
     for (auto& f : *fits) {
@@ -181,12 +186,15 @@ absl::Status Coordinator::Start() {
   }
   scheduler_->Start();
   refit_loop_->Start();
+  watch_hub_->Start();
   LOG_INFO << "serving ladder.v1 on port " << port_;
   return absl::OkStatus();
 }
 
 void Coordinator::Shutdown(std::chrono::milliseconds grace) {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
+  // After the server: its Shutdown cancelled the watch streams still open.
+  if (watch_hub_) watch_hub_->Stop();
   if (scheduler_) scheduler_->Stop();
   if (refit_loop_) refit_loop_->Stop();
   if (metrics_server_) metrics_server_->Stop();

@@ -35,6 +35,7 @@ class FitQueries;
 class FitsService;
 class RefitLoop;
 class MetricsHttpServer;
+class WatchHub;
 namespace store {
 class StatsStore;
 class TokenStore;
@@ -86,6 +87,7 @@ class Coordinator {
   std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::unique_ptr<SweepManager> sweep_manager_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<WatchHub> watch_hub_;  // outlives server_, which it serves
   std::unique_ptr<SweepsService> sweeps_service_;
   std::unique_ptr<RunsService> runs_service_;
   std::unique_ptr<WorkersService> workers_service_;

@@ -36,6 +36,12 @@ absl::Status CoordinatorOptions::Validate() const {
     return bad("--retry-backoff-ms: must be >= 0 and at most --max-retry-backoff-ms");
   }
   if (watch_poll_interval.count() < 10) return bad("--watch-poll-interval-ms: must be at least 10");
+  if (max_watch_streams < 1 || max_watch_streams > 100000)
+    return bad("--max-watch-streams: must be in [1, 100000]");
+  if (max_watch_streams_per_client < 1 || max_watch_streams_per_client > max_watch_streams) {
+    return bad(
+        "--max-watch-streams-per-client: must be at least 1 and at most --max-watch-streams");
+  }
   if (insecure_plaintext && !IsLoopbackAddress(listen)) {
     return bad("--insecure-plaintext: refused for non-loopback address '" + listen +
                "'; plaintext is allowed only on 127.0.0.1/::1/localhost");
@@ -71,7 +77,9 @@ std::string CoordinatorOptions::Describe() const {
     << " worker_gone_after_ms=" << worker_gone_after.count()
     << " retry_backoff_ms=" << retry_backoff.count()
     << " max_retry_backoff_ms=" << max_retry_backoff.count()
-    << " watch_poll_interval_ms=" << watch_poll_interval.count() << " transport="
+    << " watch_poll_interval_ms=" << watch_poll_interval.count()
+    << " max_watch_streams_per_client=" << max_watch_streams_per_client
+    << " max_watch_streams=" << max_watch_streams << " transport="
     << (insecure_plaintext ? "plaintext(loopback)"
                            : "tls cert=" + tls_cert + " client_ca=" + tls_client_ca)
     << " refit_debounce_ms=" << refit_debounce.count() << " fit_threads=" << fit_threads

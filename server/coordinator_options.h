@@ -16,7 +16,8 @@ struct CoordinatorOptions {
   // LADDER_DATABASE_URL. Never printed with its password.
   std::string database_url;
   int db_pool_size = 8;
-  // gRPC server threads (sync server: one per in-flight call, watch streams included).
+  // gRPC server threads (sync server: one per in-flight call). Watch
+  // streams do not use them (they are served by one watch thread).
   int rpc_threads = 32;
   // Lease lifetime without a heartbeat or progress report.
   std::chrono::milliseconds lease_ttl{30000};
@@ -31,6 +32,10 @@ struct CoordinatorOptions {
   std::chrono::milliseconds max_retry_backoff{60000};
   // How often a WatchSweep stream polls for changes.
   std::chrono::milliseconds watch_poll_interval{500};
+  // Open WatchSweep streams allowed per client (bearer token, or peer host
+  // without a token) and in all; more are refused with RESOURCE_EXHAUSTED.
+  int max_watch_streams_per_client = 8;
+  int max_watch_streams = 256;
   // Serve without TLS. Allowed only when `listen` is a loopback address.
   bool insecure_plaintext = false;
   // TLS: PEM files of the server's certificate chain and key, and of the CA

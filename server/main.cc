@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--watch-poll-interval-ms", watch, "watch stream poll period")
       ->capture_default_str();
+  app.add_option("--max-watch-streams-per-client", o.max_watch_streams_per_client,
+                 "open watch streams per token (or per host without one)")
+      ->capture_default_str();
+  app.add_option("--max-watch-streams", o.max_watch_streams, "open watch streams in all")
+      ->capture_default_str();
   app.add_flag("--insecure-plaintext", o.insecure_plaintext,
                "serve without TLS (loopback addresses only)");
   app.add_option("--tls-cert", o.tls_cert, "server certificate chain (PEM)");

@@ -1,7 +1,5 @@
 #include "server/service/sweeps_service.h"
 
-#include <thread>
-
 #include "common/grpc_status.h"
 #include "common/logging.h"
 
@@ -50,31 +48,9 @@ grpc::Status SweepsService::CancelSweep(grpc::ServerContext*, const v1::CancelSw
   return grpc::Status::OK;
 }
 
-grpc::Status SweepsService::WatchSweep(grpc::ServerContext* ctx, const v1::WatchSweepRequest* req,
-                                       grpc::ServerWriter<v1::SweepEvent>* writer) {
-  SweepWatch watch(manager_->store(), req->sweep_id());
-  int failures = 0;
-  while (!ctx->IsCancelled()) {
-    v1::SweepEvent event;
-    bool has_event = false;
-    absl::Status st = watch.Poll(&event, &has_event);
-    if (!st.ok()) {
-      // NOT_FOUND and the like end the stream; a database hiccup is retried
-      // a few times before the watcher is told to reconnect.
-      if (st.code() != absl::StatusCode::kUnavailable || ++failures > 20) return ToGrpcStatus(st);
-    } else {
-      failures = 0;
-      if (add_fits_) {
-        const int before = event.fits_size();
-        add_fits_(req->sweep_id(), &watch, &event);
-        if (event.fits_size() > before) has_event = true;
-      }
-      if (has_event && !writer->Write(event)) return grpc::Status::OK;  // client went away
-      if (watch.ended()) return grpc::Status::OK;
-    }
-    std::this_thread::sleep_for(watch_poll_);
-  }
-  return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled by the client");
+grpc::ServerWriteReactor<v1::SweepEvent>* SweepsService::WatchSweep(
+    grpc::CallbackServerContext* ctx, const v1::WatchSweepRequest* req) {
+  return watch_hub_->Open(ctx, req->sweep_id());
 }
 
 }  // namespace ladder

@@ -2,23 +2,21 @@
 // handler; errors are converted by ToGrpcStatus.
 #pragma once
 
-#include <chrono>
 #include <functional>
 
 #include "ladder/v1/ladder.grpc.pb.h"
 #include "server/sweep_manager.h"
+#include "server/watch_hub.h"
 
 namespace ladder {
 
-class SweepsService final : public v1::Sweeps::Service {
+// WatchSweep is a callback-API method served by a WatchHub, so open watch
+// streams hold no thread of the server's sync pool; the other methods are
+// synchronous.
+class SweepsService final : public v1::Sweeps::WithCallbackMethod_WatchSweep<v1::Sweeps::Service> {
  public:
-  // `add_fits` (optional) appends fits stored since watch->last_fit_id to a
-  // watch event, so watchers see new fits as they land.
-  using AddFitsFn = std::function<void(int64_t sweep_id, SweepWatch* watch, v1::SweepEvent* event)>;
-
-  SweepsService(SweepManager* manager, std::chrono::milliseconds watch_poll)
-      : manager_(manager), watch_poll_(watch_poll) {}
-  void SetAddFits(AddFitsFn fn) { add_fits_ = std::move(fn); }
+  SweepsService(SweepManager* manager, WatchHub* watch_hub)
+      : manager_(manager), watch_hub_(watch_hub) {}
 
   grpc::Status CreateSweep(grpc::ServerContext*, const v1::CreateSweepRequest*,
                            v1::CreateSweepResponse*) override;
@@ -27,8 +25,8 @@ class SweepsService final : public v1::Sweeps::Service {
                           v1::ListSweepsResponse*) override;
   grpc::Status CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest*,
                            v1::Sweep*) override;
-  grpc::Status WatchSweep(grpc::ServerContext*, const v1::WatchSweepRequest*,
-                          grpc::ServerWriter<v1::SweepEvent>*) override;
+  grpc::ServerWriteReactor<v1::SweepEvent>* WatchSweep(grpc::CallbackServerContext*,
+                                                       const v1::WatchSweepRequest*) override;
   grpc::Status ImportResults(grpc::ServerContext*, const v1::ImportResultsRequest*,
                              v1::Sweep*) override;
 
@@ -37,8 +35,7 @@ class SweepsService final : public v1::Sweeps::Service {
 
  private:
   SweepManager* manager_;
-  const std::chrono::milliseconds watch_poll_;
-  AddFitsFn add_fits_;
+  WatchHub* watch_hub_;
   std::function<void(int64_t)> on_imported_;
 };
 
