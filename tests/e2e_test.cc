@@ -10,6 +10,7 @@
 
 #include "tests/testing/local_stack.h"
 #include "tests/testing/test_database.h"
+#include "tests/testing/test_env.h"
 
 namespace ladder {
 namespace {
@@ -317,6 +318,85 @@ TEST_F(EndToEndTest, ImportedCsvIsFittedLikeAnyOtherSweep) {
       stack.Cli({"import", WriteFile(stack.dir(), "bad.csv", "family,params,tokens\nlstm,1,2\n")});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("missing column 'loss'"), std::string::npos) << bad.err;
+}
+
+// ---------------------------------------------------------------- real numbers, hostile input
+
+// A ladder-sim (SIMULATED) run of 3e9 tokens, past 2^31: every progress
+// report reaches the database, so the whole curve is kept.
+TEST_F(EndToEndTest, ARunPast2To31TokensKeepsItsWholeCurve) {
+  LocalStack stack(db_.url());
+  stack.StartWorker("w1", 1);
+  const int64_t sweep = Submit(stack,
+                               "name: big\nkind: grid\nfamilies: [lstm]\nmax_attempts: 1\n"
+                               "train: {batch_tokens: 1048576, log_interval_steps: 1}\n"
+                               "grid: {params: [3e4], tokens: [3e9]}\n"
+                               "simulation: {seconds: 2.0}\n");
+  CliResult watch = stack.Cli({"watch", std::to_string(sweep)});
+  ASSERT_EQ(watch.exit_code, 0) << watch.out << watch.err;
+  const int64_t tokens = std::stoll(db_.Query("SELECT tokens FROM runs"));
+  ASSERT_GE(tokens, int64_t{3'000'000'000});
+  EXPECT_EQ(db_.Query("SELECT tokens_done FROM runs"), std::to_string(tokens));
+  // Points on both sides of 2^31, the last at the run's end, none missing:
+  // the sim reports every log_every-th step, so steps are evenly spaced.
+  EXPECT_EQ(db_.Query("SELECT max(tokens) FROM curve_points"), std::to_string(tokens));
+  EXPECT_EQ(db_.Query("SELECT count(*) > 0 FROM curve_points WHERE tokens > 2147483648"), "t");
+  EXPECT_EQ(db_.Query("SELECT count(*) > 0 FROM curve_points WHERE tokens < 2147483648"), "t");
+  const int points = std::stoi(db_.Query("SELECT count(*) FROM curve_points"));
+  EXPECT_EQ(db_.Query("SELECT curve_points FROM runs"), std::to_string(points));
+  const int64_t first = std::stoll(db_.Query("SELECT min(step) FROM curve_points"));
+  const int64_t last = std::stoll(db_.Query("SELECT max(step) FROM curve_points"));
+  const int64_t interior = std::stoll(db_.Query("SELECT count(*) FROM curve_points WHERE step % " +
+                                                std::to_string(first) + " = 0"));
+  EXPECT_EQ(interior + (last % first == 0 ? 0 : 1), points) << "a gap in the curve";
+  EXPECT_EQ(last / first, interior) << "a gap in the curve";
+}
+
+// The hostile trainer (tests/testing/hostile_trainer.py, SIMULATED) sends one
+// bad value through a real worker to a real coordinator.
+class HostileTrainerTest : public EndToEndTest {
+ protected:
+  void RunWith(const std::string& mode) {
+    LocalStack stack(db_.url());
+    stack.StartWorker("w1", 1, testing::SourceDir() + "/tests/testing/hostile_trainer.py",
+                      {"--trainer-arg=--mode=" + mode});
+    const int64_t sweep = Submit(stack,
+                                 "name: hostile\nkind: grid\nfamilies: [lstm]\nmax_attempts: 1\n"
+                                 "grid: {params: [3e4], tokens: [409600]}\n");
+    watch_ = stack.Cli({"watch", std::to_string(sweep)});
+    worker_log_ = stack.WorkerLog(0);
+  }
+  CliResult watch_;
+  std::string worker_log_;
+};
+
+TEST_F(HostileTrainerTest, ANulCharacterInTheResultIsStoredNotLost) {
+  RunWith("nul-device");
+  EXPECT_EQ(watch_.exit_code, 0) << watch_.out << watch_.err << worker_log_;
+  EXPECT_EQ(db_.Query("SELECT state || ':' || final_eval_loss FROM runs"), "succeeded:3");
+  EXPECT_EQ(db_.Query("SELECT device FROM runs"),
+            "cpu\xEF\xBF\xBD"
+            "evil");
+}
+
+TEST_F(HostileTrainerTest, AnImplausibleLossFailsTheAttemptNamingTheField) {
+  RunWith("huge-loss");
+  EXPECT_EQ(watch_.exit_code, 1) << watch_.out << watch_.err;
+  EXPECT_EQ(db_.Query("SELECT state || ':' || (final_eval_loss IS NULL) FROM runs"), "failed:true");
+  EXPECT_EQ(db_.Query("SELECT reason FROM attempts"), "bad_result")
+      << "failed at once with the reason, not left to expire";
+  const std::string error = db_.Query("SELECT last_error FROM runs");
+  EXPECT_NE(error.find("result_json.final_eval_loss"), std::string::npos) << error;
+}
+
+TEST_F(HostileTrainerTest, AnOutOfRangeNumberInATrainerLineFailsOnlyThatAttempt) {
+  RunWith("bad-flops");
+  EXPECT_EQ(watch_.exit_code, 1) << watch_.out << watch_.err;
+  EXPECT_EQ(db_.Query("SELECT reason FROM attempts"), "protocol_error") << worker_log_;
+  const std::string error = db_.Query("SELECT last_error FROM runs");
+  EXPECT_NE(error.find("line 2"), std::string::npos) << "the progress line is at fault: " << error;
+  EXPECT_EQ(error.find("missing field"), std::string::npos) << error;
+  EXPECT_EQ(worker_log_.find("terminate called"), std::string::npos) << worker_log_;
 }
 
 }  // namespace

@@ -526,13 +526,42 @@ void AttemptSupervisor::SendOutcome() {
           self->outcome_in_flight_ = false;
           if (self->metrics_ != nullptr) self->metrics_->CountRpcError("CompleteAttempt", status);
           if (self->phase_ == Phase::kDone) return;
-          if (!status.ok()) return self->OnReportFailed(status, "CompleteAttempt");
+          if (!status.ok()) return self->OnCompleteRefused(status);
           LOG_INFO << self->name_ << ": result recorded"
                    << (response.already_recorded() ? " (already recorded)" : "");
           if (!self->options_.keep_run_files) self->CleanRunDir();
           self->Finish();
         });
   }
+}
+
+// A result the coordinator would not store must not be lost silently (the
+// run would sit 'running' until its lease expired): a result it judged bad
+// (INVALID_ARGUMENT) or one it kept failing to store (INTERNAL, UNKNOWN,
+// ... after kCompleteTries tries) fails the attempt with the reason, so the
+// coordinator retries the run at once and says why.
+void AttemptSupervisor::OnCompleteRefused(const grpc::Status& status) {
+  if (IsRetryable(status) || LeaseGone(status) ||
+      status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+      status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    return OnReportFailed(status, "CompleteAttempt");
+  }
+  const bool bad_result = status.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+  if (!bad_result && ++complete_refusals_ < kCompleteTries && !abandoned_ && !revoked_) {
+    const milliseconds delay = report_backoff_.Next();
+    LOG_WARN << name_ << ": CompleteAttempt failed (" << DescribeStatus(status) << "); retrying in "
+             << FormatDuration(delay);
+    report_timer_.expires_after(delay);
+    report_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->SendOutcome();
+    });
+    return;
+  }
+  LOG_ERROR << name_ << ": coordinator did not store the result (" << DescribeStatus(status)
+            << "); failing the attempt instead";
+  outcome_failure_ = Failure{bad_result ? "bad_result" : "internal",
+                             "the coordinator did not store the result: " + DescribeStatus(status)};
+  SendOutcome();
 }
 
 void AttemptSupervisor::OnReportFailed(const grpc::Status& status, const char* what) {

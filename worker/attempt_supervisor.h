@@ -100,6 +100,7 @@ class AttemptSupervisor : public std::enable_shared_from_this<AttemptSupervisor>
   void FlushProgress();
   void SendOutcome();
   void OnReportFailed(const grpc::Status& status, const char* what);
+  void OnCompleteRefused(const grpc::Status& status);
   void Finish();
 
   // Metrics: the trainer's series go when it exits; buffered points are
@@ -157,6 +158,10 @@ class AttemptSupervisor : public std::enable_shared_from_this<AttemptSupervisor>
   bool outcome_in_flight_ = false;
   bool outcome_decided_ = false;
   Backoff report_backoff_;
+  // CompleteAttempt refusals that are not the lease's end: after
+  // kCompleteTries the attempt is failed with the reason instead.
+  static constexpr int kCompleteTries = 5;
+  int complete_refusals_ = 0;
   Backoff progress_backoff_;
 
   boost::asio::steady_timer silence_timer_;

@@ -253,15 +253,27 @@ TEST_F(WorkerDaemonTest, CompletionIsRetriedAfterUnavailable) {
   EXPECT_EQ(a.complete_calls, 4);
 }
 
-TEST_F(WorkerDaemonTest, ARefusedCompletionIsNotRetried) {
+TEST_F(WorkerDaemonTest, ARefusedCompletionFailsTheAttemptWithTheReason) {
   agent_.FailNextCompletes(1, grpc::StatusCode::INVALID_ARGUMENT);
   agent_.AddRun(1, SimConfigJson(SimRun{}));
   agent_.AddRun(2, SimConfigJson(SimRun{}));
   WorkerHarness worker(agent_, LADDER_SIM_PATH);
   Finished(2);  // the worker moved on
   const auto a = agent_.AttemptOfRun(1).value();
-  EXPECT_EQ(a.complete_calls, 1);
+  EXPECT_EQ(a.complete_calls, 1) << "a result judged bad is not sent again";
   EXPECT_TRUE(a.result_json.empty());
+  EXPECT_EQ(a.fail_reason, "bad_result") << "not left to expire silently";
+  EXPECT_NE(a.fail_message.find("INVALID_ARGUMENT"), std::string::npos) << a.fail_message;
+}
+
+TEST_F(WorkerDaemonTest, AResultTheCoordinatorCannotStoreIsRetriedThenFailedWithTheReason) {
+  agent_.FailNextCompletes(100, grpc::StatusCode::INTERNAL);
+  agent_.AddRun(1, SimConfigJson(SimRun{}));
+  WorkerHarness worker(agent_, LADDER_SIM_PATH);
+  const auto a = Finished(1);
+  EXPECT_EQ(a.complete_calls, 5);
+  EXPECT_EQ(a.fail_reason, "internal");
+  EXPECT_NE(a.fail_message.find("INTERNAL"), std::string::npos) << a.fail_message;
 }
 
 TEST_F(WorkerDaemonTest, ACrashOnceRunIsRetriedAndResumesFromItsCheckpoint) {

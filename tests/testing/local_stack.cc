@@ -76,6 +76,7 @@ int LocalStack::StartWorker(const std::string& name, int slots, const std::strin
       "--kill-grace=1s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   workers_.push_back(std::make_unique<Subprocess>(argv, log, log));
+  worker_logs_.push_back(log);
   return static_cast<int>(workers_.size()) - 1;
 }
 
@@ -98,6 +99,8 @@ std::string LocalStack::CoordinatorLog() const {
   }
   return all;
 }
+
+std::string LocalStack::WorkerLog(int index) const { return ReadFile(worker_logs_.at(index)); }
 
 CliResult LocalStack::Cli(std::vector<std::string> args, int timeout_s) {
   static int n = 0;

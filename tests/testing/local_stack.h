@@ -43,6 +43,8 @@ class LocalStack {
   const std::string& dir() const { return dir_.path(); }
   // The coordinator's log so far (for assertions on what it logged).
   std::string CoordinatorLog() const;
+  // Worker `index`'s log so far.
+  std::string WorkerLog(int index) const;
 
  private:
   void StartCoordinator(int port);
@@ -54,6 +56,7 @@ class LocalStack {
   int coordinator_starts_ = 0;
   std::unique_ptr<worker::testing::Subprocess> coordinator_;
   std::vector<std::unique_ptr<worker::testing::Subprocess>> workers_;
+  std::vector<std::string> worker_logs_;
 };
 
 }  // namespace ladder::testing
