@@ -286,7 +286,11 @@ absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
   if (req.results_size() > kMaxRunsPerSweep) {
     return absl::InvalidArgumentError("results: more than " + std::to_string(kMaxRunsPerSweep));
   }
-  const auto g = [](double v) { return json(v).dump(); };
+  const auto g = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
   // Largest loss accepted (nats per token; ln(vocab) is about 10 to 20).
   constexpr double kMaxLoss = 1e6;
   // Largest FLOPs accepted: 6 x kMaxParams x kMaxTokens is 6e28.
