@@ -10,7 +10,8 @@
 # The coordinator serves /metrics on the metrics port (default 9400), worker i
 # on that port + i.
 #
-# State (data, certificates, logs, the admin token) lives in
+# State (data, certificates, logs, the admin token, the database password)
+# lives in
 # $LADDER_STATE_DIR (default: .ladder-local in the repository). Programs come
 # from $LADDER_BIN (default: build/bin). Afterwards:
 #   source .ladder-local/env && ladder status
@@ -66,14 +67,42 @@ else
   mkdir -p "$PGDATA"
 fi
 echo "$PGDATA" >"$STATE/run/pgdata"
+# The database role `ladder` (a superuser of this private cluster) logs in
+# with a generated password, over TCP and the Unix socket alike
+# (scram-sha-256): other local users cannot connect. The password lives in
+# $STATE/pg.password and, for libpq (the coordinator, psql), in the password
+# file $STATE/pgpass (both 0600), which $STATE/env exports as PGPASSFILE.
+if [ ! -s "$STATE/pg.password" ]; then
+  (umask 077; head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$STATE/pg.password")
+fi
+PG_PASSWORD=$(cat "$STATE/pg.password")
+(umask 077; echo "127.0.0.1:$PG_PORT:*:ladder:$PG_PASSWORD" >"$STATE/pgpass")
+chmod 600 "$STATE/pg.password" "$STATE/pgpass"
+export PGPASSFILE=$STATE/pgpass
 if [ ! -f "$PGDATA/db/PG_VERSION" ]; then
   echo "up.sh: creating a PostgreSQL cluster in $PGDATA"
-  pg "$PGBIN/initdb -D $PGDATA/db -A trust -U ladder >$PGDATA/initdb.log 2>&1" || { cat "$PGDATA/initdb.log" >&2; exit 1; }
+  # initdb reads the password from a file the server's user can read.
+  if [ "$(id -u)" = 0 ]; then
+    install -o postgres -m 600 "$STATE/pg.password" "$PGDATA/initdb.pw"
+  else
+    install -m 600 "$STATE/pg.password" "$PGDATA/initdb.pw"
+  fi
+  pg "$PGBIN/initdb -D $PGDATA/db --auth-local=scram-sha-256 --auth-host=scram-sha-256 -U ladder --pwfile=$PGDATA/initdb.pw >$PGDATA/initdb.log 2>&1" ||
+    { rm -f "$PGDATA/initdb.pw"; cat "$PGDATA/initdb.log" >&2; exit 1; }
+  rm -f "$PGDATA/initdb.pw"
 fi
 pg "mkdir -p $PGSOCK"
 if ! pg "$PGBIN/pg_ctl -D $PGDATA/db status >/dev/null 2>&1"; then
   pg "$PGBIN/pg_ctl -D $PGDATA/db -w -t 60 -l $PGDATA/server.log -o \"-p $PG_PORT -k $PGSOCK -c listen_addresses=127.0.0.1\" start >/dev/null" ||
     { tail -20 "$PGDATA/server.log" >&2; exit 1; }
+fi
+# A cluster made by an older up.sh trusted every local user: give the role
+# its password, then require it.
+if pg "grep -Eq '^[^#].*[[:space:]]trust[[:space:]]*\$' $PGDATA/db/pg_hba.conf"; then
+  echo "up.sh: this cluster trusted every local user; it now requires the password in $STATE/pg.password"
+  psql "postgresql://ladder@127.0.0.1:$PG_PORT/postgres" -qc "ALTER ROLE ladder PASSWORD '$PG_PASSWORD'" >/dev/null
+  pg "sed -Ei 's/^([^#].*[[:space:]])trust[[:space:]]*\$/\1scram-sha-256/' $PGDATA/db/pg_hba.conf"
+  pg "$PGBIN/pg_ctl -D $PGDATA/db reload >/dev/null"
 fi
 DB_ADMIN="postgresql://ladder@127.0.0.1:$PG_PORT/postgres"
 DB_URL="postgresql://ladder@127.0.0.1:$PG_PORT/ladder"
@@ -113,6 +142,7 @@ export LADDER_COORDINATOR=127.0.0.1:$PORT
 export LADDER_CA=$STATE/certs/ca.pem
 export LADDER_TOKEN=\$(cat $STATE/admin.token)
 export PATH=$BIN:\$PATH
+export PGPASSFILE=$STATE/pgpass
 ENV
 chmod 600 "$STATE/env"
 for _ in $(seq 1 100); do

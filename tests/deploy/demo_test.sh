@@ -4,7 +4,8 @@
 # deploy/local/demo.sh --simulated --no-install --no-build on private ports
 # and a private state directory, then deploy/local/down.sh. Asserts that the
 # sweep succeeded, that fits, predictions, the family comparison and the plot
-# came out, and that down.sh stops every process it started.
+# came out, that the stack's PostgreSQL refuses a connection without its
+# generated password, and that down.sh stops every process it started.
 #   tests/deploy/demo_test.sh BIN_DIR
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -75,6 +76,22 @@ assert len(runs) == 14, len(runs)
 assert all(r["state"] == "RUN_STATE_SUCCEEDED" for r in runs), [r["state"] for r in runs]
 assert all(r["simulated"] for r in runs), "a run not marked simulated"
 ' || fail "runs are not all succeeded and simulated"
+# The stack's PostgreSQL wants the generated password (kept 0600): without
+# it no connection is made, over TCP or the Unix socket, even as the user
+# who started the stack; with the stack's password file (env's PGPASSFILE)
+# it is.
+for f in pg.password pgpass; do
+  [ "$(stat -c %a "$STATE/$f")" = 600 ] || fail "$STATE/$f is not mode 600"
+done
+[ "$(psql -w "postgresql://ladder@127.0.0.1:$pg_port/ladder" -Atc 'SELECT 1')" = 1 ] ||
+  fail "the stack's password file does not let psql in"
+pgsock=$(cat "$STATE/run/pgdata")/sock
+for target in "postgresql://ladder@127.0.0.1:$pg_port/ladder" "host=$pgsock port=$pg_port user=ladder dbname=ladder"; do
+  if env -u PGPASSWORD PGPASSFILE=/dev/null psql -w "$target" -Atc 'SELECT 1' >"$STATE/nopw.out" 2>&1; then
+    fail "PostgreSQL let a connection without the password in ($target)"
+  fi
+  grep -q "password" "$STATE/nopw.out" || fail "refused for another reason: $(cat "$STATE/nopw.out")"
+done
 pids=$(cat "$STATE"/run/*.pid)
 LADDER_STATE_DIR=$STATE "$ROOT/deploy/local/down.sh" --grace 2
 for pid in $pids; do
