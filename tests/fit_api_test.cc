@@ -282,7 +282,7 @@ TEST_F(FitApiTest, FitsAreVersionedAsResultsArriveAndWatchersSeeThem) {
       c.set_result_json(nlohmann::json({{"final_eval_loss", TrueLoss(law, n, tokens)},
                                         {"params_non_embedding", static_cast<int64_t>(n)},
                                         {"tokens", tokens},
-                                        {"flops", 6 * n * tokens},
+                                        {"flops", config["plan"]["flops"]},
                                         {"flops_6n", 6 * n * tokens}})
                             .dump());
       v1::CompleteAttemptResponse cr;
