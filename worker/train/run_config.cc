@@ -5,6 +5,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 namespace ladder::train {
 
@@ -42,7 +44,10 @@ class FieldReader {
   void Int(const char* key, int64_t* out, bool required = false) {
     if (!Present(key, required)) return;
     const json& v = object_.at(key);
-    if (v.is_number_integer()) {
+    if (v.is_number_unsigned() &&
+        v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      Fail(key, "is out of range", v);  // read as int64 it would wrap negative
+    } else if (v.is_number_integer()) {
       *out = v.get<int64_t>();
     } else if (v.is_number_float() && std::isfinite(v.get<double>()) &&
                v.get<double>() == std::floor(v.get<double>()) &&
@@ -96,7 +101,11 @@ class FieldReader {
   // Fails with "PREFIX.KEY <what> (got VALUE)" unless an error is already set.
   void Fail(const char* key, const std::string& what, const json& got) {
     if (!error_->empty()) return;
-    std::string shown = got.dump();
+    // Only scalars are shown: dumping a deeply nested value recurses.
+    std::string shown = got.is_array() ? std::string("an array")
+                        : got.is_object()
+                            ? std::string("an object")
+                            : got.dump(-1, ' ', false, json::error_handler_t::replace);
     if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
     *error_ = prefix_ + key + " " + what + " (got " + shown + ")";
   }
@@ -184,13 +193,20 @@ std::string ValidateTrain(const TrainSettings& t, const model::ModelShape& shape
 bool ParseRunConfig(const std::string& text, RunConfig* config, TrainError* error) {
   auto fail = [&](const std::string& message) {
     error->kind = ErrorKind::kBadConfig;
-    error->message = message;
+    // Bounded and ASCII: it is printed in the `error` event, whose JSON
+    // encoder refuses invalid UTF-8 (and a cut may split a character).
+    error->message.clear();
+    for (char c : message.substr(0, 500)) {
+      const auto u = static_cast<unsigned char>(c);
+      error->message += (u < 0x20 || u >= 0x7f) ? '?' : c;
+    }
     return false;
   };
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, or out_of_range for a number no double holds (1e400).
     std::string what = e.what();
     // nlohmann's message starts with "[json.exception.parse_error.101] ".
     const auto bracket = what.find("] ");
@@ -245,6 +261,20 @@ bool ParseRunConfig(const std::string& text, RunConfig* config, TrainError* erro
   if (std::string shape_error = model::ValidateShape(c.shape); !shape_error.empty()) {
     return fail("model." + shape_error);
   }
+  // Far beyond any model trained, and small enough that parameter counts
+  // and FLOPs (common/model/model_counts.h, int64) cannot overflow.
+  for (const auto& [name, value, max] :
+       {std::tuple<const char*, int, int>{"n_layer", c.shape.n_layer, 1 << 16},
+        {"d_model", c.shape.d_model, 1 << 20},
+        {"n_head", c.shape.n_head, 1 << 20},
+        {"d_ff", c.shape.d_ff, 1 << 24},
+        {"context", c.shape.context, 1 << 20},
+        {"vocab", c.shape.vocab, 1 << 24}}) {
+    if (value > max) {
+      return fail(std::string("model.") + name + " must be at most " + std::to_string(max) +
+                  Got(value));
+    }
+  }
 
   const json& t = root.at("train");
   FieldReader train(t, "train.", &err);
@@ -271,6 +301,20 @@ bool ParseRunConfig(const std::string& text, RunConfig* config, TrainError* erro
   train.Int("checkpoint_interval_steps", &ts.checkpoint_interval_steps);
   if (!err.empty()) return fail(err);
   if (std::string e = ValidateTrain(ts, c.shape); !e.empty()) return fail(e);
+  // Counts are used in int64 sums and products: each exact in a double.
+  constexpr int64_t kMaxCount = int64_t{1} << 53;
+  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"tokens", ts.tokens},
+                                    {"batch_tokens", ts.batch_tokens},
+                                    {"eval_tokens", ts.eval_tokens},
+                                    {"eval_interval_tokens", ts.eval_interval_tokens},
+                                    {"log_interval_steps", ts.log_interval_steps},
+                                    {"micro_batch_tokens", ts.micro_batch_tokens},
+                                    {"checkpoint_interval_steps", ts.checkpoint_interval_steps}}) {
+    if (value > kMaxCount) {
+      return fail(std::string("train.") + name + " must be at most " + std::to_string(kMaxCount) +
+                  Got(value));
+    }
+  }
 
   json data_json = top.Has("data") ? root.at("data") : json::object();
   FieldReader data(data_json, "data.", &err);

@@ -157,6 +157,41 @@ TEST(RunConfigTest, FingerprintIgnoresIdentityAndKeyOrderButNotSettings) {
   EXPECT_NE(a.fingerprint, c.fingerprint);
 }
 
+// Hostile configs end as bad_config, never as an exception or a wrapped value.
+TEST(RunConfigTest, NumberNoDoubleHoldsIsBadConfigNotAnException) {
+  RunConfig config;
+  TrainError error;
+  bool ok = true;
+  EXPECT_NO_THROW(ok = ParseRunConfig(Replace(kProtocolExample, "\"lr\": 0.0013", "\"lr\": 1e400"),
+                                      &config, &error));
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(error.kind, ErrorKind::kBadConfig);
+  EXPECT_EQ(error.message.rfind("run config is not valid JSON: number overflow", 0), 0u)
+      << error.message;
+}
+
+TEST(RunConfigTest, CountsOutOfRangeAreRefused) {
+  // 2^64 - 1 read as int64 was -1 ("must be positive" hid the real fault).
+  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, "\"tokens\": 2000000",
+                              "\"tokens\": 18446744073709551615")),
+            "train.tokens is out of range (got 18446744073709551615)");
+  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, "\"tokens\": 2000000",
+                              "\"tokens\": 9223372036854775807")),
+            "train.tokens must be at most 9007199254740992 (got 9223372036854775807)");
+  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, "\"d_model\": 64", "\"d_model\": 2147483584")),
+            "model.d_model must be at most 1048576 (got 2147483584)");
+}
+
+TEST(RunConfigTest, MessagesStayShortAndAscii) {
+  const std::string nested = std::string(5000, '[') + std::string(5000, ']');
+  EXPECT_EQ(RefusalOf(Replace(kProtocolExample, "\"lr\": 0.0013", "\"lr\": " + nested)),
+            "train.lr must be a finite number (got an array)");
+  const std::string m = RefusalOf(
+      Replace(kProtocolExample, "\"transformer\"", "\"\xc3\xa9" + std::string(2000, 'x') + "\""));
+  EXPECT_LE(m.size(), 500u);
+  EXPECT_EQ(m.rfind("family must be \"transformer\" or \"lstm\" (got \"??xxx", 0), 0u) << m;
+}
+
 TEST(RunConfigTest, UnreadableFileIsBadConfig) {
   RunConfig c;
   TrainError error;
