@@ -251,6 +251,9 @@ TEST_F(SecurityTest, AWorkerCertificateRegistersOnlyTheNameInItsCn) {
   EXPECT_TRUE(Mentions(st, "name: must equal the client certificate's CN 'w2'"))
       << st.error_message();
   EXPECT_TRUE(Register(WorkerChannel("w2"), "", "w2").ok());
+  st = Register(WorkerChannel("w2"), "", "");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_TRUE(Mentions(st, "name: must not be empty")) << st.error_message();
   // A pool certificate (CN "pool-*") covers the names under its prefix only.
   EXPECT_TRUE(Register(WorkerChannel("pool-pool"), "", "pool-a").ok());
   st = Register(WorkerChannel("pool-pool"), "", "w1");

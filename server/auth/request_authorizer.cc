@@ -188,7 +188,8 @@ bool CnAllowsWorkerName(const std::string& cn, const std::string& name) {
 grpc::Status WorkerIdentity::CheckRegister(const grpc::ServerContext& ctx,
                                            const std::string& name) {
   const auto cn = CallCn(ctx);
-  if (!cn || CnAllowsWorkerName(*cn, name)) return grpc::Status::OK;
+  // An empty name is the scheduler's to refuse (INVALID_ARGUMENT).
+  if (!cn || name.empty() || CnAllowsWorkerName(*cn, name)) return grpc::Status::OK;
   if (cn->empty()) return NotThisWorker(*cn, "");
   if (cn->back() == '*') {
     return Denied("name: must start with '" + cn->substr(0, cn->size() - 1) +
