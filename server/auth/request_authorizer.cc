@@ -208,7 +208,6 @@ grpc::Status WorkerIdentity::CheckWorker(const grpc::ServerContext& ctx, int64_t
     if (it != names_.end()) name = it->second;
   }
   if (!name) {
-    ++lookups_;
     auto found = workers_->WorkerName(worker_id);
     if (!found.ok()) {
       LOG_WARN << "worker identity: " << found.status();
@@ -235,7 +234,6 @@ grpc::Status WorkerIdentity::CheckAttempt(const grpc::ServerContext& ctx, int64_
     if (it != attempts_.end()) worker_id = it->second;
   }
   if (!worker_id) {
-    ++lookups_;
     auto found = workers_->AttemptWorker(attempt_id);
     if (!found.ok()) {
       LOG_WARN << "worker identity: " << found.status();

@@ -28,7 +28,6 @@
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/server_context.h>
 
-#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -109,13 +108,9 @@ class WorkerIdentity {
   grpc::Status CheckWorker(const grpc::ServerContext& ctx, int64_t worker_id);
   grpc::Status CheckAttempt(const grpc::ServerContext& ctx, int64_t attempt_id);
 
-  // Database look-ups so far (for tests of the cache).
-  int64_t lookups() const { return lookups_.load(); }
-
  private:
   static constexpr size_t kMaxCached = 100000;  // per map; a full map is emptied
   store::WorkerStore* workers_;
-  std::atomic<int64_t> lookups_{0};
   std::mutex mu_;
   std::unordered_map<int64_t, std::string> names_;  // worker id -> name; guarded by mu_
   std::unordered_map<int64_t, int64_t> attempts_;   // attempt id -> worker id; guarded by mu_
