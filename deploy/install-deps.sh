@@ -23,6 +23,8 @@ PACKAGES=(
   gnuplot-nox
   # tests: GoogleTest, and PyTorch for the trainer's golden tests and benchmark
   libgtest-dev libgmock-dev python3 python3-torch
+  # fuzzing the parsers (fuzz/): clang with libFuzzer and the sanitizers
+  clang-14 libclang-rt-14-dev
   # misc tools used by scripts
   procps curl
   # the deployment checks: YAML manifests, shell scripts, systemd units
