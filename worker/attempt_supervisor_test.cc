@@ -94,6 +94,22 @@ INSTANTIATE_TEST_SUITE_P(
                            0,
                            "protocol_error",
                            "stdout line 2: progress: missing field 'tokens'"},
+                      // 1e400 made nlohmann throw out_of_range, which killed ladder-worker.
+                      Case{"NumberNoDoubleHoldsIsAProtocolError",
+                           {kStarted,
+                            R"({"event":"progress","step":1,"tokens":8,"flops":1e400,)"
+                            R"("train_loss":3.0,"eval_loss":null,"lr":0.001,"grad_norm":1.0,)"
+                            R"("tokens_per_second":8,"flops_per_second":480,"mfu":null})"},
+                           0,
+                           "protocol_error",
+                           "stdout line 2: not JSON: a number out of range"},
+                      // The failure message quotes the line: it must still be valid UTF-8
+                      // (a protobuf string) or the coordinator cannot read the report.
+                      Case{"InvalidUtf8LineIsAProtocolError",
+                           {"\xff\xfe not JSON \xe2\x82"},
+                           0,
+                           "protocol_error",
+                           "stdout line 1: not JSON (byte 1)"},
                       Case{"ErrorThenExitZero",
                            {R"({"event":"error","kind":"data","message":"no corpus"})"},
                            0,
