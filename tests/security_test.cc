@@ -442,5 +442,23 @@ TEST_F(SecurityTest, ARepeatedBadTokenIsRefusedWithoutTheDatabase) {
   lock.abort();
 }
 
+// gRPC keeps the authorizer's token-id property on the connection: calls
+// with one token must not pile it up, and a connection that keeps changing
+// tokens is told to reconnect rather than grow without bound.
+TEST_F(SecurityTest, ATokenIdIsKeptOncePerConnectionNotOncePerCall) {
+  auto ch = ClientChannel();
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(ListSweeps(ch, read_).ok()) << "call " << i;
+  int switches = 0;
+  grpc::Status st;
+  for (; switches < 200; ++switches) {
+    st = ListSweeps(ch, switches % 2 == 0 ? submit_ : read_);
+    if (!st.ok()) break;
+  }
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  EXPECT_NE(st.error_message().find("new connection"), std::string::npos) << st.error_message();
+  EXPECT_GE(switches, 60) << "the 200 calls with one token must not have counted";
+  EXPECT_TRUE(ListSweeps(ClientChannel(), read_).ok()) << "a new connection starts afresh";
+}
+
 }  // namespace
 }  // namespace ladder

@@ -138,7 +138,20 @@ grpc::Status RequestAuthorizer::Process(const InputMetadata& md, grpc::AuthConte
                         std::string("token scope '") + store::ScopeName(verified->scope) +
                             "' does not allow " + method + " (needs '" + AccessName(need) + "')");
   }
-  context->AddProperty(kTokenIdProperty, std::to_string(verified->id));
+  // gRPC 1.51 hands the processor the connection's auth context, so a
+  // property added per call would pile up for the connection's lifetime:
+  // add the token id only when it changes, and refuse a connection that
+  // keeps switching tokens (clients use one token per connection).
+  const std::string id = std::to_string(verified->id);
+  const auto ids = context->FindPropertyValues(kTokenIdProperty);
+  if (ids.empty() || std::string(ids.back().data(), ids.back().size()) != id) {
+    if (ids.size() >= kMaxTokensPerConnection) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "more than " + std::to_string(kMaxTokensPerConnection) +
+                              " token changes on one connection: open a new connection");
+    }
+    context->AddProperty(kTokenIdProperty, id);
+  }
   return grpc::Status::OK;
 }
 

@@ -78,7 +78,11 @@ class RequestAuthorizer : public grpc::AuthMetadataProcessor {
 
 // The auth-context property RequestAuthorizer sets on a call it let through
 // with a bearer token (the token's id).
+// gRPC keeps it on the connection's auth context: the last value is the
+// current call's token, and it is added again only when the token changes,
+// at most kMaxTokensPerConnection times per connection.
 inline constexpr char kTokenIdProperty[] = "ladder_token_id";
+inline constexpr size_t kMaxTokensPerConnection = 64;
 
 // For the handlers of admin-scope methods (Admin.*, Workers.DrainWorker): OK
 // only if RequestAuthorizer let the call through with a token, which it
