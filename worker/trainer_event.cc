@@ -187,15 +187,15 @@ ErrorEvent ReadError(FieldReader& r) {
   ErrorEvent e;
   const std::string kind = r.String("kind");
   std::string message = r.String("message");
-  for (char& c : message) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
   if (kind == "bad_config" || kind == "data" || kind == "diverged" || kind == "non_finite" ||
       kind == "internal") {
     e.reason = kind;
   } else {
     e.reason = "internal";
     message = "trainer error kind '" + kind + "': " + message;
+  }
+  for (char& c : message) {  // one line, the unknown kind included
+    if (c == '\n' || c == '\r') c = ' ';
   }
   e.message = Utf8Prefix(message, kMaxErrorMessage);
   return e;

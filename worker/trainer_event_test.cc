@@ -134,6 +134,10 @@ TEST(TrainerEventTest, UnknownErrorKindBecomesInternalKeepingTheKind) {
   const auto& err = std::get<ErrorEvent>(e->body);
   EXPECT_EQ(err.reason, "internal");
   EXPECT_EQ(err.message, "trainer error kind 'oom': CUDA out of memory");
+  // Found by fuzz/trainer_event_fuzz.cc: the kind's own newlines were kept.
+  auto two = ParseTrainerEvent(R"({"event":"error","kind":"o\nom","message":"m"})");
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(std::get<ErrorEvent>(two->body).message, "trainer error kind 'o om': m");
 }
 
 // Hostile lines from a trainer end as errors, never as exceptions: 1e400 made
