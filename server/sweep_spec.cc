@@ -5,6 +5,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -511,6 +512,10 @@ absl::StatusOr<SweepSpec> Parse(const std::string& yaml) {
   spec.name = r.String("name", "", /*required=*/true);
   if (r.present("name") && spec.name.empty()) r.Error("name", root["name"], "must not be empty");
   if (spec.name.size() > 200) r.Error("name", root["name"], "must be at most 200 characters");
+  if (std::any_of(spec.name.begin(), spec.name.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    r.Error("name", root["name"], "must not contain control characters (newlines, tabs, ...)");
+  }
 
   const std::string kind = r.String("kind", "", /*required=*/true);
   if (kind == "ladder") {

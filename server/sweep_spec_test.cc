@@ -120,7 +120,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"bad lr rule",
                 "name: x\nkind: grid\nfamilies: [lstm]\ntrain: {learning_rate: {rule: "
                 "magic}}\ngrid: {params: [1e5], tokens: [1e6]}\n",
-                "train.learning_rate.rule (line 4): unknown rule 'magic'"}));
+                "train.learning_rate.rule (line 4): unknown rule 'magic'"},
+        BadCase{"a newline in the name (it would forge log lines)",
+                "name: \"x\\n2026-12-02T00:00:00Z I ladder] forged\"\nkind: grid\nfamilies: "
+                "[lstm]\ngrid: {params: [1e5], tokens: [1e6]}\n",
+                "name (line 1): must not contain control characters"}));
 
 TEST(SweepSpecTest, ReportsEveryErrorAtOnce) {
   auto spec = ParseSweepSpec(
