@@ -149,7 +149,8 @@ absl::Status Coordinator::Start() {
   });
   runs_service_ = std::make_unique<RunsService>(sweep_store_.get());
   workers_service_ = std::make_unique<WorkersService>(worker_store_.get());
-  agent_service_ = std::make_unique<AgentService>(scheduler_.get(), worker_store_.get());
+  agent_service_ = std::make_unique<AgentService>(scheduler_.get(), worker_store_.get(),
+                                                  options_.plaintext_workers);
 
   auto creds = ServerCredentials(options_);
   if (!creds.ok()) return creds.status();

@@ -46,6 +46,11 @@ absl::Status CoordinatorOptions::Validate() const {
     return bad("--insecure-plaintext: refused for non-loopback address '" + listen +
                "'; plaintext is allowed only on 127.0.0.1/::1/localhost");
   }
+  if (plaintext_workers && !insecure_plaintext) {
+    return bad(
+        "--plaintext-workers: only with --insecure-plaintext (on TLS, workers present "
+        "client certificates)");
+  }
   if (!insecure_plaintext && (tls_cert.empty() || tls_key.empty())) {
     return bad("--tls-cert/--tls-key: required unless --insecure-plaintext (loopback only)");
   }
@@ -80,7 +85,8 @@ std::string CoordinatorOptions::Describe() const {
     << " watch_poll_interval_ms=" << watch_poll_interval.count()
     << " max_watch_streams_per_client=" << max_watch_streams_per_client
     << " max_watch_streams=" << max_watch_streams << " transport="
-    << (insecure_plaintext ? "plaintext(loopback)"
+    << (insecure_plaintext ? (plaintext_workers ? "plaintext(loopback, workers)"
+                                                : "plaintext(loopback, no workers)")
                            : "tls cert=" + tls_cert + " client_ca=" + tls_client_ca)
     << " refit_debounce_ms=" << refit_debounce.count() << " fit_threads=" << fit_threads
     << " bootstrap_resamples=" << bootstrap_resamples

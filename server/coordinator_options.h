@@ -38,6 +38,10 @@ struct CoordinatorOptions {
   int max_watch_streams = 256;
   // Serve without TLS. Allowed only when `listen` is a loopback address.
   bool insecure_plaintext = false;
+  // On a plaintext port, also serve the Agent service (worker daemons),
+  // which there has no worker identity: any local process could act as any
+  // worker. For tests and single-user local use; off by default.
+  bool plaintext_workers = false;
   // TLS: PEM files of the server's certificate chain and key, and of the CA
   // that signs worker client certificates (mutual TLS for the Agent service).
   std::string tls_cert;

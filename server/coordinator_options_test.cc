@@ -22,6 +22,17 @@ TEST(CoordinatorOptionsTest, PlaintextOnAPublicAddressIsRefused) {
   EXPECT_NE(std::string(st.message()).find("--insecure-plaintext"), std::string::npos);
 }
 
+TEST(CoordinatorOptionsTest, PlaintextWorkersOnlyWithPlaintext) {
+  CoordinatorOptions o = Plain();
+  o.plaintext_workers = true;
+  EXPECT_TRUE(o.Validate().ok());
+  o.insecure_plaintext = false;
+  o.tls_cert = "server.pem";
+  o.tls_key = "server-key.pem";
+  o.tls_client_ca = "ca.pem";
+  EXPECT_NE(std::string(o.Validate().message()).find("--plaintext-workers"), std::string::npos);
+}
+
 TEST(CoordinatorOptionsTest, TlsNeedsCertificateAndKey) {
   CoordinatorOptions o = Plain();
   o.insecure_plaintext = false;

@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--insecure-plaintext", o.insecure_plaintext,
                "serve without TLS (loopback addresses only)");
+  app.add_flag("--plaintext-workers", o.plaintext_workers,
+               "with --insecure-plaintext: serve worker daemons too (no worker identity; "
+               "tests and local use)");
   app.add_option("--tls-cert", o.tls_cert, "server certificate chain (PEM)");
   app.add_option("--tls-key", o.tls_key, "server private key (PEM)");
   app.add_option("--tls-client-ca", o.tls_client_ca, "CA for worker client certificates (PEM)");

@@ -60,6 +60,7 @@ class SecurityTest : public ::testing::Test {
     admin_id_ = admin->token.id();
     coordinator_ = std::make_unique<CoordinatorHarness>(db_.url(), [](CoordinatorOptions& o) {
       o.insecure_plaintext = false;
+      o.plaintext_workers = false;
       o.tls_cert = certs_ + "/server.pem";
       o.tls_key = certs_ + "/server-key.pem";
       o.tls_client_ca = certs_ + "/ca.pem";
@@ -360,8 +361,8 @@ TEST_F(SecurityTest, APlaintextPortRefusesAdminCalls) {
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(db_.Query("SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL"), "0");
 
-  // Workers on plaintext have no identity (any name registers); draining
-  // one is an admin call and is refused.
+  // Workers on plaintext have no identity (with --plaintext-workers, as
+  // here, any name registers); draining one is an admin call and is refused.
   int64_t worker = 0;
   ASSERT_TRUE(Register(plain.channel(), "", "anyone", &worker).ok());
   v1::DrainWorkerRequest drain;
@@ -376,6 +377,26 @@ TEST_F(SecurityTest, APlaintextPortRefusesAdminCalls) {
   EXPECT_TRUE(v1::Admin::NewStub(ClientChannel())
                   ->ListTokens(Ctx(admin_).get(), v1::ListTokensRequest(), &listed)
                   .ok());
+}
+
+// Without --plaintext-workers a plaintext port serves no worker calls at
+// all: a local process could otherwise register as any worker of the TLS
+// coordinators sharing the database and end that worker's live attempts.
+TEST_F(SecurityTest, APlaintextPortRefusesWorkerCallsUnlessAskedTo) {
+  int64_t victim = 0;
+  ASSERT_TRUE(Register(WorkerChannel("w1"), "", "w1", &victim).ok());
+  CoordinatorHarness plain(db_.url(), [](CoordinatorOptions& o) { o.plaintext_workers = false; });
+  grpc::Status st = Register(plain.channel(), "", "w1");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+  EXPECT_TRUE(Mentions(st, "--plaintext-workers")) << st.error_message();
+  v1::HeartbeatRequest hb;
+  hb.set_worker_id(victim);
+  v1::HeartbeatResponse hr;
+  EXPECT_EQ(plain.agent().Heartbeat(Ctx().get(), hb, &hr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM workers"), "1");
+  // Reads still work there.
+  EXPECT_TRUE(ListSweeps(plain.channel(), "").ok());
 }
 
 // Refused tokens used to cost a database transaction each, every time.
@@ -421,6 +442,7 @@ TEST_F(SecurityTest, RefusedTokensAreCachedAndMalformedOnesNeverReachTheDatabase
 TEST_F(SecurityTest, ARepeatedBadTokenIsRefusedWithoutTheDatabase) {
   CoordinatorHarness cached(db_.url(), [](CoordinatorOptions& o) {
     o.insecure_plaintext = false;
+    o.plaintext_workers = false;
     o.tls_cert = certs_ + "/server.pem";
     o.tls_key = certs_ + "/server-key.pem";
     o.tls_client_ca = certs_ + "/ca.pem";

@@ -222,6 +222,7 @@ TEST_F(WatchStreamsTest, StreamsAreCappedPerBearerTokenAndInTotal) {
   }
   CoordinatorHarness h(db_.url(), [&](CoordinatorOptions& o) {
     o.insecure_plaintext = false;
+    o.plaintext_workers = false;
     o.tls_cert = certs + "/server.pem";
     o.tls_key = certs + "/server-key.pem";
     o.tls_client_ca = certs + "/ca.pem";

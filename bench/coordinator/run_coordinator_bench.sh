@@ -27,7 +27,7 @@ psql "$admin" -qc "CREATE DATABASE bench_rpc" >/dev/null
 psql "$admin" -qc "CREATE DATABASE bench_sql" >/dev/null
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load before: $(cut -d' ' -f1 /proc/loadavg)"
 
-"$BIN/ladder-coordinator" --listen 127.0.0.1:0 --database-url "$base/bench_rpc" --insecure-plaintext \
+"$BIN/ladder-coordinator" --listen 127.0.0.1:0 --database-url "$base/bench_rpc" --insecure-plaintext --plaintext-workers \
   --metrics-listen "" --db-pool-size "${LADDER_BENCH_POOL:-16}" --rpc-threads 64 >"$state/coordinator.log" 2>&1 &
 coord=$!
 port=""

@@ -198,11 +198,19 @@ bool CnAllowsWorkerName(const std::string& cn, const std::string& name) {
   return cn == name;
 }
 
+grpc::Status WorkerIdentity::CheckPlaintext() const {
+  if (plaintext_workers_) return grpc::Status::OK;
+  return Denied(
+      "worker calls are refused on a plaintext port, which gives workers no identity: use a TLS "
+      "port with a worker certificate (or, for tests and local use, --plaintext-workers)");
+}
+
 grpc::Status WorkerIdentity::CheckRegister(const grpc::ServerContext& ctx,
                                            const std::string& name) {
   const auto cn = CallCn(ctx);
+  if (!cn) return CheckPlaintext();
   // An empty name is the scheduler's to refuse (INVALID_ARGUMENT).
-  if (!cn || name.empty() || CnAllowsWorkerName(*cn, name)) return grpc::Status::OK;
+  if (name.empty() || CnAllowsWorkerName(*cn, name)) return grpc::Status::OK;
   if (cn->empty()) return NotThisWorker(*cn, "");
   if (cn->back() == '*') {
     return Denied("name: must start with '" + cn->substr(0, cn->size() - 1) +
@@ -213,7 +221,7 @@ grpc::Status WorkerIdentity::CheckRegister(const grpc::ServerContext& ctx,
 
 grpc::Status WorkerIdentity::CheckWorker(const grpc::ServerContext& ctx, int64_t worker_id) {
   const auto cn = CallCn(ctx);
-  if (!cn) return grpc::Status::OK;
+  if (!cn) return CheckPlaintext();
   std::optional<std::string> name;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -239,7 +247,7 @@ grpc::Status WorkerIdentity::CheckWorker(const grpc::ServerContext& ctx, int64_t
 
 grpc::Status WorkerIdentity::CheckAttempt(const grpc::ServerContext& ctx, int64_t attempt_id) {
   const auto cn = CallCn(ctx);
-  if (!cn) return grpc::Status::OK;
+  if (!cn) return CheckPlaintext();
   std::optional<int64_t> worker_id;
   {
     std::lock_guard<std::mutex> lock(mu_);

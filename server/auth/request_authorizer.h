@@ -104,9 +104,14 @@ bool CnAllowsWorkerName(const std::string& cn, const std::string& name);
 // plaintext port there is no worker identity and every call passes.
 // Worker names (by id) and attempts' workers never change, so both are
 // cached (bounded). Thread-safe.
+//
+// A plaintext port has no worker identity at all: there every Agent call is
+// refused (PERMISSION_DENIED) unless `plaintext_workers` (the coordinator's
+// --plaintext-workers, for tests and single-user local use) lets it pass.
 class WorkerIdentity {
  public:
-  explicit WorkerIdentity(store::WorkerStore* workers) : workers_(workers) {}
+  WorkerIdentity(store::WorkerStore* workers, bool plaintext_workers)
+      : workers_(workers), plaintext_workers_(plaintext_workers) {}
 
   grpc::Status CheckRegister(const grpc::ServerContext& ctx, const std::string& name);
   grpc::Status CheckWorker(const grpc::ServerContext& ctx, int64_t worker_id);
@@ -114,7 +119,11 @@ class WorkerIdentity {
 
  private:
   static constexpr size_t kMaxCached = 100000;  // per map; a full map is emptied
+  // OK for a TLS call; on a plaintext call, OK only with plaintext_workers_.
+  grpc::Status CheckPlaintext() const;
+
   store::WorkerStore* workers_;
+  const bool plaintext_workers_;
   std::mutex mu_;
   std::unordered_map<int64_t, std::string> names_;  // worker id -> name; guarded by mu_
   std::unordered_map<int64_t, int64_t> attempts_;   // attempt id -> worker id; guarded by mu_

@@ -26,8 +26,8 @@ class WorkersService final : public v1::Workers::Service {
 class AgentService final : public v1::Agent::Service {
  public:
   // `workers` looks up whose a worker id or an attempt is.
-  AgentService(Scheduler* scheduler, store::WorkerStore* workers)
-      : scheduler_(scheduler), identity_(workers) {}
+  AgentService(Scheduler* scheduler, store::WorkerStore* workers, bool plaintext_workers)
+      : scheduler_(scheduler), identity_(workers, plaintext_workers) {}
   grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse*) override;
   grpc::Status LeaseRun(grpc::ServerContext*, const v1::LeaseRunRequest*,

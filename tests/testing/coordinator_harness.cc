@@ -10,6 +10,7 @@ CoordinatorOptions CoordinatorHarness::TestOptions(const std::string& url) {
   o.listen = "127.0.0.1:0";
   o.database_url = url;
   o.insecure_plaintext = true;
+  o.plaintext_workers = true;  // test workers call the Agent service in plaintext
   o.db_pool_size = 8;
   o.lease_ttl = std::chrono::milliseconds(1000);
   o.heartbeat_interval = std::chrono::milliseconds(200);

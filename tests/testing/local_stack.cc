@@ -34,6 +34,7 @@ void LocalStack::StartCoordinator(int port) {
                                    "--listen=127.0.0.1:" + std::to_string(port),
                                    "--database-url=" + database_url_,
                                    "--insecure-plaintext",
+                                   "--plaintext-workers",
                                    "--metrics-listen=127.0.0.1:0",
                                    "--lease-ttl-ms=1500",
                                    "--heartbeat-interval-ms=300",
