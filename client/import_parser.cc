@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/utf8.h"
+
 namespace ladder::cli {
 namespace {
 
@@ -14,36 +16,7 @@ constexpr size_t kMaxShownBytes = 60;
 
 std::string Shown(const std::string& s) {
   if (s.size() <= kMaxShownBytes) return s;
-  size_t cut = kMaxShownBytes;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "...";
-}
-
-// Strict UTF-8 (protobuf strings must be): no overlongs, surrogates, or
-// code points past U+10FFFF.
-bool ValidUtf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    const size_t len = c >= 0xC2 && c <= 0xDF   ? 2
-                       : c >= 0xE0 && c <= 0xEF ? 3
-                       : c >= 0xF0 && c <= 0xF4 ? 4
-                                                : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    }
-    const auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
-        (c == 0xF4 && c1 >= 0x90)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
+  return std::string(utf8::Prefix(s, kMaxShownBytes)) + "...";
 }
 
 std::vector<std::string> SplitCsv(const std::string& line) {
@@ -121,7 +94,7 @@ bool ParseImportCsv(const std::string& text, v1::ImportResultsRequest* req, std:
       *out = std::strtod(cell.c_str(), &end);
       if (end == cell.c_str() || *end != '\0') {
         *error = at + ", column " + name + ": not a number: '" +
-                 (ValidUtf8(cell) ? Shown(cell) : "(not UTF-8)") + "'";
+                 (utf8::IsValid(cell) ? Shown(cell) : "(not UTF-8)") + "'";
         return false;
       }
       return true;
@@ -130,7 +103,7 @@ bool ParseImportCsv(const std::string& text, v1::ImportResultsRequest* req, std:
       *error = at + ": too few columns";
       return false;
     }
-    if (!ValidUtf8(cells[family_col])) {
+    if (!utf8::IsValid(cells[family_col])) {
       *error = at + ", column family: not valid UTF-8";
       return false;
     }

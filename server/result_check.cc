@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/utf8.h"
+
 namespace ladder {
 namespace {
 
@@ -81,13 +83,7 @@ void ReplaceNulCharacters(json& j) {
 }
 
 std::string StorableText(const std::string& s, size_t max_bytes) {
-  std::string out = WithoutNul(s);
-  if (out.size() > max_bytes) {
-    size_t cut = max_bytes;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-  }
-  return out;
+  return std::string(utf8::Prefix(WithoutNul(s), max_bytes));
 }
 
 std::string StorableDump(const json& j) {

@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/utf8.h"
+
 namespace ladder {
 namespace {
 
@@ -21,58 +23,16 @@ constexpr size_t kMaxErrorsListed = 20;
 constexpr size_t kMaxShownBytes = 60;                   // of a value or key quoted in an error
 constexpr int64_t kMaxExactInteger = int64_t{1} << 53;  // every whole double up to here
 
-// Where strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF)
-// first fails in `s`, or npos. PostgreSQL text, jsonb and protobuf strings
-// all refuse anything else.
-size_t InvalidUtf8At(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return i;
-    }
-    if (i + len > s.size()) return i;
-    for (int k = 1; k < len; ++k) {
-      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-      return i;
-    }
-    i += len;
-  }
-  return std::string_view::npos;
-}
-
 // A string that may be stored and sent: valid UTF-8 without NUL.
 bool StorableText(std::string_view s) {
-  return s.find('\0') == std::string_view::npos && InvalidUtf8At(s) == std::string_view::npos;
+  return s.find('\0') == std::string_view::npos && utf8::InvalidAt(s) == std::string_view::npos;
 }
 
 // `s` cut to at most kMaxShownBytes for an error message (at a character
 // boundary, so the message stays valid UTF-8), with "..." when cut.
 std::string Shown(const std::string& s) {
   if (s.size() <= kMaxShownBytes) return s;
-  size_t cut = kMaxShownBytes;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "...";
+  return std::string(utf8::Prefix(s, kMaxShownBytes)) + "...";
 }
 
 // "1e+15" style for limits in messages.
@@ -472,7 +432,7 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
                                       " bytes, more than the limit of " +
                                       std::to_string(kMaxSweepFileBytes));
   }
-  if (const size_t at = InvalidUtf8At(yaml); at != std::string::npos) {
+  if (const size_t at = utf8::InvalidAt(yaml); at != std::string::npos) {
     const int64_t line = std::count(yaml.begin(), yaml.begin() + static_cast<long>(at), '\n') + 1;
     return absl::InvalidArgumentError("spec (line " + std::to_string(line) +
                                       "): not valid UTF-8 (byte " + std::to_string(at) + ")");

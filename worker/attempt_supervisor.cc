@@ -8,6 +8,7 @@
 
 #include "common/duration.h"
 #include "common/logging.h"
+#include "common/utf8.h"
 #include "worker/device_detection.h"
 
 namespace ladder::worker {
@@ -23,26 +24,6 @@ constexpr size_t kSnippetBytes = 120;
 // something it started) before the worker stops reading.
 constexpr milliseconds kStdoutAfterExit{2000};
 
-// Length of the valid UTF-8 sequence at text[i] (strict: no overlongs,
-// surrogates or code points past U+10FFFF), or 0.
-size_t Utf8SequenceAt(const std::string& text, size_t i) {
-  const auto c = static_cast<unsigned char>(text[i]);
-  const size_t len = c >= 0xC2 && c <= 0xDF   ? 2
-                     : c >= 0xE0 && c <= 0xEF ? 3
-                     : c >= 0xF0 && c <= 0xF4 ? 4
-                                              : 0;
-  if (len == 0 || i + len > text.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  const auto c1 = static_cast<unsigned char>(text[i + 1]);
-  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
-      (c == 0xF4 && c1 >= 0x90)) {
-    return 0;
-  }
-  return len;
-}
-
 // Printable, single-line, bounded, valid UTF-8 (a trainer may print any
 // bytes; the message travels in a protobuf string, which the coordinator
 // refuses to parse unless it is UTF-8): safe to put in a message and a log.
@@ -56,7 +37,7 @@ std::string Snippet(const std::string& text, size_t max_bytes) {
       ++i;
       continue;
     }
-    const size_t len = Utf8SequenceAt(text, i);
+    const size_t len = utf8::SequenceAt(text, i);
     if (len == 0) {
       out += '?';
       ++i;

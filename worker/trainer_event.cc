@@ -6,20 +6,12 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/utf8.h"
+
 namespace ladder::worker {
 namespace {
 
 using nlohmann::json;
-
-// The first at most `max_bytes` bytes of valid UTF-8 `text`, cut at a
-// character boundary so that the result is valid UTF-8 too (messages travel
-// in protobuf strings).
-std::string Utf8Prefix(const std::string& text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut);
-}
 
 // Reads the fields of one event object, remembering the first error. Reading
 // after an error is a no-op, so a parser reads straight through and checks once.
@@ -197,7 +189,7 @@ ErrorEvent ReadError(FieldReader& r) {
   for (char& c : message) {  // one line, the unknown kind included
     if (c == '\n' || c == '\r') c = ' ';
   }
-  e.message = Utf8Prefix(message, kMaxErrorMessage);
+  e.message = std::string(utf8::Prefix(message, kMaxErrorMessage));
   return e;
 }
 
@@ -221,7 +213,7 @@ absl::StatusOr<TrainerEvent> ReadEvent(const json& object) {
   } else if (event.name == "error") {
     event.body = ReadError(reader);
   } else {
-    const std::string shown = Utf8Prefix(event.name, 40);
+    const std::string shown = std::string(utf8::Prefix(event.name, 40));
     return absl::InvalidArgumentError("unknown event '" + shown + "'");
   }
   if (!reader.status().ok()) return reader.status();

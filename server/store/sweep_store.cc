@@ -8,6 +8,7 @@
 
 #include "common/logging.h"
 #include "common/model/model_shape.h"
+#include "common/utf8.h"
 
 namespace ladder::store {
 namespace {
@@ -253,29 +254,7 @@ absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
   // rest), so a hostile request is refused here, naming the row and field,
   // and never reaches the database as raw SQL error text.
   const auto storable = [](const std::string& s) {
-    if (s.find('\0') != std::string::npos) return false;
-    for (size_t i = 0; i < s.size();) {  // strict UTF-8: PostgreSQL text refuses anything else
-      const auto c = static_cast<unsigned char>(s[i]);
-      if (c < 0x80) {
-        ++i;
-        continue;
-      }
-      const size_t len = c >= 0xC2 && c <= 0xDF   ? 2
-                         : c >= 0xE0 && c <= 0xEF ? 3
-                         : c >= 0xF0 && c <= 0xF4 ? 4
-                                                  : 0;
-      if (len == 0 || i + len > s.size()) return false;
-      for (size_t k = 1; k < len; ++k) {
-        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-      }
-      const auto c1 = static_cast<unsigned char>(s[i + 1]);
-      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
-          (c == 0xF4 && c1 >= 0x90)) {
-        return false;  // overlong, surrogate or past U+10FFFF
-      }
-      i += len;
-    }
-    return true;
+    return s.find('\0') == std::string::npos && utf8::IsValid(s);
   };
   if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
   if (req.name().size() > 200 || !storable(req.name())) {
