@@ -243,13 +243,8 @@ TEST_F(FitApiTest, FitsAreVersionedAsResultsArriveAndWatchersSeeThem) {
   v1::CreateSweepResponse created;
   ASSERT_TRUE(h_->sweeps().CreateSweep(CoordinatorHarness::Ctx().get(), create, &created).ok());
   const int64_t sweep = created.sweep().id();
-  v1::RegisterWorkerRequest reg;
-  reg.set_name("w");
-  auto* d = reg.add_devices();
-  d->set_kind("cpu");
-  d->set_memory_bytes(int64_t{1} << 34);
-  v1::RegisterWorkerResponse worker;
-  ASSERT_TRUE(h_->agent().RegisterWorker(CoordinatorHarness::Ctx().get(), reg, &worker).ok());
+  int64_t worker = 0;
+  ASSERT_TRUE(h_->RegisterCpuWorker("w", &worker).ok());
 
   std::vector<v1::SweepEvent> events;
   std::thread watcher([&] {
@@ -269,7 +264,7 @@ TEST_F(FitApiTest, FitsAreVersionedAsResultsArriveAndWatchersSeeThem) {
   for (int batch = 0; batch < 3; ++batch) {
     for (int i = 0; i < 3; ++i) {
       v1::LeaseRunRequest lr;
-      lr.set_worker_id(worker.worker_id());
+      lr.set_worker_id(worker);
       v1::LeaseRunResponse lease;
       ASSERT_TRUE(h_->agent().LeaseRun(CoordinatorHarness::Ctx().get(), lr, &lease).ok());
       ASSERT_TRUE(lease.granted());

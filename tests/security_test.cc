@@ -59,11 +59,7 @@ class SecurityTest : public ::testing::Test {
     admin_ = admin->secret;
     admin_id_ = admin->token.id();
     coordinator_ = std::make_unique<CoordinatorHarness>(db_.url(), [](CoordinatorOptions& o) {
-      o.insecure_plaintext = false;
-      o.plaintext_workers = false;
-      o.tls_cert = certs_ + "/server.pem";
-      o.tls_key = certs_ + "/server-key.pem";
-      o.tls_client_ca = certs_ + "/ca.pem";
+      CoordinatorHarness::UseTestTls(o);
       o.token_cache_ttl = std::chrono::milliseconds(0);
       // Leases and workers outlive any test here, however loaded the machine.
       o.lease_ttl = std::chrono::milliseconds(60000);
@@ -441,11 +437,7 @@ TEST_F(SecurityTest, RefusedTokensAreCachedAndMalformedOnesNeverReachTheDatabase
 // for the database.
 TEST_F(SecurityTest, ARepeatedBadTokenIsRefusedWithoutTheDatabase) {
   CoordinatorHarness cached(db_.url(), [](CoordinatorOptions& o) {
-    o.insecure_plaintext = false;
-    o.plaintext_workers = false;
-    o.tls_cert = certs_ + "/server.pem";
-    o.tls_key = certs_ + "/server-key.pem";
-    o.tls_client_ca = certs_ + "/ca.pem";
+    CoordinatorHarness::UseTestTls(o);
     o.token_cache_ttl = std::chrono::minutes(10);
   });
   grpc::SslCredentialsOptions ssl;

@@ -120,13 +120,8 @@ TEST_F(SweepBoundsTest, ImportOfMoreFamiliesThanTheBoundIsRefusedWhole) {
 
 TEST_F(SweepBoundsTest, SeriesOfEndedSweepsLeaveMetricsOnceNewerSweepsEnded) {
   // A planned sweep, cancelled: its ladder_runs series appear, then go.
-  v1::RegisterWorkerRequest reg;
-  reg.set_name("w");
-  auto* d = reg.add_devices();
-  d->set_kind("cpu");
-  d->set_memory_bytes(int64_t{1} << 34);
-  v1::RegisterWorkerResponse worker;
-  ASSERT_TRUE(h_->agent().RegisterWorker(CoordinatorHarness::Ctx().get(), reg, &worker).ok());
+  int64_t worker = 0;
+  ASSERT_TRUE(h_->RegisterCpuWorker("w", &worker).ok());
   v1::CreateSweepRequest create;
   create.set_spec_yaml(
       "name: cancelled\nkind: grid\nfamilies: [transformer]\n"

@@ -63,22 +63,6 @@ std::unique_ptr<OpenWatch> Watch(v1::Sweeps::Stub& sweeps, int64_t sweep,
   return w;
 }
 
-int64_t Register(v1::Agent::Stub& agent) {
-  v1::RegisterWorkerRequest req;
-  req.set_name("w");
-  req.set_hostname("localhost");
-  req.set_trainer("test");
-  auto* d = req.add_devices();
-  d->set_index(0);
-  d->set_kind("cpu");
-  d->set_model("cpu");
-  d->set_memory_bytes(int64_t{1} << 34);
-  v1::RegisterWorkerResponse resp;
-  grpc::Status st = agent.RegisterWorker(CoordinatorHarness::Ctx().get(), req, &resp);
-  EXPECT_TRUE(st.ok()) << st.error_code() << ": " << st.error_message();
-  return resp.worker_id();
-}
-
 class WatchStreamsTest : public ::testing::Test {
  protected:
   int64_t Submit(CoordinatorHarness& h) {
@@ -116,7 +100,8 @@ TEST_F(WatchStreamsTest, MoreStreamsThanRpcThreadsLeaveHeartbeatsAndLeasesServed
 
   // With every stream open, the worker protocol is served: register, lease,
   // heartbeat (the lease stays live).
-  const int64_t worker = Register(h.agent());
+  int64_t worker = 0;
+  ASSERT_TRUE(h.RegisterCpuWorker("w", &worker).ok());
   v1::LeaseRunRequest lr;
   lr.set_worker_id(worker);
   v1::LeaseRunResponse lease;
@@ -221,11 +206,7 @@ TEST_F(WatchStreamsTest, StreamsAreCappedPerBearerTokenAndInTotal) {
     reader_b = tokens.Create("submitter b", {"submit"})->secret;
   }
   CoordinatorHarness h(db_.url(), [&](CoordinatorOptions& o) {
-    o.insecure_plaintext = false;
-    o.plaintext_workers = false;
-    o.tls_cert = certs + "/server.pem";
-    o.tls_key = certs + "/server-key.pem";
-    o.tls_client_ca = certs + "/ca.pem";
+    CoordinatorHarness::UseTestTls(o);
     o.max_watch_streams_per_client = 2;
     o.max_watch_streams = 3;
   });

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "tests/testing/test_env.h"
+
 namespace ladder::testing {
 
 CoordinatorOptions CoordinatorHarness::TestOptions(const std::string& url) {
@@ -47,6 +49,31 @@ void CoordinatorHarness::Stop() {
     coordinator_->Wait();
     coordinator_.reset();
   }
+}
+
+void CoordinatorHarness::UseTestTls(CoordinatorOptions& o) {
+  const std::string certs = TestCertsDir();
+  o.insecure_plaintext = false;
+  o.plaintext_workers = false;
+  o.tls_cert = certs + "/server.pem";
+  o.tls_key = certs + "/server-key.pem";
+  o.tls_client_ca = certs + "/ca.pem";
+}
+
+grpc::Status CoordinatorHarness::RegisterCpuWorker(const std::string& name, int64_t* id) {
+  v1::RegisterWorkerRequest req;
+  req.set_name(name);
+  req.set_hostname("localhost");
+  req.set_trainer("test");
+  auto* d = req.add_devices();
+  d->set_index(0);
+  d->set_kind("cpu");
+  d->set_model("cpu");
+  d->set_memory_bytes(int64_t{1} << 34);
+  v1::RegisterWorkerResponse resp;
+  grpc::Status st = agent_->RegisterWorker(Ctx().get(), req, &resp);
+  *id = resp.worker_id();
+  return st;
 }
 
 std::unique_ptr<grpc::ClientContext> CoordinatorHarness::Ctx() {

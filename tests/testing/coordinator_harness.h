@@ -35,6 +35,14 @@ class CoordinatorHarness {
   static std::unique_ptr<grpc::ClientContext> Ctx();
 
   static CoordinatorOptions TestOptions(const std::string& database_url);
+  // Switches `o` to TLS with the suite's test certificates (made by the
+  // test_certs fixture): server certificate and key, the CA of worker client
+  // certificates; plaintext (and plaintext workers) off.
+  static void UseTestTls(CoordinatorOptions& o);
+
+  // Registers a worker `name` with one 16 GiB CPU device through agent()
+  // (plaintext, so the harness must serve plaintext workers); sets `*id`.
+  grpc::Status RegisterCpuWorker(const std::string& name, int64_t* id);
 
  private:
   std::unique_ptr<Coordinator> coordinator_;
