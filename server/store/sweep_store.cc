@@ -274,6 +274,7 @@ absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
   constexpr double kMaxLoss = 1e6;
   // Largest FLOPs accepted: 6 x kMaxParams x kMaxTokens is 6e28.
   constexpr double kMaxFlops = 1e30;
+  std::vector<std::string> families;
   for (int i = 0; i < req.results_size(); ++i) {
     const auto& r = req.results(i);
     const std::string at = "results[" + std::to_string(i) + "].";
@@ -286,6 +287,15 @@ absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
                                     : "(" + std::to_string(r.family().size()) + " bytes)";
       return absl::InvalidArgumentError(
           at + "family: must be 1-64 characters of [a-z0-9_-.], got '" + shown + "'");
+    }
+    if (std::find(families.begin(), families.end(), r.family()) == families.end()) {
+      if (static_cast<int>(families.size()) == kMaxFamiliesPerSweep) {
+        return absl::InvalidArgumentError(at + "family: '" + r.family() + "' would be family " +
+                                          std::to_string(kMaxFamiliesPerSweep + 1) +
+                                          " of the import; a sweep holds at most " +
+                                          std::to_string(kMaxFamiliesPerSweep) + " families");
+      }
+      families.push_back(r.family());
     }
     if (!positive(r.params())) return absl::InvalidArgumentError(at + "params: must be positive");
     if (r.params() < 1 || r.params() > kMaxParams) {
@@ -324,15 +334,8 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateImportedSweep(const v1::ImportResult
   json rows = json::array();
   for (int i = 0; i < req.results_size(); ++i) {
     const auto& r = req.results(i);
-    if (std::find(families.begin(), families.end(), r.family()) == families.end()) {
-      if (static_cast<int>(families.size()) == kMaxFamiliesPerSweep) {
-        return absl::InvalidArgumentError(
-            "results[" + std::to_string(i) + "].family: '" + r.family() + "' would be family " +
-            std::to_string(kMaxFamiliesPerSweep + 1) + " of the import; a sweep holds at most " +
-            std::to_string(kMaxFamiliesPerSweep) + " families");
-      }
+    if (std::find(families.begin(), families.end(), r.family()) == families.end())
       families.push_back(r.family());
-    }
     const double six_nd = 6.0 * r.params() * r.tokens();
     const double flops = r.flops() > 0 ? r.flops() : six_nd;
     json result = {{"family", r.family()},         {"params", r.params()},

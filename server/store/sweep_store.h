@@ -33,9 +33,8 @@ class SweepStore {
 
   // Stores results trained elsewhere as a finished sweep of kind "imported"
   // whose runs are all succeeded (and marked trainer "imported"). The
-  // request must be validated already (ValidateImport). INVALID_ARGUMENT
-  // naming results[i].family, nothing stored, when the results hold more
-  // than kMaxFamiliesPerSweep families.
+  // request must be validated already (ValidateImport, which also refuses
+  // more than kMaxFamiliesPerSweep families).
   absl::StatusOr<v1::Sweep> CreateImportedSweep(const v1::ImportResultsRequest& request);
 
   // NOT_FOUND if there is no such sweep.
@@ -70,7 +69,8 @@ class SweepStore {
   PgPool* pool_;
 };
 
-// INVALID_ARGUMENT naming the field ("results[3].final_loss: ...").
+// INVALID_ARGUMENT naming the field ("results[3].final_loss: ..."): values
+// out of the range their columns hold, more than kMaxFamiliesPerSweep families.
 absl::Status ValidateImport(const v1::ImportResultsRequest& request);
 
 // "queued" -> RUN_STATE_QUEUED and back; stable names stored in runs.state.
