@@ -137,8 +137,12 @@ TEST_F(SweepBoundsTest, SeriesOfEndedSweepsLeaveMetricsOnceNewerSweepsEnded) {
 
   // An imported sweep (ended from the start): its final fits are published.
   const int64_t first = ImportPowerLaw("first");
+  // The run counts come from the maintenance pass, the fit gauges from the
+  // refit: wait for both.
+  const std::string first_succeeded =
+      "ladder_runs{state=\"succeeded\",sweep=\"" + std::to_string(first) + "\"}";
   std::string text = WaitForMetrics([&](const std::string& t) {
-    return HasSweep(t, cancelled) &&
+    return HasSweep(t, cancelled) && testing::MetricValue(t, first_succeeded) == 6 &&
            t.find(
                "ladder_fit_parameter{family=\"f\",form=\"power_law_compute\",parameter="
                "\"alpha\",sweep=\"" +
@@ -146,9 +150,7 @@ TEST_F(SweepBoundsTest, SeriesOfEndedSweepsLeaveMetricsOnceNewerSweepsEnded) {
   });
   ASSERT_TRUE(HasSweep(text, cancelled)) << text;
   ASSERT_TRUE(HasSweep(text, first)) << text;
-  EXPECT_EQ(testing::MetricValue(
-                text, "ladder_runs{state=\"succeeded\",sweep=\"" + std::to_string(first) + "\"}"),
-            6);
+  EXPECT_EQ(testing::MetricValue(text, first_succeeded), 6);
 
   // As many newer sweeps end as the coordinator keeps series for: the two
   // older ones' series (runs, fitted parameters, predictions) are removed.
