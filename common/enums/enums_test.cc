@@ -1,0 +1,2 @@
+// Placeholder: filled in by the enums work (issue 10).
+#include <gtest/gtest.h>

@@ -1,0 +1,2 @@
+// Placeholder: filled in by the protocol work (issue 10).
+#include <gtest/gtest.h>
