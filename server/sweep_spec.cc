@@ -410,22 +410,6 @@ absl::StatusOr<SweepSpec> Parse(const std::string& yaml);
 
 }  // namespace
 
-std::string_view SweepKindName(SweepKind kind) {
-  switch (kind) {
-    case SweepKind::kLadder:
-      return "ladder";
-    case SweepKind::kIsoflop:
-      return "isoflop";
-    case SweepKind::kGrid:
-      return "grid";
-    case SweepKind::kDataConstrained:
-      return "data_constrained";
-    case SweepKind::kImported:
-      return "imported";
-  }
-  return "unknown";
-}
-
 absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
   if (yaml.size() > kMaxSweepFileBytes) {
     return absl::InvalidArgumentError("spec: " + std::to_string(yaml.size()) +

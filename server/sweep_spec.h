@@ -11,14 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "common/enums/enums.h"
 #include "common/model/architecture_rule.h"
 #include "common/model/model_shape.h"
 
 namespace ladder {
 
-// Stored in sweeps.kind: do not rename.
-enum class SweepKind { kLadder, kIsoflop, kGrid, kDataConstrained, kImported };
-std::string_view SweepKindName(SweepKind kind);
+// Stored in sweeps.kind; the one name table is in common/enums/enums.h.
+using enums::SweepKind;
+inline std::string_view SweepKindName(SweepKind kind) { return enums::Name(kind); }
 
 struct LearningRateSpec {
   model::LrRule rule = model::LrRule::kKaplan;

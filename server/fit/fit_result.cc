@@ -3,28 +3,14 @@
 namespace ladder::fit {
 
 const char* FitFormName(FitForm form) {
-  switch (form) {
-    case FitForm::kPowerLawCompute:
-      return "power_law_compute";
-    case FitForm::kChinchilla:
-      return "chinchilla";
-    case FitForm::kIsoflop:
-      return "isoflop";
-    case FitForm::kDataConstrained:
-      return "data_constrained";
-  }
-  return "unknown";
+  // The table's names are string literals, so data() is NUL-terminated.
+  return enums::Name(form).data();
 }
 
 bool ParseFitForm(const std::string& name, FitForm* form) {
-  for (FitForm f : {FitForm::kPowerLawCompute, FitForm::kChinchilla, FitForm::kIsoflop,
-                    FitForm::kDataConstrained}) {
-    if (name == FitFormName(f)) {
-      *form = f;
-      return true;
-    }
-  }
-  return false;
+  auto f = enums::Parse<FitForm>(name);
+  if (f) *form = *f;
+  return f.has_value();
 }
 
 const char* FitStatusName(FitStatus status) {

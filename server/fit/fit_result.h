@@ -12,16 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "common/enums/enums.h"
 #include "server/fit/observation.h"
 
 namespace ladder::fit {
 
-enum class FitForm {
-  kPowerLawCompute = 0,  // "power_law_compute": L(C) = E + A C^-alpha on the compute frontier
-  kChinchilla = 1,       // "chinchilla": Approach 3, L(N,D) = E + A/N^alpha + B/D^beta
-  kIsoflop = 2,          // "isoflop": Approach 2, N_opt ~ C^a, D_opt ~ C^b
-  kDataConstrained = 3,  // "data_constrained": Muennighoff et al. 2023, D -> D'
-};
+// The forms and their one name table are in common/enums/enums.h.
+using enums::FitForm;
 const char* FitFormName(FitForm form);
 bool ParseFitForm(const std::string& name, FitForm* form);
 
