@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/logging.h"
+#include "common/protocol/run_config.h"
 #include "server/result_check.h"
 
 namespace ladder::store {
@@ -301,12 +302,16 @@ absl::StatusOr<v1::LeaseRunResponse> LeaseStore::LeaseRun(int64_t worker_id, int
       l->set_run_id(rows[0][1].as<int64_t>());
       l->set_attempt_number(rows[0][2].as<int>());
       l->set_expires_unix_ms(rows[0][3].as<int64_t>());
-      json config = json::parse(rows[0][4].as<std::string>());
       l->set_sweep_id(rows[0][5].as<int64_t>());
-      config["run_id"] = l->run_id();
-      config["sweep_id"] = l->sweep_id();
-      config["attempt"] = l->attempt_number();
-      l->set_config_json(config.dump());
+      // Stored per run; run_id, sweep_id and attempt are per attempt.
+      std::string config, error;
+      if (!protocol::StampAttempt(rows[0][4].as<std::string>(),
+                                  {l->run_id(), l->sweep_id(), l->attempt_number()}, &config,
+                                  &error)) {
+        return absl::InternalError("the stored config of run " + std::to_string(l->run_id()) +
+                                   " is " + error);
+      }
+      l->set_config_json(std::move(config));
       l->set_lease_token(token);
       return absl::OkStatus();
     }
