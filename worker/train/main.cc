@@ -22,6 +22,7 @@
 
 #include "common/model/architecture_rule.h"
 #include "common/model/model_counts.h"
+#include "common/protocol/run_config.h"
 #include "worker/train/events.h"
 #include "worker/train/trainer.h"
 
@@ -139,24 +140,15 @@ int Shape(const std::vector<std::string>& args) {
       m::ShapeForParams(*f, params, static_cast<int>(context), static_cast<int>(vocab), rule);
   const m::ParamCount c = m::CountParams(s);
   const m::FlopsPerToken fl = m::ExactFlopsPerToken(s);
+  // `family` and `model` exactly as in a run configuration.
   nlohmann::json out = {
-      {"family", m::FamilyName(s.family)},
-      {"model",
-       {{"n_layer", s.n_layer},
-        {"d_model", s.d_model},
-        {"n_head", s.n_head},
-        {"d_ff", s.d_ff},
-        {"context", s.context},
-        {"vocab", s.vocab},
-        {"mlp", m::MlpName(s.mlp)},
-        {"positions", m::PositionsName(s.positions)},
-        {"tie_embeddings", s.tie_embeddings}}},
       {"describe", m::DescribeShape(s)},
       {"params_total", c.total},
       {"params_non_embedding", c.non_embedding},
       {"flops_per_token", fl.training},
       {"flops_per_token_6n", m::SixNFlopsPerToken(s)},
   };
+  ladder::protocol::WriteShape(s, &out);
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

@@ -18,6 +18,7 @@ constexpr char kProtocolExample[] = R"({
             "beta1": 0.9, "beta2": 0.95, "seed": 1,
             "eval_tokens": 131072, "eval_interval_tokens": 500000, "log_interval_steps": 10},
   "data": {"dataset": "kjv", "unique_tokens": null},
+  "plan": {"target_params": 100000, "budget": 0, "flops": 1.6e12, "flops_6nd": 1.2e12},
   "simulation": null
 })";
 
