@@ -1,201 +1,26 @@
-// The PostgreSQL store against a real server: migrations, sweep creation,
-// leases, expiry, completion and failure semantics.
+// LeaseStore against a real PostgreSQL: leasing (races, priority, device
+// fit), expiry, heartbeats, completion and failure semantics, progress and
+// the loss curve, worker registration, and hostile results.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
-#include <sstream>
 #include <thread>
+#include <vector>
 
-#include "server/refit_loop.h"
-#include "server/store/fit_store.h"
-#include "server/store/lease_store.h"
-#include "server/store/migrations.h"
-#include "server/store/pg_pool.h"
-#include "server/store/sweep_store.h"
 #include "server/store/worker_store.h"
-#include "server/sweep_planner.h"
-#include "tests/testing/test_database.h"
+#include "tests/store/store_fixture.h"
 
 namespace ladder {
 namespace {
 
 using namespace std::chrono_literals;
-
-class StoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    pool_ = MakePool();
-    ASSERT_TRUE(store::ApplyMigrations(*pool_).ok());
-    sweeps_ = std::make_unique<store::SweepStore>(pool_.get());
-    store::LeaseSettings s;
-    s.ttl = 30s;
-    s.retry_backoff = 0ms;
-    leases_ = std::make_unique<store::LeaseStore>(pool_.get(), s);
-  }
-
-  std::unique_ptr<store::PgPool> MakePool(int size = 4) {
-    store::PgPool::Options o;
-    o.url = db_.url();
-    o.size = size;
-    auto pool = store::PgPool::Connect(o);
-    EXPECT_TRUE(pool.ok()) << pool.status();
-    return pool.ok() ? *std::move(pool) : nullptr;
-  }
-
-  // Creates a sweep of `n` grid runs (one family, n token budgets).
-  int64_t CreateSweep(int n, int max_attempts = 3, int priority = 0, double params = 1e5) {
-    std::string tokens;
-    for (int i = 0; i < n; ++i) tokens += (i ? "," : "") + std::to_string(4096 * (i + 1));
-    auto spec = ParseSweepSpec(
-        "name: s\nkind: grid\nfamilies: [lstm]\nmax_attempts: " + std::to_string(max_attempts) +
-        "\npriority: " + std::to_string(priority) + "\ngrid: {params: [" + std::to_string(params) +
-        "], tokens: [" + tokens + "]}\n");
-    EXPECT_TRUE(spec.ok()) << spec.status();
-    auto runs = PlanSweep(*spec);
-    EXPECT_TRUE(runs.ok()) << runs.status();
-    auto sweep = sweeps_->CreateSweep("yaml", *spec, *runs);
-    EXPECT_TRUE(sweep.ok()) << sweep.status();
-    return sweep->id();
-  }
-
-  int64_t Register(const std::string& name, int64_t memory = int64_t{1} << 34,
-                   store::LeaseStore* leases = nullptr) {
-    v1::RegisterWorkerRequest req;
-    req.set_name(name);
-    req.set_hostname("host-" + name);
-    req.set_trainer("ladder-sim");
-    // Several devices: a device holds one live lease at a time.
-    for (int i = 0; i < kDevices; ++i) {
-      v1::Device* d = req.add_devices();
-      d->set_index(i);
-      d->set_kind("cpu");
-      d->set_model("cpu");
-      d->set_memory_bytes(memory);
-      d->set_threads(1);
-    }
-    auto id = (leases ? leases : leases_.get())->RegisterWorker(req);
-    EXPECT_TRUE(id.ok()) << id.status();
-    return *id;
-  }
-
-  // The lowest device of `worker` holding no live lease.
-  int FreeDevice(int64_t worker) {
-    return std::stoi(db_.Query(
-        "SELECT min(i) FROM generate_series(0, " + std::to_string(kDevices - 1) +
-        ") i WHERE NOT EXISTS (SELECT 1 FROM attempts WHERE worker_id = " + std::to_string(worker) +
-        " AND device_index = i AND outcome IS NULL)"));
-  }
-
-  v1::Lease MustLease(int64_t worker) {
-    auto r = leases_->LeaseRun(worker, FreeDevice(worker));
-    EXPECT_TRUE(r.ok()) << r.status();
-    EXPECT_TRUE(r->granted());
-    return r->lease();
-  }
-
-  absl::StatusOr<store::AttemptEnd> Complete(const v1::Lease& l, double loss) {
-    v1::CompleteAttemptRequest req;
-    req.set_attempt_id(l.attempt_id());
-    req.set_lease_token(l.lease_token());
-    req.set_result_json(PlausibleResult(l.run_id(), loss));
-    return leases_->CompleteAttempt(req);
-  }
-
-  // A result that matches the run's plan (tokens and FLOPs as planned).
-  std::string PlausibleResult(int64_t run_id, double loss) {
-    const std::string tokens =
-        db_.Query("SELECT planned_tokens FROM runs WHERE id = " + std::to_string(run_id));
-    const std::string flops =
-        db_.Query("SELECT planned_flops FROM runs WHERE id = " + std::to_string(run_id));
-    return "{\"final_eval_loss\": " + std::to_string(loss) + ", \"tokens\": " + tokens +
-           ", \"flops\": " + flops + ", \"params_total\": 10, \"simulated\": true}";
-  }
-
-  absl::StatusOr<store::AttemptEnd> Fail(const v1::Lease& l, const std::string& reason) {
-    v1::FailAttemptRequest req;
-    req.set_attempt_id(l.attempt_id());
-    req.set_lease_token(l.lease_token());
-    req.set_reason(reason);
-    req.set_message("test");
-    return leases_->FailAttempt(req);
-  }
-
-  static constexpr int kDevices = 8;
-  testing::TestDatabase db_;
-  std::unique_ptr<store::PgPool> pool_;
-  std::unique_ptr<store::SweepStore> sweeps_;
-  std::unique_ptr<store::LeaseStore> leases_;
-};
-
-TEST_F(StoreTest, MigrationsAreAppliedOnceAndAreIdempotent) {
-  std::vector<int> applied;
-  ASSERT_TRUE(store::ApplyMigrations(*pool_, &applied).ok());
-  EXPECT_TRUE(applied.empty()) << "second application must apply nothing";
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM schema_migrations"),
-            std::to_string(store::EmbeddedMigrations().size()));
-}
-
-TEST(MigrationRaceTest, CoordinatorsStartingTogetherApplyEachMigrationOnce) {
-  testing::TestDatabase db;
-  std::atomic<int> applied{0};
-  std::atomic<int> failed{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 6; ++i) {
-    threads.emplace_back([&] {
-      store::PgPool::Options o;
-      o.url = db.url();
-      o.size = 1;
-      auto pool = store::PgPool::Connect(o);
-      if (!pool.ok()) {
-        ++failed;
-        return;
-      }
-      std::vector<int> mine;
-      if (!store::ApplyMigrations(**pool, &mine).ok()) ++failed;
-      applied += static_cast<int>(mine.size());
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(failed.load(), 0);
-  EXPECT_EQ(applied.load(), static_cast<int>(store::EmbeddedMigrations().size()));
-  EXPECT_EQ(db.Query("SELECT count(*) FROM schema_migrations"),
-            std::to_string(store::EmbeddedMigrations().size()));
-}
-
-TEST_F(StoreTest, ANewerSchemaIsRefused) {
-  db_.Query(
-      "INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future') RETURNING "
-      "version");
-  absl::Status st = store::ApplyMigrations(*pool_);
-  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
-}
-
-TEST_F(StoreTest, CreateSweepStoresEveryRunOrNone) {
-  const int64_t id = CreateSweep(5);
-  auto sweep = sweeps_->GetSweep(id);
-  ASSERT_TRUE(sweep.ok());
-  EXPECT_EQ(sweep->counts().total(), 5);
-  EXPECT_EQ(sweep->counts().queued(), 5);
-  EXPECT_EQ(sweep->state(), v1::SWEEP_STATE_ACTIVE);
-  EXPECT_GT(sweep->planned_flops(), 0);
-
-  // A sweep whose runs violate a constraint (an impossible device kind) is
-  // refused and leaves neither the sweep nor any run behind.
-  auto spec = ParseSweepSpec(
-      "name: bad\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: [4096, 8192]}\n");
-  ASSERT_TRUE(spec.ok());
-  spec->device = "tpu";
-  auto runs = PlanSweep(*spec);
-  ASSERT_TRUE(runs.ok());
-  auto bad = sweeps_->CreateSweep("yaml", *spec, *runs);
-  EXPECT_FALSE(bad.ok());
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM sweeps WHERE name = 'bad'"), "0");
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM runs"), "5");
-}
+using testing::StoreTest;
 
 TEST_F(StoreTest, TwoWorkersRacingForOneRunNeverBothGetIt) {
   CreateSweep(1);
@@ -474,28 +299,6 @@ TEST_F(StoreTest, RepeatedFailureIsAcknowledgedOnce) {
   EXPECT_EQ(db_.Query("SELECT failures FROM runs"), "1");
 }
 
-TEST_F(StoreTest, CancelledSweepRevokesLiveLeases) {
-  const int64_t sweep = CreateSweep(3);
-  const int64_t w = Register("w");
-  v1::Lease l = MustLease(w);
-  auto cancelled = sweeps_->CancelSweep(sweep);
-  ASSERT_TRUE(cancelled.ok());
-  EXPECT_EQ(cancelled->state(), v1::SWEEP_STATE_CANCELLED);
-  EXPECT_EQ(cancelled->counts().cancelled(), 3);
-  v1::HeartbeatRequest hb;
-  hb.set_worker_id(w);
-  auto* a = hb.add_attempts();
-  a->set_attempt_id(l.attempt_id());
-  a->set_lease_token(l.lease_token());
-  auto r = leases_->Heartbeat(hb);
-  ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->revoked_attempt_ids_size(), 1);
-  EXPECT_EQ(r->revoked_attempt_ids(0), l.attempt_id());
-  EXPECT_EQ(Complete(l, 1.0).status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_FALSE(leases_->LeaseRun(w, 0)->granted());
-  EXPECT_EQ(sweeps_->CancelSweep(sweep).status().code(), absl::StatusCode::kFailedPrecondition);
-}
-
 TEST_F(StoreTest, ProgressStoresTheCurveAndAResumedAttemptContinuesIt) {
   store::LeaseSettings s;
   s.ttl = 150ms;
@@ -538,20 +341,6 @@ TEST_F(StoreTest, ProgressStoresTheCurveAndAResumedAttemptContinuesIt) {
   EXPECT_EQ(run->attempt_history_size(), 2);
 }
 
-TEST_F(StoreTest, SweepSucceedsWhenEveryRunSucceeds) {
-  const int64_t sweep = CreateSweep(2);
-  const int64_t w = Register("w");
-  ASSERT_TRUE(Complete(MustLease(w), 3.0).ok());
-  ASSERT_TRUE(sweeps_->FinishSweepIfDone(sweep).ok());
-  EXPECT_EQ(sweeps_->GetSweep(sweep)->state(), v1::SWEEP_STATE_ACTIVE);
-  ASSERT_TRUE(Complete(MustLease(w), 2.0).ok());
-  ASSERT_TRUE(sweeps_->FinishSweepIfDone(sweep).ok());
-  auto s = sweeps_->GetSweep(sweep);
-  EXPECT_EQ(s->state(), v1::SWEEP_STATE_SUCCEEDED);
-  EXPECT_NEAR(s->progress(), 1.0, 1e-9);
-  EXPECT_GT(s->finished_unix_ms(), 0);
-}
-
 TEST_F(StoreTest, ReRegisteringWorkerLosesItsLiveAttempts) {
   CreateSweep(1);
   const int64_t w = Register("w");
@@ -559,20 +348,6 @@ TEST_F(StoreTest, ReRegisteringWorkerLosesItsLiveAttempts) {
   EXPECT_EQ(Register("w"), w) << "a worker keeps its id across restarts";
   EXPECT_EQ(db_.Query("SELECT outcome || ':' || reason FROM attempts"), "expired:worker_restarted");
   EXPECT_EQ(db_.Query("SELECT state FROM runs"), "queued");
-}
-
-TEST_F(StoreTest, DrainedWorkerGetsNoLeaseAndIsToldSo) {
-  CreateSweep(2);
-  const int64_t w = Register("w");
-  store::WorkerStore workers(pool_.get());
-  auto drained = workers.DrainWorker(w);
-  ASSERT_TRUE(drained.ok());
-  EXPECT_EQ(drained->state(), "draining");
-  auto r = leases_->LeaseRun(w, 0);
-  ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->granted());
-  EXPECT_TRUE(r->drain());
-  EXPECT_EQ(workers.DrainWorker(777).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(StoreTest, SilentWorkersAreMarkedGone) {
@@ -586,33 +361,6 @@ TEST_F(StoreTest, SilentWorkersAreMarkedGone) {
   ASSERT_EQ(workers.ListWorkers(true)->size(), 1u);
   EXPECT_EQ((*workers.ListWorkers(true))[0].id(), w);
 }
-
-TEST_F(StoreTest, RefitLoopPacesASweepsRefitsByWhatTheLastOneCost) {
-  const int64_t id = CreateSweep(3);
-  store::FitStore fits(pool_.get());
-  const auto refits_after_two_schedules = [&](double pacing) {
-    RefitLoop::Options o;
-    o.debounce = 0ms;
-    o.pacing = pacing;
-    o.bootstrap_resamples = 10;
-    RefitLoop loop(&fits, sweeps_.get(), nullptr, nullptr, o);
-    loop.Start();
-    loop.Schedule(id);
-    for (int i = 0; i < 500 && loop.completed() < 1; ++i) std::this_thread::sleep_for(10ms);
-    EXPECT_EQ(loop.completed(), 1);
-    loop.Schedule(id);
-    std::this_thread::sleep_for(500ms);
-    const int done = loop.completed();
-    loop.Stop();
-    return done;
-  };
-  // A refit takes at least a millisecond (a database round trip): 1e6 times
-  // that is over 15 minutes, so the second refit must wait.
-  EXPECT_EQ(refits_after_two_schedules(1e6), 1);
-  EXPECT_EQ(refits_after_two_schedules(0), 2);
-}
-
-// ---------------------------------------------------------------- real numbers, hostile input
 
 TEST_F(StoreTest, ProgressPast2To31TokensKeepsItsCurveAndLiveTokens) {
   CreateSweep(1);
@@ -634,50 +382,6 @@ TEST_F(StoreTest, ProgressPast2To31TokensKeepsItsCurveAndLiveTokens) {
   EXPECT_EQ(db_.Query("SELECT tokens_done FROM runs"), std::to_string(3 * big));
   EXPECT_EQ(db_.Query("SELECT max(tokens) FROM curve_points"), std::to_string(3 * big));
   EXPECT_EQ(db_.Query("SELECT curve_points FROM runs"), "3");
-}
-
-// Every parameter of every prepared statement that PostgreSQL infers as a
-// 32-bit integer is one reviewed here: a 64-bit value (tokens, ids, bytes)
-// bound to an int4 parameter fails past 2^31 ("out of range for type integer").
-TEST_F(StoreTest, NoStatementTakesA64BitValueThroughA32BitParameter) {
-  const std::set<std::string> reviewed = {
-      // device indices, priorities, attempt limits, counts: 32-bit by nature
-      "insert_sweep$6",  // priority
-      "insert_sweep$7",  // max_attempts
-      "insert_runs$3",   // priority
-      "insert_runs$4",   // max_attempts
-      "lease_run$2",     // device index
-      "worker_state$2",  // device index
-      "requeue_run$2",   // failures to add (0 or 1)
-  };
-  pqxx::connection c(db_.url());
-  pqxx::nontransaction n(c);
-  int prepared = 0;
-  for (const store::PgStatement* st : store::RegisteredStatements()) {
-    n.exec0(std::string("PREPARE audit_") + st->name + " AS " + st->sql);
-    ++prepared;
-  }
-  ASSERT_GT(prepared, 10);
-  std::vector<std::string> unreviewed;
-  std::set<std::string> found;
-  for (const auto& row : n.exec("SELECT substr(name, 7), array_to_string(parameter_types, ',') "
-                                "FROM pg_prepared_statements WHERE name LIKE 'audit_%'")) {
-    const std::string name = row[0].as<std::string>();
-    std::stringstream types(row[1].as<std::string>());
-    std::string type;
-    for (int i = 1; std::getline(types, type, ','); ++i) {
-      if (type != "integer" && type != "smallint") continue;
-      const std::string key = name + "$" + std::to_string(i);
-      found.insert(key);
-      if (!reviewed.count(key)) unreviewed.push_back(key + " (" + type + ")");
-    }
-  }
-  EXPECT_TRUE(unreviewed.empty()) << "32-bit parameters not reviewed: " << [&] {
-    std::string all;
-    for (const auto& u : unreviewed) all += u + " ";
-    return all;
-  }();
-  for (const auto& r : reviewed) EXPECT_TRUE(found.count(r)) << r << " is no longer 32-bit";
 }
 
 TEST_F(StoreTest, ImplausibleResultsAreRefusedNamingTheFieldAndNothingIsStored) {
@@ -806,36 +510,6 @@ TEST_F(StoreTest, ARunKeepsAtMostTheCapOfCurvePointsAndBadPointsAreRefused) {
   absl::Status bad = report(10, 10, std::numeric_limits<double>::infinity()).status();
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(bad.message()).find("points[0].flops"), std::string::npos) << bad;
-}
-
-TEST_F(StoreTest, CancellingASweepWhileALeaseIsBeingGrantedLeavesNoLiveAttempt) {
-  const int64_t sweep = CreateSweep(1);
-  const int64_t w = Register("w");
-  const std::string run = db_.Query("SELECT id FROM runs");
-  // A lease being granted right now: its transaction has claimed the run and
-  // created the attempt, and has not committed yet.
-  pqxx::connection c(db_.url());
-  pqxx::work lease(c);
-  lease.exec0("UPDATE runs SET state = 'leased', attempts = 1 WHERE id = " + run);
-  lease.exec0(
-      "INSERT INTO attempts (run_id, number, worker_id, device_index, lease_token, "
-      "lease_expires_at) VALUES (" +
-      run + ", 1, " + std::to_string(w) + ", 0, 'tok', now() + interval '1 minute')");
-  absl::Status cancelled;
-  std::thread cancel([&] { cancelled = sweeps_->CancelSweep(sweep).status(); });
-  // Wait until the cancel is blocked behind the lease's locks, then commit.
-  for (int i = 0;
-       i < 200 && db_.Query("SELECT count(*) FROM pg_stat_activity WHERE "
-                            "wait_event_type = 'Lock' AND datname = current_database()") == "0";
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  lease.commit();
-  cancel.join();
-  ASSERT_TRUE(cancelled.ok()) << cancelled;
-  EXPECT_EQ(db_.Query("SELECT state FROM runs"), "cancelled");
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome IS NULL"), "0")
-      << "the attempt granted during the cancel must end with it";
 }
 
 }  // namespace
