@@ -1,7 +1,7 @@
 // How the worker starts trainer processes, behind an interface so tests can
-// substitute children that crash, hang or print garbage (STYLE.md: operating-
-// system effects behind an interface). The production implementation is
-// ProcessTrainerLauncher (Boost.Process).
+// substitute children that crash, hang or print garbage (operating-system
+// effects sit behind an interface, as leveldb's Env). The production
+// implementation is ProcessTrainerLauncher (Boost.Process).
 #pragma once
 
 #include <absl/status/status.h>

@@ -236,7 +236,6 @@ void WorkerDaemon::StartAttempt(Slot& slot, const v1::Lease& lease) {
 
 void WorkerDaemon::OnAttemptDone(Slot& slot) {
   slot.attempt.reset();
-  ++attempts_finished_;
   if (stopped_) return;
   MaybeLease(slot);
   MaybeExit();

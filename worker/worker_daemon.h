@@ -61,7 +61,6 @@ class WorkerDaemon {
   void RequestDrain(const std::string& why);
 
   int64_t worker_id() const { return worker_id_; }
-  int attempts_finished() const { return attempts_finished_; }
 
  private:
   struct Slot;
@@ -98,7 +97,6 @@ class WorkerDaemon {
   bool operator_drain_ = false;
   bool draining_ = false;
   bool stopped_ = false;
-  int attempts_finished_ = 0;
   std::chrono::milliseconds heartbeat_interval_{5000};
   Backoff register_backoff_;
 

@@ -64,12 +64,4 @@ bool HuberLseObjective::Evaluate(const double* theta, double* cost, double* grad
   return true;
 }
 
-Eigen::ArrayXd HuberLseObjective::Residuals(const double* theta) const {
-  const Eigen::ArrayXd z1 = theta[kThetaA] - theta[kThetaAlpha] * runs_->log_params;
-  const Eigen::ArrayXd z2 = theta[kThetaB] - theta[kThetaBeta] * runs_->log_tokens;
-  const Eigen::ArrayXd m = z1.max(z2).max(theta[kThetaE]);
-  const Eigen::ArrayXd s = (z1 - m).exp() + (z2 - m).exp() + (theta[kThetaE] - m).exp();
-  return m + s.log() - runs_->log_loss;
-}
-
 }  // namespace ladder::fit

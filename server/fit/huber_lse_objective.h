@@ -55,9 +55,6 @@ class HuberLseObjective final : public ceres::FirstOrderFunction {
   bool Evaluate(const double* theta, double* cost, double* gradient) const override;
   int NumParameters() const override { return kChinchillaThetaSize; }
 
-  // Per-run residuals r_i = log(predicted L_i) - log L_i at theta.
-  Eigen::ArrayXd Residuals(const double* theta) const;
-
   // d cost / d z2_i, z2_i = b - beta log D_i, from the last Evaluate with a
   // gradient: lets a caller chain through a log D that depends on further
   // parameters (the data-constrained fit's R*_D).

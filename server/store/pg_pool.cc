@@ -134,7 +134,7 @@ void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
 }
 
 template <typename Txn, typename Fn>
-absl::Status PgPool::Run(const char* what, bool serializable, const Fn& fn) {
+absl::Status PgPool::Run(const char* what, const Fn& fn) {
   absl::Status last;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     auto conn = Acquire();
@@ -144,7 +144,6 @@ absl::Status PgPool::Run(const char* what, bool serializable, const Fn& fn) {
     absl::Status status;
     try {
       Txn txn(**conn);
-      if (serializable) txn.exec0("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
       status = fn(txn);
       if (status.ok()) txn.commit();
     } catch (const std::exception& e) {
@@ -164,15 +163,11 @@ absl::Status PgPool::Run(const char* what, bool serializable, const Fn& fn) {
 }
 
 absl::Status PgPool::Transact(const char* what, const TxnFn& fn) {
-  return Run<pqxx::work>(what, false, fn);
+  return Run<pqxx::work>(what, fn);
 }
 
 absl::Status PgPool::Autocommit(const char* what, const AutocommitFn& fn) {
-  return Run<pqxx::nontransaction>(what, false, fn);
-}
-
-absl::Status PgPool::TransactSerializable(const char* what, const TxnFn& fn) {
-  return Run<pqxx::work>(what, true, fn);
+  return Run<pqxx::nontransaction>(what, fn);
 }
 
 absl::Status PgPool::WithConnection(const char* what,

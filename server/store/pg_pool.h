@@ -1,7 +1,7 @@
 // A fixed-size pool of libpqxx connections to Ladder's PostgreSQL database.
 //
 // libpqxx throws; this is where its exceptions become absl::Status, once, for
-// the whole store (STYLE.md):
+// the whole store, with codes chosen so a caller's retry rule is mechanical:
 //   pqxx::broken_connection      -> UNAVAILABLE      (retry the call)
 //   serialization / deadlock     -> ABORTED          (retried here first)
 //   unique_violation             -> ALREADY_EXISTS
@@ -61,9 +61,6 @@ class PgPool {
   // names the operation in error messages ("lease run: ...").
   absl::Status Transact(const char* what, const TxnFn& fn);
 
-  // Like Transact, but SERIALIZABLE.
-  absl::Status TransactSerializable(const char* what, const TxnFn& fn);
-
   using AutocommitFn = std::function<absl::Status(pqxx::nontransaction&)>;
   // Runs `fn` without BEGIN/COMMIT: each statement commits on its own. For
   // work that is one statement (atomic by itself), it saves two round trips.
@@ -83,7 +80,7 @@ class PgPool {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
   template <typename Txn, typename Fn>
-  absl::Status Run(const char* what, bool serializable, const Fn& fn);
+  absl::Status Run(const char* what, const Fn& fn);
 
   const Options options_;
   std::mutex mu_;
