@@ -68,7 +68,7 @@ TEST(LadderSimTest, StdoutIsOnlyProtocolEventsFromStartedToResult) {
   EXPECT_EQ(started["trainer"], "ladder-sim");
   EXPECT_EQ(started["simulated"], true);
   EXPECT_EQ(result["simulated"], true);
-  EXPECT_EQ(result["trainer"], "ladder-sim");
+  EXPECT_EQ(result["details"]["trainer"], "ladder-sim");
   EXPECT_NE(out.stderr_text.find("SIMULAT"), std::string::npos) << out.stderr_text;
   EXPECT_EQ(out.Events("progress").size(), 16u);  // 64 steps, every 4th
   EXPECT_EQ(out.Events("checkpoint").size(), 3u);
