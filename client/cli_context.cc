@@ -80,9 +80,7 @@ v1::Admin::Stub* CliContext::admin() { return Connect() ? admin_.get() : nullptr
 std::unique_ptr<grpc::ClientContext> CliContext::Call(bool streaming) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   if (!streaming) {
-    ctx->set_deadline(
-        std::chrono::system_clock::now() +
-        std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
+    ctx->set_deadline(std::chrono::system_clock::now() + options_.timeout);
   }
   return ctx;
 }

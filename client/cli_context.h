@@ -27,7 +27,7 @@ struct GlobalOptions {
   std::string ca_file;                         // $LADDER_CA: CA that signed the coordinator
   std::string token;                           // $LADDER_TOKEN: bearer token (needs TLS)
   bool json = false;                           // machine-readable output
-  double timeout_seconds = 30;                 // per call (not for watch)
+  std::chrono::milliseconds timeout{30000};    // per call (not for watch)
 };
 
 class CliContext {

@@ -8,6 +8,7 @@
 
 #include "client/cli_context.h"
 #include "client/commands.h"
+#include "common/cli_flags.h"
 #include "common/grpc_runtime.h"
 
 namespace ladder::cli {
@@ -49,7 +50,8 @@ int main(int argc, char** argv) {
   app.add_option("--ca", g.ca_file, "CA certificate that signed the coordinator's ($LADDER_CA)");
   app.add_option("--token", g.token, "bearer token ($LADDER_TOKEN)");
   app.add_flag("--json", g.json, "machine-readable JSON output");
-  app.add_option("--timeout", g.timeout_seconds, "seconds per call")->capture_default_str();
+  ladder::AddDurationOption(app, "--timeout", &g.timeout,
+                            "per call, e.g. 30s, 500ms, 2m (a bare number is seconds)");
 
   // Subcommands bind to the context; its options are read when a callback runs.
   CliContext* ctx = nullptr;

@@ -1,5 +1,6 @@
 #include "common/logging.h"
 
+#include <absl/status/status.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,28 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::mutex g_tag_mu;
 std::string g_tag = "ladder";  // guarded by g_tag_mu
 }  // namespace
+
+absl::StatusOr<LogLevel> ParseLogLevel(std::string_view text) {
+  if (text == "debug") return LogLevel::kDebug;
+  if (text == "info") return LogLevel::kInfo;
+  if (text == "warning" || text == "warn") return LogLevel::kWarning;
+  if (text == "error") return LogLevel::kError;
+  return absl::InvalidArgumentError("'" + LogSafe(text) + "' is not debug, info, warning or error");
+}
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 

@@ -8,6 +8,8 @@
 // escaped (LogSafe), so user strings logged verbatim cannot forge log lines.
 #pragma once
 
+#include <absl/status/statusor.h>
+
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -15,6 +17,13 @@
 namespace ladder {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+// The one spelling of levels on every binary's --log-level: "debug", "info",
+// "warning" (or "warn"), "error". Anything else is INVALID_ARGUMENT with a
+// message that lists them (callers prefix the flag name).
+absl::StatusOr<LogLevel> ParseLogLevel(std::string_view text);
+// "debug", "info", "warning" or "error": ParseLogLevel's inverse.
+std::string_view LogLevelName(LogLevel level);
 
 // Process-wide settings, set once from main().
 void SetLogLevel(LogLevel level);

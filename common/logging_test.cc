@@ -49,6 +49,27 @@ TEST(LoggingTest, AUserStringWithNewlinesCannotForgeALogLine) {
       << out;
 }
 
+TEST(LogLevelTest, ParsesEveryLevelAndItsName) {
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
+    auto parsed = ParseLogLevel(LogLevelName(level));
+    ASSERT_TRUE(parsed.ok()) << LogLevelName(level);
+    EXPECT_EQ(*parsed, level);
+  }
+  auto warn = ParseLogLevel("warn");
+  ASSERT_TRUE(warn.ok());
+  EXPECT_EQ(*warn, LogLevel::kWarning);
+}
+
+TEST(LogLevelTest, AnythingElseIsRefusedWithTheChoices) {
+  for (const char* bad : {"", "loud", "INFO", "Debug", "info ", "2"}) {
+    auto parsed = ParseLogLevel(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(parsed.status().message().find("debug, info, warning or error"), std::string::npos)
+        << parsed.status().message();
+  }
+}
+
 TEST(LoggingTest, TheTagIsEscapedToo) {
   SetLogTag("worker a\nb");
   const std::string out = CaptureStderr([] { LOG_WARN << "hello"; });

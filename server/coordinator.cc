@@ -74,6 +74,7 @@ Coordinator::~Coordinator() {
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::BuildAndStart(
     const CoordinatorOptions& options) {
   if (absl::Status st = options.Validate(); !st.ok()) return st;
+  LOG_INFO << "starting: " << options.Describe();
   std::unique_ptr<Coordinator> c(new Coordinator(options));
   if (absl::Status st = c->Start(); !st.ok()) return st;
   return c;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/channel_options.h"
+#include "common/duration.h"
 
 namespace ladder {
 
@@ -24,18 +25,18 @@ absl::Status CoordinatorOptions::Validate() const {
   if (database_url.empty()) return bad("--database-url: required (or set LADDER_DATABASE_URL)");
   if (db_pool_size < 1 || db_pool_size > 512) return bad("--db-pool-size: must be in [1, 512]");
   if (rpc_threads < 2) return bad("--rpc-threads: must be at least 2");
-  if (lease_ttl.count() < 100) return bad("--lease-ttl-ms: must be at least 100");
+  if (lease_ttl.count() < 100) return bad("--lease-ttl: must be at least 100ms");
   if (heartbeat_interval.count() < 10 || heartbeat_interval >= lease_ttl) {
-    return bad("--heartbeat-interval-ms: must be at least 10 and less than --lease-ttl-ms");
+    return bad("--heartbeat-interval: must be at least 10ms and less than --lease-ttl");
   }
   if (maintenance_interval.count() < 10)
-    return bad("--maintenance-interval-ms: must be at least 10");
+    return bad("--maintenance-interval: must be at least 10ms");
   if (worker_gone_after < lease_ttl)
-    return bad("--worker-gone-after-ms: must be at least --lease-ttl-ms");
+    return bad("--worker-gone-after: must be at least --lease-ttl");
   if (retry_backoff.count() < 0 || max_retry_backoff < retry_backoff) {
-    return bad("--retry-backoff-ms: must be >= 0 and at most --max-retry-backoff-ms");
+    return bad("--retry-backoff: must be >= 0 and at most --max-retry-backoff");
   }
-  if (watch_poll_interval.count() < 10) return bad("--watch-poll-interval-ms: must be at least 10");
+  if (watch_poll_interval.count() < 10) return bad("--watch-poll-interval: must be at least 10ms");
   if (max_watch_streams < 1 || max_watch_streams > 100000)
     return bad("--max-watch-streams: must be in [1, 100000]");
   if (max_watch_streams_per_client < 1 || max_watch_streams_per_client > max_watch_streams) {
@@ -58,17 +59,13 @@ absl::Status CoordinatorOptions::Validate() const {
     return bad(
         "--tls-client-ca: required with TLS (workers authenticate with client certificates)");
   }
-  if (token_cache_ttl.count() < 0) return bad("--token-cache-ttl-ms: must not be negative");
-  if (refit_debounce.count() < 0) return bad("--refit-debounce-ms: must not be negative");
+  if (token_cache_ttl.count() < 0) return bad("--token-cache-ttl: must not be negative");
+  if (refit_debounce.count() < 0) return bad("--refit-debounce: must not be negative");
   if (fit_threads < 0 || fit_threads > 256) return bad("--fit-threads: must be in [0, 256]");
   if (bootstrap_resamples < 0 || bootstrap_resamples > 100000) {
     return bad("--bootstrap-resamples: must be in [0, 100000]");
   }
-  if (fit_cache_ttl.count() < 0) return bad("--fit-cache-ttl-ms: must not be negative");
-  if (log_level != "debug" && log_level != "info" && log_level != "warning" &&
-      log_level != "error") {
-    return bad("--log-level: must be debug, info, warning or error");
-  }
+  if (fit_cache_ttl.count() < 0) return bad("--fit-cache-ttl: must not be negative");
   return absl::OkStatus();
 }
 
@@ -76,23 +73,24 @@ std::string CoordinatorOptions::Describe() const {
   std::ostringstream o;
   o << "listen=" << listen << " database=" << RedactDatabaseUrl(database_url)
     << " db_pool_size=" << db_pool_size << " rpc_threads=" << rpc_threads
-    << " lease_ttl_ms=" << lease_ttl.count()
-    << " heartbeat_interval_ms=" << heartbeat_interval.count()
-    << " maintenance_interval_ms=" << maintenance_interval.count()
-    << " worker_gone_after_ms=" << worker_gone_after.count()
-    << " retry_backoff_ms=" << retry_backoff.count()
-    << " max_retry_backoff_ms=" << max_retry_backoff.count()
-    << " watch_poll_interval_ms=" << watch_poll_interval.count()
+    << " lease_ttl=" << FormatDuration(lease_ttl)
+    << " heartbeat_interval=" << FormatDuration(heartbeat_interval)
+    << " maintenance_interval=" << FormatDuration(maintenance_interval)
+    << " worker_gone_after=" << FormatDuration(worker_gone_after)
+    << " retry_backoff=" << FormatDuration(retry_backoff)
+    << " max_retry_backoff=" << FormatDuration(max_retry_backoff)
+    << " watch_poll_interval=" << FormatDuration(watch_poll_interval)
     << " max_watch_streams_per_client=" << max_watch_streams_per_client
     << " max_watch_streams=" << max_watch_streams << " transport="
     << (insecure_plaintext ? (plaintext_workers ? "plaintext(loopback, workers)"
                                                 : "plaintext(loopback, no workers)")
                            : "tls cert=" + tls_cert + " client_ca=" + tls_client_ca)
-    << " refit_debounce_ms=" << refit_debounce.count() << " fit_threads=" << fit_threads
+    << " refit_debounce=" << FormatDuration(refit_debounce) << " fit_threads=" << fit_threads
     << " bootstrap_resamples=" << bootstrap_resamples
-    << " fit_cache_ttl_ms=" << fit_cache_ttl.count()
+    << " fit_cache_ttl=" << FormatDuration(fit_cache_ttl)
+    << " token_cache_ttl=" << FormatDuration(token_cache_ttl)
     << " metrics_listen=" << (metrics_listen.empty() ? "off" : metrics_listen)
-    << " migrate=" << migrate << " log_level=" << log_level;
+    << " migrate=" << migrate << " log_level=" << LogLevelName(log_level);
   return o.str();
 }
 

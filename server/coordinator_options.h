@@ -1,11 +1,15 @@
 // Everything ladder-coordinator can be told, in one struct. Filled only in
-// main.cc (flags, with environment fallbacks for secrets), validated once.
+// main.cc (flags, with environment fallbacks for secrets), validated once, by
+// Validate, which Coordinator::BuildAndStart calls. Durations are flags in
+// common/duration.h's syntax (--lease-ttl 30s).
 #pragma once
 
 #include <absl/status/status.h>
 
 #include <chrono>
 #include <string>
+
+#include "common/logging.h"
 
 namespace ladder {
 
@@ -62,7 +66,8 @@ struct CoordinatorOptions {
   std::string metrics_listen = "127.0.0.1:9400";
   // Apply database migrations at start (off: refuse to start on an old schema).
   bool migrate = true;
-  std::string log_level = "info";
+  // Minimum level of log lines on stderr.
+  LogLevel log_level = LogLevel::kInfo;
 
   // INVALID_ARGUMENT naming the option at fault.
   absl::Status Validate() const;

@@ -52,7 +52,7 @@ TEST(CoordinatorOptionsTest, TlsNeedsAClientCaForWorkerCertificates) {
 TEST(CoordinatorOptionsTest, HeartbeatMustBeShorterThanTheLease) {
   CoordinatorOptions o = Plain();
   o.heartbeat_interval = o.lease_ttl;
-  EXPECT_NE(std::string(o.Validate().message()).find("--heartbeat-interval-ms"), std::string::npos);
+  EXPECT_NE(std::string(o.Validate().message()).find("--heartbeat-interval"), std::string::npos);
 }
 
 TEST(CoordinatorOptionsTest, DescribeNeverShowsTheDatabasePassword) {

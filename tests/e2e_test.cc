@@ -212,7 +212,7 @@ TEST_F(EndToEndTest, CliRefusesBadInputWithOneLineAndAnExitCode) {
   EXPECT_EQ(usage.exit_code, 2);
 
   stack.KillCoordinator();
-  CliResult down = stack.Cli({"--timeout", "2", "status"});
+  CliResult down = stack.Cli({"--timeout", "2s", "status"});
   EXPECT_EQ(down.exit_code, 3);
   EXPECT_NE(down.err.find("unreachable"), std::string::npos) << down.err;
   EXPECT_EQ(db_.Query("SELECT count(*) FROM sweeps"), "0");
@@ -228,7 +228,7 @@ namespace {
 // complete, and the CLI answers fit, predict, optimal, compare and plot from
 // the latest fits.
 TEST_F(EndToEndTest, FitsRefineAsRunsLandAndTheCliAnswersFromTheLatest) {
-  LocalStack stack(db_.url(), {"--refit-debounce-ms=100", "--bootstrap-resamples=60"});
+  LocalStack stack(db_.url(), {"--refit-debounce=100ms", "--bootstrap-resamples=60"});
   stack.StartWorker("w1", 2);
   const int64_t sweep =
       Submit(stack,
@@ -293,7 +293,7 @@ TEST_F(EndToEndTest, FitsRefineAsRunsLandAndTheCliAnswersFromTheLatest) {
 }
 
 TEST_F(EndToEndTest, ImportedCsvIsFittedLikeAnyOtherSweep) {
-  LocalStack stack(db_.url(), {"--refit-debounce-ms=50", "--bootstrap-resamples=40"});
+  LocalStack stack(db_.url(), {"--refit-debounce=50ms", "--bootstrap-resamples=40"});
   std::string csv = "family,params,tokens,loss\n";
   for (double n : {1e6, 3e6, 1e7, 3e7}) {
     for (double d : {2e7, 6e7, 2e8}) {

@@ -147,7 +147,7 @@ ENV
 chmod 600 "$STATE/env"
 for _ in $(seq 1 100); do
   if LADDER_COORDINATOR=127.0.0.1:$PORT LADDER_CA=$STATE/certs/ca.pem LADDER_TOKEN=$(cat "$STATE/admin.token") \
-     "$BIN/ladder" --timeout 2 workers >/dev/null 2>&1; then break; fi
+     "$BIN/ladder" --timeout 2s workers >/dev/null 2>&1; then break; fi
   running "$STATE/run/coordinator.pid" || { tail -20 "$STATE/logs/coordinator.log" >&2; echo "up.sh: coordinator exited" >&2; exit 1; }
   sleep 0.2
 done
@@ -172,7 +172,7 @@ done
 # than leaving sweeps queued with nobody to run them.
 cli() {
   LADDER_COORDINATOR=127.0.0.1:$PORT LADDER_CA=$STATE/certs/ca.pem LADDER_TOKEN=$(cat "$STATE/admin.token") \
-    "$BIN/ladder" --timeout 2 "$@"
+    "$BIN/ladder" --timeout 2s "$@"
 }
 for _ in $(seq 1 150); do
   for i in $(seq 1 "$WORKERS"); do

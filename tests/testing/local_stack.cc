@@ -36,11 +36,11 @@ void LocalStack::StartCoordinator(int port) {
                                    "--insecure-plaintext",
                                    "--plaintext-workers",
                                    "--metrics-listen=127.0.0.1:0",
-                                   "--lease-ttl-ms=1500",
-                                   "--heartbeat-interval-ms=300",
-                                   "--maintenance-interval-ms=200",
-                                   "--retry-backoff-ms=0",
-                                   "--watch-poll-interval-ms=100"};
+                                   "--lease-ttl=1500ms",
+                                   "--heartbeat-interval=300ms",
+                                   "--maintenance-interval=200ms",
+                                   "--retry-backoff=0s",
+                                   "--watch-poll-interval=100ms"};
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
   coordinator_ = std::make_unique<Subprocess>(argv, log, log);
   const std::regex serving("serving ladder.v1 on port ([0-9]+)");
