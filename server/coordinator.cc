@@ -12,9 +12,11 @@
 #include "server/auth/request_authorizer.h"
 #include "server/coordinator_metrics.h"
 #include "server/fit_cache.h"
+#include "server/fit_data.h"
 #include "server/fit_queries.h"
 #include "server/refit_loop.h"
 #include "server/scheduler.h"
+#include "server/scheduler_store.h"
 #include "server/service/admin_service.h"
 #include "server/service/fits_service.h"
 #include "server/service/runs_service.h"
@@ -114,24 +116,23 @@ absl::Status Coordinator::Start() {
   sched.heartbeat_interval = options_.heartbeat_interval;
   sched.maintenance_interval = options_.maintenance_interval;
   sched.worker_gone_after = options_.worker_gone_after;
-  scheduler_ = std::make_unique<Scheduler>(lease_store_.get(), sweep_store_.get(),
-                                           stats_store_.get(), metrics_.get(), sched);
+  scheduler_store_ = std::make_unique<PgSchedulerStore>(lease_store_.get(), sweep_store_.get(),
+                                                        stats_store_.get());
+  scheduler_ = std::make_unique<Scheduler>(scheduler_store_.get(), metrics_.get(), sched);
 
   fit_store_ = std::make_unique<store::FitStore>(pool_.get());
-  fit_cache_ = std::make_unique<FitCache>(fit_store_.get(), options_.fit_cache_ttl);
+  fit_data_ = std::make_unique<PgFitData>(sweep_store_.get(), fit_store_.get());
+  fit_cache_ = std::make_unique<FitCache>(fit_data_.get(), options_.fit_cache_ttl);
   RefitLoop::Options refit;
   refit.debounce = options_.refit_debounce;
   refit.fit_threads = options_.fit_threads;
   refit.bootstrap_resamples = options_.bootstrap_resamples;
-  refit_loop_ = std::make_unique<RefitLoop>(fit_store_.get(), sweep_store_.get(), fit_cache_.get(),
-                                            metrics_.get(), refit);
-  fit_queries_ =
-      std::make_unique<FitQueries>(sweep_store_.get(), fit_store_.get(), fit_cache_.get());
+  refit_loop_ =
+      std::make_unique<RefitLoop>(fit_data_.get(), fit_cache_.get(), metrics_.get(), refit);
+  fit_queries_ = std::make_unique<FitQueries>(fit_data_.get(), fit_cache_.get());
   fits_service_ = std::make_unique<FitsService>(fit_queries_.get());
   // Every success refits its sweep (debounced, on the refit thread).
-  scheduler_->OnAttemptEnded([this](const store::AttemptEnd& end, const std::string& outcome) {
-    if (outcome == "succeeded") refit_loop_->Schedule(end.sweep_id);
-  });
+  scheduler_->AddObserver(refit_loop_.get());
 
   WatchHub::Options watch;
   watch.poll_interval = options_.watch_poll_interval;

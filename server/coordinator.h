@@ -23,6 +23,8 @@ class WorkerStore;
 }  // namespace store
 class SweepManager;
 class Scheduler;
+class SchedulerStore;
+class PgFitData;
 class SweepsService;
 class RunsService;
 class WorkersService;
@@ -79,6 +81,7 @@ class Coordinator {
   std::shared_ptr<RequestAuthorizer> authorizer_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<store::FitStore> fit_store_;
+  std::unique_ptr<PgFitData> fit_data_;
   std::unique_ptr<FitCache> fit_cache_;
   std::unique_ptr<RefitLoop> refit_loop_;
   std::unique_ptr<FitQueries> fit_queries_;
@@ -86,6 +89,7 @@ class Coordinator {
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::unique_ptr<SweepManager> sweep_manager_;
+  std::unique_ptr<SchedulerStore> scheduler_store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<WatchHub> watch_hub_;  // outlives server_, which it serves
   std::unique_ptr<SweepsService> sweeps_service_;

@@ -2,10 +2,12 @@
 
 #include <absl/status/status.h>
 
+#include "common/enums/enums.h"
+
 namespace ladder {
 
 absl::StatusOr<std::vector<store::StoredFit>> FitCache::Latest(int64_t sweep_id) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_->Now();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(sweep_id);
@@ -20,14 +22,15 @@ absl::StatusOr<std::vector<store::StoredFit>> FitCache::Latest(int64_t sweep_id)
 }
 
 absl::StatusOr<store::StoredFit> FitCache::Find(int64_t sweep_id, const std::string& family,
-                                                const std::string& form) {
+                                                fit::FitForm form) {
   auto fits = Latest(sweep_id);
   if (!fits.ok()) return fits.status();
   for (const auto& f : *fits) {
-    if (f.result->family == family && fit::FitFormName(f.result->form) == form) return f;
+    if (f.result->family == family && f.result->form == form) return f;
   }
-  return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " has no " + form +
-                             " fit for family '" + family + "' yet");
+  return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " has no " +
+                             std::string(enums::Name(form)) + " fit for family '" + family +
+                             "' yet");
 }
 
 void FitCache::Invalidate(int64_t sweep_id) {

@@ -14,28 +14,33 @@
 #include <mutex>
 #include <vector>
 
+#include "common/clock.h"
+#include "server/fit_data.h"
 #include "server/store/fit_store.h"
 
 namespace ladder {
 
 class FitCache {
  public:
-  FitCache(store::FitStore* fits, std::chrono::milliseconds ttl) : fits_(fits), ttl_(ttl) {}
+  // `clock` (steady time) ages the entries.
+  FitCache(FitSource* fits, std::chrono::milliseconds ttl, Clock* clock = Clock::Real())
+      : fits_(fits), ttl_(ttl), clock_(clock) {}
 
   // Latest version of every (family, form) of the sweep.
   absl::StatusOr<std::vector<store::StoredFit>> Latest(int64_t sweep_id);
   // The latest fit of (family, form), or NOT_FOUND naming what is missing.
   absl::StatusOr<store::StoredFit> Find(int64_t sweep_id, const std::string& family,
-                                        const std::string& form);
+                                        fit::FitForm form);
   void Invalidate(int64_t sweep_id);
 
  private:
   struct Entry {
     std::vector<store::StoredFit> fits;
-    std::chrono::steady_clock::time_point read;
+    Clock::SteadyTime read;
   };
-  store::FitStore* fits_;
+  FitSource* fits_;
   const std::chrono::milliseconds ttl_;
+  Clock* clock_;
   std::mutex mu_;
   std::map<int64_t, Entry> entries_;  // guarded by mu_
 };

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "common/enums/enums.h"
 #include "server/fit/family_comparison.h"
 #include "server/fit/prediction.h"
 
@@ -19,18 +20,9 @@ void SetInterval(const fit::Interval& in, v1::Interval* out) {
 bool Positive(double v) { return std::isfinite(v) && v > 0; }
 
 absl::Status CheckForm(const std::string& form, const char* field) {
-  fit::FitForm f;
-  if (form.empty() || fit::ParseFitForm(form, &f)) return absl::OkStatus();
-  return absl::InvalidArgumentError(std::string(field) + ": unknown form '" + form +
-                                    "' (power_law_compute, chinchilla, isoflop, data_constrained)");
-}
-
-// Engine errors name the engine's argument; say which request field it was.
-absl::Status Rename(const absl::Status& st, const std::string& engine_name,
-                    const std::string& field) {
-  std::string m(st.message());
-  if (m.rfind(engine_name, 0) == 0) m = field + m.substr(engine_name.size());
-  return absl::Status(st.code(), m);
+  if (form.empty() || enums::Parse<fit::FitForm>(form)) return absl::OkStatus();
+  return absl::InvalidArgumentError(std::string(field) + ": unknown form '" + form + "' (" +
+                                    enums::NameList<fit::FitForm>() + ")");
 }
 
 }  // namespace
@@ -40,7 +32,7 @@ absl::StatusOr<std::vector<std::string>> FitQueries::Families(int64_t sweep_id) 
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = families_.find(sweep_id); it != families_.end()) return it->second;
   }
-  auto sweep = sweeps_->GetSweep(sweep_id);
+  auto sweep = fits_->GetSweep(sweep_id);
   if (!sweep.ok()) return sweep.status();
   std::vector<std::string> families(sweep->families().begin(), sweep->families().end());
   std::lock_guard<std::mutex> lock(mu_);
@@ -63,12 +55,12 @@ absl::Status FitQueries::CheckFamily(int64_t sweep_id, const std::string& family
 }
 
 absl::StatusOr<store::StoredFit> FitQueries::FirstOk(int64_t sweep_id, const std::string& family,
-                                                     const std::vector<std::string>& forms) {
+                                                     const std::vector<fit::FitForm>& forms) {
   std::string why;
-  for (const std::string& form : forms) {
+  for (const fit::FitForm form : forms) {
     auto f = cache_->Find(sweep_id, family, form);
     if (f.ok() && f->result->ok()) return *f;
-    why += (why.empty() ? "" : "; ") + form + ": " +
+    why += (why.empty() ? "" : "; ") + std::string(enums::Name(form)) + ": " +
            (f.ok() ? std::string(fit::FitStatusName(f->result->status)) + " (" + f->result->reason +
                          ")"
                    : std::string("no fit yet"));
@@ -81,7 +73,7 @@ absl::StatusOr<v1::GetFitResponse> FitQueries::GetFit(const v1::GetFitRequest& r
   if (auto st = CheckForm(req.form(), "form"); !st.ok()) return st;
   if (!req.family().empty()) {
     if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
-  } else if (auto sweep = sweeps_->GetSweep(req.sweep_id()); !sweep.ok()) {
+  } else if (auto sweep = fits_->GetSweep(req.sweep_id()); !sweep.ok()) {
     return sweep.status();
   }
   auto fits = fits_->LatestFits(req.sweep_id(), req.family(), req.form());
@@ -96,7 +88,7 @@ absl::StatusOr<v1::ListFitHistoryResponse> FitQueries::History(
   if (auto st = CheckForm(req.form(), "form"); !st.ok()) return st;
   if (!req.family().empty()) {
     if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
-  } else if (auto sweep = sweeps_->GetSweep(req.sweep_id()); !sweep.ok()) {
+  } else if (auto sweep = fits_->GetSweep(req.sweep_id()); !sweep.ok()) {
     return sweep.status();
   }
   auto fits = fits_->FitHistory(req.sweep_id(), req.family(), req.form());
@@ -120,9 +112,11 @@ absl::StatusOr<v1::PredictLossResponse> FitQueries::PredictLoss(const v1::Predic
   if (by_compute && !Positive(req.compute()))
     return absl::InvalidArgumentError("compute: must be positive");
   if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
-  auto f = FirstOk(req.sweep_id(), req.family(),
-                   by_size ? std::vector<std::string>{"chinchilla", "data_constrained"}
-                           : std::vector<std::string>{"power_law_compute", "chinchilla"});
+  auto f = FirstOk(
+      req.sweep_id(), req.family(),
+      by_size
+          ? std::vector<fit::FitForm>{fit::FitForm::kChinchilla, fit::FitForm::kDataConstrained}
+          : std::vector<fit::FitForm>{fit::FitForm::kPowerLawCompute, fit::FitForm::kChinchilla});
   if (!f.ok()) return f.status();
   auto p = by_size ? fit::PredictLoss(*f->result, req.params(), req.tokens())
                    : fit::PredictLossAtCompute(*f->result, req.compute());
@@ -139,7 +133,8 @@ absl::StatusOr<v1::OptimalAllocationResponse> FitQueries::Optimal(
     const v1::OptimalAllocationRequest& req) {
   if (!Positive(req.compute())) return absl::InvalidArgumentError("compute: must be positive");
   if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
-  auto f = FirstOk(req.sweep_id(), req.family(), {"chinchilla", "isoflop"});
+  auto f =
+      FirstOk(req.sweep_id(), req.family(), {fit::FitForm::kChinchilla, fit::FitForm::kIsoflop});
   if (!f.ok()) return f.status();
   auto a = fit::PredictOptimalAllocation(*f->result, req.compute());
   if (!a.ok()) return a.status();
@@ -167,10 +162,13 @@ absl::StatusOr<v1::CompareFamiliesResponse> FitQueries::Compare(
   if (req.max_compute() < 0 || !std::isfinite(req.max_compute())) {
     return absl::InvalidArgumentError("max_compute: must not be negative");
   }
+  if (req.min_compute() > 0 && req.max_compute() > 0 && req.max_compute() < req.min_compute()) {
+    return absl::InvalidArgumentError("max_compute: must not be below min_compute");
+  }
   if (req.points() < 0 || req.points() > 1000)
     return absl::InvalidArgumentError("points: must be in [0, 1000]");
   absl::Status last;
-  for (const char* form : {"power_law_compute", "chinchilla"}) {
+  for (const fit::FitForm form : {fit::FitForm::kPowerLawCompute, fit::FitForm::kChinchilla}) {
     auto base = FirstOk(req.sweep_id(), req.base_family(), {form});
     auto target = FirstOk(req.sweep_id(), req.family(), {form});
     if (!base.ok() || !target.ok()) {
@@ -179,8 +177,7 @@ absl::StatusOr<v1::CompareFamiliesResponse> FitQueries::Compare(
     }
     auto curve = fit::CompareFamilies(*base->result, *target->result, req.min_compute(),
                                       req.max_compute(), req.points());
-    if (!curve.ok())
-      return Rename(Rename(curve.status(), "min_compute", "min_compute"), "points", "points");
+    if (!curve.ok()) return curve.status();
     v1::CompareFamiliesResponse out;
     for (const auto& p : *curve) {
       auto* q = out.add_points();

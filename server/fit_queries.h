@@ -14,16 +14,16 @@
 #include <vector>
 
 #include "ladder/v1/ladder.pb.h"
+#include "server/fit/fit_result.h"
 #include "server/fit_cache.h"
-#include "server/store/fit_store.h"
-#include "server/store/sweep_store.h"
+#include "server/fit_data.h"
 
 namespace ladder {
 
 class FitQueries {
  public:
-  FitQueries(store::SweepStore* sweeps, store::FitStore* fits, FitCache* cache)
-      : sweeps_(sweeps), fits_(fits), cache_(cache) {}
+  // `fits` answers history and existence; `cache` the latest fits.
+  FitQueries(FitSource* fits, FitCache* cache) : fits_(fits), cache_(cache) {}
 
   absl::StatusOr<v1::GetFitResponse> GetFit(const v1::GetFitRequest& request);
   absl::StatusOr<v1::ListFitHistoryResponse> History(const v1::ListFitHistoryRequest& request);
@@ -49,10 +49,9 @@ class FitQueries {
   // The first ok fit among `forms` for the family, or FAILED_PRECONDITION
   // saying why each one cannot answer.
   absl::StatusOr<store::StoredFit> FirstOk(int64_t sweep_id, const std::string& family,
-                                           const std::vector<std::string>& forms);
+                                           const std::vector<fit::FitForm>& forms);
 
-  store::SweepStore* sweeps_;
-  store::FitStore* fits_;
+  FitSource* fits_;
   FitCache* cache_;
   std::mutex mu_;
   std::map<int64_t, std::vector<std::string>> families_;  // guarded by mu_

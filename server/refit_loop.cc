@@ -8,13 +8,14 @@
 
 namespace ladder {
 
-std::vector<fit::FitForm> FormsForSweep(const std::string& kind,
+std::vector<fit::FitForm> FormsForSweep(enums::SweepKind kind,
                                         const std::vector<fit::Observation>& runs) {
+  using enums::SweepKind;
   using fit::FitForm;
-  if (kind == "isoflop")
+  if (kind == SweepKind::kIsoflop)
     return {FitForm::kPowerLawCompute, FitForm::kChinchilla, FitForm::kIsoflop};
-  if (kind == "data_constrained") return {FitForm::kDataConstrained, FitForm::kChinchilla};
-  if (kind == "imported") {
+  if (kind == SweepKind::kDataConstrained) return {FitForm::kDataConstrained, FitForm::kChinchilla};
+  if (kind == SweepKind::kImported) {
     std::vector<FitForm> forms = {FitForm::kPowerLawCompute, FitForm::kChinchilla};
     bool budgets = false, unique = false;
     for (const auto& r : runs) {
@@ -28,9 +29,9 @@ std::vector<fit::FitForm> FormsForSweep(const std::string& kind,
   return {FitForm::kPowerLawCompute, FitForm::kChinchilla};
 }
 
-RefitLoop::RefitLoop(store::FitStore* fits, store::SweepStore* sweeps, FitCache* cache,
-                     CoordinatorMetrics* metrics, Options options)
-    : fits_(fits), sweeps_(sweeps), cache_(cache), metrics_(metrics), options_(options) {}
+RefitLoop::RefitLoop(RefitStore* data, FitCache* cache, CoordinatorMetrics* metrics,
+                     Options options, Clock* clock)
+    : data_(data), cache_(cache), metrics_(metrics), options_(options), clock_(clock) {}
 
 RefitLoop::~RefitLoop() { Stop(); }
 
@@ -46,6 +47,7 @@ void RefitLoop::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    ++changes_;
     thread.swap(thread_);  // exactly one caller joins, even if several stop at once
   }
   cv_.notify_all();
@@ -57,12 +59,17 @@ void RefitLoop::Schedule(int64_t sweep_id) {
     std::lock_guard<std::mutex> lock(mu_);
     // The first result after a refit sets the time; later ones ride along,
     // so a steady stream of results cannot postpone the refit for ever.
-    auto due = std::chrono::steady_clock::now() + options_.debounce;
+    auto due = clock_->Now() + options_.debounce;
     if (auto it = not_before_.find(sweep_id); it != not_before_.end())
       due = std::max(due, it->second);
     due_.emplace(sweep_id, due);
+    ++changes_;
   }
   cv_.notify_all();
+}
+
+void RefitLoop::OnAttemptEnded(const store::AttemptEnd& end, enums::AttemptOutcome outcome) {
+  if (outcome == enums::AttemptOutcome::kSucceeded) Schedule(end.sweep_id);
 }
 
 int RefitLoop::completed() const {
@@ -70,53 +77,57 @@ int RefitLoop::completed() const {
   return completed_;
 }
 
+bool RefitLoop::AwaitCompleted(int n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return completed_cv_.wait_for(lock, timeout, [&] { return completed_ >= n; });
+}
+
 void RefitLoop::Loop() {
   // Catch up on results that arrived while no coordinator was refitting.
-  if (auto pending = fits_->SweepsNeedingRefit(); pending.ok()) {
+  if (auto pending = data_->SweepsNeedingRefit(); pending.ok()) {
     for (int64_t s : *pending) Schedule(s);
   } else {
     LOG_WARN << "refit: cannot list sweeps needing a refit: " << pending.status();
   }
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    if (due_.empty()) {
-      cv_.wait(lock, [this] { return stopping_ || !due_.empty(); });
-      continue;
-    }
+    // The earliest due sweep (none: wait for a Schedule).
     auto next = due_.begin();
     for (auto it = due_.begin(); it != due_.end(); ++it) {
       if (it->second < next->second) next = it;
     }
-    if (next->second > std::chrono::steady_clock::now()) {
-      cv_.wait_until(lock, next->second);
+    const Clock::SteadyTime deadline = next == due_.end() ? Clock::SteadyTime::max() : next->second;
+    if (next == due_.end() || deadline > clock_->Now()) {
+      const uint64_t seen = changes_;
+      clock_->WaitUntil(lock, cv_, deadline, [&] { return changes_ != seen; });
       continue;
     }
     const int64_t sweep = next->first;
     due_.erase(next);
     lock.unlock();
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = clock_->Now();
     absl::Status st = RefitNow(sweep);
     if (!st.ok()) {
       LOG_WARN << "refit of sweep " << sweep << ": " << st;
       if (metrics_) {
-        metrics_->ObserveRefit(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-            "failed");
+        metrics_->ObserveRefit(std::chrono::duration<double>(clock_->Now() - start).count(),
+                               "failed");
       }
     }
     lock.lock();
-    const auto end = std::chrono::steady_clock::now();
-    not_before_[sweep] = end + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+    const auto end = clock_->Now();
+    not_before_[sweep] = end + std::chrono::duration_cast<Clock::SteadyTime::duration>(
                                    (end - start) * options_.pacing);
     ++completed_;
+    completed_cv_.notify_all();
   }
 }
 
 absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
-  const auto start = std::chrono::steady_clock::now();
-  auto sweep = sweeps_->GetSweep(sweep_id);
+  const auto start = clock_->Now();
+  auto sweep = data_->GetSweep(sweep_id);
   if (!sweep.ok()) return sweep.status();
-  auto runs = fits_->LoadObservations(sweep_id, /*with_curves=*/false);
+  auto runs = data_->LoadObservations(sweep_id);
   if (!runs.ok()) return runs.status();
   const double target_compute =
       nlohmann::json::parse(sweep->spec_json(), nullptr, false).value("target_compute", 0.0);
@@ -126,16 +137,18 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
   options.bootstrap_resamples = options_.bootstrap_resamples;
   options.seed = options_.seed;
   const auto by_family = fit::GroupByFamily(*runs);
+  // An unknown kind (none today) gets the forms of a grid.
+  const enums::SweepKind kind =
+      enums::Parse<enums::SweepKind>(sweep->kind()).value_or(enums::SweepKind::kGrid);
   int stored = 0, ok = 0, failed = 0;
   for (const std::string& family : sweep->families()) {
     auto it = by_family.find(family);
     const std::vector<fit::Observation> none;
     const auto& family_runs = it == by_family.end() ? none : it->second;
-    for (fit::FitForm form : FormsForSweep(sweep->kind(), *runs)) {
+    for (fit::FitForm form : FormsForSweep(kind, *runs)) {
       fit::FitResult result = fit::FitScalingLaw(form, family_runs, options);
       result.family = family;  // also for an empty family (insufficient data)
-      auto saved = fits_->StoreFit(sweep_id, result);
-      if (!saved.ok()) return saved.status();
+      if (absl::Status saved = data_->StoreFit(sweep_id, result); !saved.ok()) return saved;
       ++stored;
       if (result.ok()) ++ok;
       if (result.status == fit::FitStatus::kFailed) ++failed;
@@ -154,8 +167,7 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
     }
   }
   if (cache_) cache_->Invalidate(sweep_id);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(clock_->Now() - start).count();
   // The status convention deploy/prometheus/alerts.yml relies on: "ok" when
   // some fit converged, "failed" when the optimiser gave up on one (data
   // enough but no usable fit), else "insufficient_data" (early in a ladder).

@@ -10,6 +10,10 @@
 //                       data_constrained when the runs carry budgets or
 //                       unique tokens
 // At start it refits every sweep with results newer than its newest fit.
+// It is an AttemptObserver: every succeeded attempt schedules its sweep.
+//
+// Time (the debounce, the pacing) is read from a Clock, so tests drive it
+// with a FakeClock; the data comes through RefitStore (server/fit_data.h).
 //
 // Thread-safe: Schedule may be called from any thread.
 #pragma once
@@ -24,15 +28,18 @@
 #include <set>
 #include <thread>
 
+#include "common/clock.h"
+#include "common/enums/enums.h"
+#include "server/attempt_observer.h"
 #include "server/coordinator_metrics.h"
 #include "server/fit/fit_options.h"
+#include "server/fit/observation.h"
 #include "server/fit_cache.h"
-#include "server/store/fit_store.h"
-#include "server/store/sweep_store.h"
+#include "server/fit_data.h"
 
 namespace ladder {
 
-class RefitLoop {
+class RefitLoop final : public AttemptObserver {
  public:
   struct Options {
     std::chrono::milliseconds debounce{2000};  // wait this long after a result before refitting
@@ -44,41 +51,48 @@ class RefitLoop {
     int bootstrap_resamples = 200;
     uint64_t seed = 1;
   };
-  // `metrics` and `cache` may be null. `on_stored` (optional) is told of each stored fit.
-  RefitLoop(store::FitStore* fits, store::SweepStore* sweeps, FitCache* cache,
-            CoordinatorMetrics* metrics, Options options);
-  ~RefitLoop();
+  // `metrics` and `cache` may be null; `data` and `clock` must outlive the loop.
+  RefitLoop(RefitStore* data, FitCache* cache, CoordinatorMetrics* metrics, Options options,
+            Clock* clock = Clock::Real());
+  ~RefitLoop() override;
 
   void Start();
   void Stop();
   // Refit `sweep_id` once `debounce` has passed and its pacing allows
   // (calls meanwhile coalesce).
   void Schedule(int64_t sweep_id);
+  // Schedules the sweep of every succeeded attempt.
+  void OnAttemptEnded(const store::AttemptEnd& end, enums::AttemptOutcome outcome) override;
   // Refits now, on the calling thread.
   absl::Status RefitNow(int64_t sweep_id);
   // Refits that have completed since start (for tests).
   int completed() const;
+  // Blocks until `n` refits have completed, or `timeout` (real time) passed;
+  // true if they have (for tests).
+  bool AwaitCompleted(int n, std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:
   void Loop();
 
-  store::FitStore* fits_;
-  store::SweepStore* sweeps_;
+  RefitStore* data_;
   FitCache* cache_;
   CoordinatorMetrics* metrics_;
   const Options options_;
+  Clock* clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<int64_t, std::chrono::steady_clock::time_point> due_;  // guarded by mu_
+  mutable std::condition_variable completed_cv_;  // a refit completed
+  std::map<int64_t, Clock::SteadyTime> due_;      // guarded by mu_
   // Earliest next refit per sweep, from the pacing.
-  std::map<int64_t, std::chrono::steady_clock::time_point> not_before_;  // guarded by mu_
-  bool stopping_ = false;                                                // guarded by mu_
-  int completed_ = 0;                                                    // guarded by mu_
+  std::map<int64_t, Clock::SteadyTime> not_before_;  // guarded by mu_
+  uint64_t changes_ = 0;   // guarded by mu_; counts Schedule and Stop calls
+  bool stopping_ = false;  // guarded by mu_
+  int completed_ = 0;      // guarded by mu_
   std::thread thread_;
 };
 
 // The forms fitted for a sweep of `kind` with these observations.
-std::vector<fit::FitForm> FormsForSweep(const std::string& kind,
+std::vector<fit::FitForm> FormsForSweep(enums::SweepKind kind,
                                         const std::vector<fit::Observation>& runs);
 
 }  // namespace ladder

@@ -6,9 +6,9 @@
 
 namespace ladder {
 
-Scheduler::Scheduler(store::LeaseStore* leases, store::SweepStore* sweeps, store::StatsStore* stats,
-                     CoordinatorMetrics* metrics, Options options)
-    : leases_(leases), sweeps_(sweeps), stats_(stats), metrics_(metrics), options_(options) {}
+Scheduler::Scheduler(SchedulerStore* store, CoordinatorMetrics* metrics, Options options,
+                     Clock* clock)
+    : store_(store), metrics_(metrics), options_(options), clock_(clock) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -33,24 +33,23 @@ absl::StatusOr<v1::RegisterWorkerResponse> Scheduler::Register(
       }
     }
   }
-  auto id = leases_->RegisterWorker(req);
+  auto id = store_->RegisterWorker(req);
   if (!id.ok()) return id.status();
   LOG_INFO << "worker " << req.name() << " registered as " << *id << " with " << req.devices_size()
            << " device(s), trainer " << req.trainer();
   v1::RegisterWorkerResponse out;
   out.set_worker_id(*id);
-  out.set_lease_ttl_ms(static_cast<int32_t>(leases_->settings().ttl.count()));
+  out.set_lease_ttl_ms(static_cast<int32_t>(store_->lease_ttl().count()));
   out.set_heartbeat_interval_ms(static_cast<int32_t>(options_.heartbeat_interval.count()));
   return out;
 }
 
 absl::StatusOr<v1::LeaseRunResponse> Scheduler::Lease(const v1::LeaseRunRequest& req) {
-  const auto start = std::chrono::steady_clock::now();
-  auto out = leases_->LeaseRun(req.worker_id(), req.device_index());
+  const auto start = clock_->Now();
+  auto out = store_->LeaseRun(req.worker_id(), req.device_index());
   if (metrics_ && out.ok()) {
-    metrics_->ObserveLease(
-        out->granted(),
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    metrics_->ObserveLease(out->granted(),
+                           std::chrono::duration<double>(clock_->Now() - start).count());
   }
   if (out.ok() && out->granted()) {
     LOG_DEBUG << "leased run " << out->lease().run_id() << " (attempt "
@@ -61,34 +60,39 @@ absl::StatusOr<v1::LeaseRunResponse> Scheduler::Lease(const v1::LeaseRunRequest&
 }
 
 absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRequest& req) {
-  return leases_->Heartbeat(req);
+  return store_->Heartbeat(req);
 }
 
 absl::StatusOr<v1::ReportProgressResponse> Scheduler::Progress(
     const v1::ReportProgressRequest& req) {
-  return leases_->ReportProgress(req);
+  return store_->ReportProgress(req);
 }
 
 absl::StatusOr<v1::CompleteAttemptResponse> Scheduler::Complete(
     const v1::CompleteAttemptRequest& req) {
-  auto end = leases_->CompleteAttempt(req);
+  auto end = store_->CompleteAttempt(req);
   if (!end.ok()) return end.status();
   v1::CompleteAttemptResponse out;
   out.set_already_recorded(end->already_recorded);
   if (!end->already_recorded) {
     LOG_DEBUG << "run " << end->run_id << " succeeded (attempt " << req.attempt_id() << ")";
-    if (end->sweep_may_be_done) {
-      absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
-      if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
-    }
-    if (metrics_) metrics_->CountAttemptEnded("succeeded", "");
-    if (on_attempt_ended_) on_attempt_ended_(*end, "succeeded");
+    Ended(*end, enums::AttemptOutcome::kSucceeded, "");
   }
   return out;
 }
 
+void Scheduler::Ended(const store::AttemptEnd& end, enums::AttemptOutcome outcome,
+                      const std::string& reason) {
+  if (end.sweep_may_be_done) {
+    absl::Status st = store_->FinishSweepIfDone(end.sweep_id);
+    if (!st.ok()) LOG_WARN << "finish sweep " << end.sweep_id << ": " << st;
+  }
+  if (metrics_) metrics_->CountAttemptEnded(std::string(enums::Name(outcome)), reason);
+  for (AttemptObserver* o : observers_) o->OnAttemptEnded(end, outcome);
+}
+
 absl::StatusOr<v1::FailAttemptResponse> Scheduler::Fail(const v1::FailAttemptRequest& req) {
-  auto end = leases_->FailAttempt(req);
+  auto end = store_->FailAttempt(req);
   if (!end.ok()) return end.status();
   v1::FailAttemptResponse out;
   out.set_already_recorded(end->already_recorded);
@@ -99,44 +103,41 @@ absl::StatusOr<v1::FailAttemptResponse> Scheduler::Fail(const v1::FailAttemptReq
              << (end->will_retry  ? " (will retry)"
                  : end->run_ended ? " (run failed)"
                                   : "");
-    if (end->sweep_may_be_done) {
-      absl::Status st = sweeps_->FinishSweepIfDone(end->sweep_id);
-      if (!st.ok()) LOG_WARN << "finish sweep " << end->sweep_id << ": " << st;
-    }
-    const std::string outcome = req.reason() == "drained"     ? "released"
-                                : req.reason() == "cancelled" ? "cancelled"
-                                                              : "failed";
-    if (metrics_) metrics_->CountAttemptEnded(outcome, req.reason());
-    if (on_attempt_ended_) on_attempt_ended_(*end, outcome);
+    using enums::AttemptOutcome;
+    Ended(*end,
+          req.reason() == "drained"     ? AttemptOutcome::kReleased
+          : req.reason() == "cancelled" ? AttemptOutcome::kCancelled
+                                        : AttemptOutcome::kFailed,
+          req.reason());
   }
   return out;
 }
 
 absl::Status Scheduler::MaintainOnce() {
-  auto expired = leases_->ExpireLeases();
+  auto expired = store_->ExpireLeases();
   if (!expired.ok()) return expired.status();
   if (expired->attempts > 0) {
     LOG_INFO << "reclaimed " << expired->attempts << " expired lease(s)";
     if (metrics_) {
       metrics_->CountLeasesExpired(expired->attempts);
       for (int i = 0; i < expired->attempts; ++i)
-        metrics_->CountAttemptEnded("expired", "lease_expired");
+        metrics_->CountAttemptEnded(std::string(enums::Name(enums::AttemptOutcome::kExpired)),
+                                    "lease_expired");
     }
   }
   for (int64_t s : expired->sweeps) {
-    absl::Status st = sweeps_->FinishSweepIfDone(s);
+    absl::Status st = store_->FinishSweepIfDone(s);
     if (!st.ok()) return st;
   }
-  if (!expired->sweeps.empty() && on_sweeps_touched_) on_sweeps_touched_(expired->sweeps);
-  if (metrics_ && stats_) {
-    auto snapshot = stats_->ReadSnapshot();
+  if (metrics_) {
+    auto snapshot = store_->ReadSnapshot();
     if (!snapshot.ok()) return snapshot.status();
     metrics_->Update(*snapshot);
   }
-  auto gone = leases_->MarkSilentWorkersGone(options_.worker_gone_after);
+  auto gone = store_->MarkSilentWorkersGone(options_.worker_gone_after);
   if (!gone.ok()) return gone.status();
   if (*gone > 0) LOG_INFO << *gone << " silent worker(s) marked gone";
-  return sweeps_->FinishDoneSweeps();
+  return store_->FinishDoneSweeps();
 }
 
 void Scheduler::Start() {
@@ -164,7 +165,7 @@ void Scheduler::Loop() {
     absl::Status st = MaintainOnce();
     if (!st.ok()) LOG_WARN << "maintenance: " << st;
     lock.lock();
-    cv_.wait_for(lock, options_.maintenance_interval, [this] { return stopping_; });
+    clock_->WaitFor(lock, cv_, options_.maintenance_interval, [this] { return stopping_; });
   }
 }
 

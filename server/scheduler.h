@@ -3,6 +3,10 @@
 // and closes finished sweeps. Several coordinators may run one each against
 // the same database: every step is a transaction that tolerates the others.
 //
+// The stores come through SchedulerStore (server/scheduler_store.h) and time
+// through a Clock, so the rules are unit-tested with fakes
+// (server/scheduler_test.cc).
+//
 // Thread-safe. Start() runs the loop on its own thread until Stop().
 #pragma once
 
@@ -10,16 +14,15 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "ladder/v1/ladder.pb.h"
+#include "server/attempt_observer.h"
 #include "server/coordinator_metrics.h"
-#include "server/store/lease_store.h"
-#include "server/store/stats_store.h"
-#include "server/store/sweep_store.h"
+#include "server/scheduler_store.h"
 
 namespace ladder {
 
@@ -30,18 +33,14 @@ class Scheduler {
     std::chrono::milliseconds maintenance_interval{1000};
     std::chrono::milliseconds worker_gone_after{90000};
   };
-  // Called (on the calling RPC thread or the maintenance thread) after a
-  // transaction that ended an attempt, or touched these sweeps, committed.
-  using AttemptEndedFn = std::function<void(const store::AttemptEnd&, const std::string& outcome)>;
-  using SweepsTouchedFn = std::function<void(const std::vector<int64_t>& sweep_ids)>;
-
-  // `stats` and `metrics` may be null (no metrics).
-  Scheduler(store::LeaseStore* leases, store::SweepStore* sweeps, store::StatsStore* stats,
-            CoordinatorMetrics* metrics, Options options);
+  // `metrics` may be null (no metrics). `store` and `clock` must outlive it.
+  Scheduler(SchedulerStore* store, CoordinatorMetrics* metrics, Options options,
+            Clock* clock = Clock::Real());
   ~Scheduler();
 
-  void OnAttemptEnded(AttemptEndedFn fn) { on_attempt_ended_ = std::move(fn); }
-  void OnSweepsTouched(SweepsTouchedFn fn) { on_sweeps_touched_ = std::move(fn); }
+  // Tells `observer` of every attempt that a Complete or Fail ended, after
+  // it committed. Add observers before Start and before serving RPCs.
+  void AddObserver(AttemptObserver* observer) { observers_.push_back(observer); }
 
   absl::StatusOr<v1::RegisterWorkerResponse> Register(const v1::RegisterWorkerRequest& request);
   absl::StatusOr<v1::LeaseRunResponse> Lease(const v1::LeaseRunRequest& request);
@@ -58,14 +57,14 @@ class Scheduler {
 
  private:
   void Loop();
+  void Ended(const store::AttemptEnd& end, enums::AttemptOutcome outcome,
+             const std::string& reason);
 
-  store::LeaseStore* leases_;
-  store::SweepStore* sweeps_;
-  store::StatsStore* stats_;
+  SchedulerStore* store_;
   CoordinatorMetrics* metrics_;
   const Options options_;
-  AttemptEndedFn on_attempt_ended_;
-  SweepsTouchedFn on_sweeps_touched_;
+  Clock* clock_;
+  std::vector<AttemptObserver*> observers_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_

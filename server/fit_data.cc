@@ -1,0 +1,40 @@
+#include "server/fit_data.h"
+
+#include "server/store/sweep_store.h"
+
+namespace ladder {
+
+absl::StatusOr<v1::Sweep> PgFitData::GetSweep(int64_t sweep_id) {
+  return sweeps_->GetSweep(sweep_id);
+}
+
+absl::StatusOr<std::vector<store::StoredFit>> PgFitData::LatestFits(int64_t sweep_id,
+                                                                    const std::string& family,
+                                                                    const std::string& form) {
+  return fits_->LatestFits(sweep_id, family, form);
+}
+
+absl::StatusOr<std::vector<store::StoredFit>> PgFitData::FitHistory(int64_t sweep_id,
+                                                                    const std::string& family,
+                                                                    const std::string& form) {
+  return fits_->FitHistory(sweep_id, family, form);
+}
+
+absl::StatusOr<std::vector<store::StoredFit>> PgFitData::FitsAfter(int64_t sweep_id,
+                                                                   int64_t after_id) {
+  return fits_->FitsAfter(sweep_id, after_id);
+}
+
+absl::StatusOr<std::vector<fit::Observation>> PgFitData::LoadObservations(int64_t sweep_id) {
+  return fits_->LoadObservations(sweep_id, /*with_curves=*/false);
+}
+
+absl::Status PgFitData::StoreFit(int64_t sweep_id, const fit::FitResult& fit) {
+  return fits_->StoreFit(sweep_id, fit).status();
+}
+
+absl::StatusOr<std::vector<int64_t>> PgFitData::SweepsNeedingRefit() {
+  return fits_->SweepsNeedingRefit();
+}
+
+}  // namespace ladder

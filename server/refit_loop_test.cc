@@ -1,0 +1,167 @@
+// RefitLoop's timing rules with a FakeClock and an in-memory store: the
+// debounce, the pacing, the catch-up at start, and what schedules a refit.
+// No database and no sleeps: each test runs in milliseconds.
+#include "server/refit_loop.h"
+
+#include <gtest/gtest.h>
+
+#include "server/fake_fit_data.h"
+
+namespace ladder {
+namespace {
+
+using namespace std::chrono_literals;
+using enums::AttemptOutcome;
+using fit::FitForm;
+
+constexpr auto kIdle = Clock::SteadyTime::max();  // a loop with nothing due waits for this
+
+class RefitLoopTest : public ::testing::Test {
+ protected:
+  RefitLoopTest() {
+    data_.AddSweep(1, "grid", {"lstm"});
+    data_.AddSweep(2, "grid", {"lstm", "transformer"});
+  }
+
+  std::unique_ptr<RefitLoop> Start(std::chrono::milliseconds debounce, double pacing) {
+    RefitLoop::Options o;
+    o.debounce = debounce;
+    o.pacing = pacing;
+    o.bootstrap_resamples = 0;
+    o.fit_threads = 1;
+    auto loop = std::make_unique<RefitLoop>(&data_, nullptr, nullptr, o, &clock_);
+    loop->Start();
+    EXPECT_TRUE(clock_.AwaitWaiter(kIdle)) << "the loop did not start";
+    return loop;
+  }
+
+  FakeClock clock_;
+  FakeFitData data_;
+};
+
+TEST_F(RefitLoopTest, SchedulesWithinTheDebounceMakeOneRefitWhenItHasPassed) {
+  auto loop = Start(2s, 10);
+  const auto t0 = clock_.Now();
+  loop->Schedule(1);
+  ASSERT_TRUE(clock_.AwaitWaiter(t0 + 2s));
+  clock_.Advance(500ms);
+  loop->Schedule(1);
+  clock_.Advance(1s);
+  loop->Schedule(1);  // later results ride along: they do not postpone the refit
+  clock_.Advance(499ms);
+  ASSERT_TRUE(clock_.AwaitWaiter(t0 + 2s));
+  EXPECT_EQ(loop->completed(), 0) << "refitted before the debounce passed";
+  EXPECT_TRUE(data_.stored().empty());
+
+  clock_.Advance(1ms);
+  ASSERT_TRUE(loop->AwaitCompleted(1));
+  ASSERT_TRUE(clock_.AwaitWaiter(kIdle));  // nothing else is due
+  EXPECT_EQ(loop->completed(), 1);
+  // One refit: one fit per form of a grid sweep for its one family.
+  EXPECT_EQ(data_.stored_sweeps(), (std::vector<int64_t>{1, 1}));
+}
+
+TEST_F(RefitLoopTest, TheNextRefitWaitsPacingTimesWhatTheLastOneTook) {
+  data_.OnLoad([this] { clock_.Advance(100ms); });  // a refit takes 100 ms
+  auto loop = Start(0ms, 10);
+  loop->Schedule(1);
+  ASSERT_TRUE(loop->AwaitCompleted(1));
+  const auto t1 = clock_.Now();  // the end of the first refit
+  loop->Schedule(1);
+  ASSERT_TRUE(clock_.AwaitWaiter(t1 + 1s)) << "not paced to 10 x 100 ms";
+  clock_.Advance(999ms);
+  ASSERT_TRUE(clock_.AwaitWaiter(t1 + 1s));
+  EXPECT_EQ(loop->completed(), 1);
+  clock_.Advance(1ms);
+  ASSERT_TRUE(loop->AwaitCompleted(2));
+}
+
+TEST_F(RefitLoopTest, PacingIsPerSweep) {
+  data_.OnLoad([this] { clock_.Advance(100ms); });
+  auto loop = Start(0ms, 1e6);
+  loop->Schedule(1);
+  ASSERT_TRUE(loop->AwaitCompleted(1));
+  loop->Schedule(2);  // another sweep is not held back by sweep 1's cost
+  ASSERT_TRUE(loop->AwaitCompleted(2));
+}
+
+TEST_F(RefitLoopTest, WithoutPacingTheNextRefitRunsAtOnce) {
+  data_.OnLoad([this] { clock_.Advance(100ms); });
+  auto loop = Start(0ms, 0);
+  loop->Schedule(1);
+  ASSERT_TRUE(loop->AwaitCompleted(1));
+  loop->Schedule(1);
+  ASSERT_TRUE(loop->AwaitCompleted(2));
+}
+
+TEST_F(RefitLoopTest, SucceededAttemptsScheduleTheirSweepAndOthersDoNot) {
+  auto loop = Start(0ms, 0);
+  store::AttemptEnd end;
+  end.sweep_id = 1;
+  for (auto outcome : {AttemptOutcome::kFailed, AttemptOutcome::kExpired, AttemptOutcome::kReleased,
+                       AttemptOutcome::kCancelled}) {
+    loop->OnAttemptEnded(end, outcome);
+  }
+  end.sweep_id = 2;
+  loop->OnAttemptEnded(end, AttemptOutcome::kSucceeded);
+  ASSERT_TRUE(loop->AwaitCompleted(1));
+  ASSERT_TRUE(clock_.AwaitWaiter(kIdle));
+  EXPECT_EQ(loop->completed(), 1);
+  EXPECT_EQ(data_.stored_sweeps(), (std::vector<int64_t>{2, 2, 2, 2}));  // 2 families x 2 forms
+}
+
+TEST_F(RefitLoopTest, RefitsSweepsWithNewerResultsAtStart) {
+  data_.SetNeedingRefit({2});
+  RefitLoop::Options o;
+  o.debounce = 5s;
+  o.bootstrap_resamples = 0;
+  RefitLoop loop(&data_, nullptr, nullptr, o, &clock_);
+  const auto t0 = clock_.Now();
+  loop.Start();
+  ASSERT_TRUE(clock_.AwaitWaiter(t0 + 5s));  // debounced like any other
+  clock_.Advance(5s);
+  ASSERT_TRUE(loop.AwaitCompleted(1));
+  EXPECT_EQ(data_.stored_sweeps().front(), 2);
+}
+
+TEST_F(RefitLoopTest, AnUnknownSweepIsReportedAndTheLoopGoesOn) {
+  auto loop = Start(0ms, 0);
+  EXPECT_EQ(loop->RefitNow(99).code(), absl::StatusCode::kNotFound);
+  loop->Schedule(99);
+  loop->Schedule(1);
+  ASSERT_TRUE(loop->AwaitCompleted(2));
+  EXPECT_EQ(data_.stored_sweeps(), (std::vector<int64_t>{1, 1}));
+}
+
+TEST_F(RefitLoopTest, StopWakesAnIdleLoop) {
+  auto loop = Start(1h, 0);
+  loop->Schedule(1);
+  loop->Stop();  // returns without the clock moving
+  EXPECT_EQ(loop->completed(), 0);
+}
+
+TEST(FormsForSweepTest, FormsFollowTheSweepKind) {
+  using enums::SweepKind;
+  const std::vector<fit::Observation> none;
+  EXPECT_EQ(FormsForSweep(SweepKind::kLadder, none),
+            (std::vector<FitForm>{FitForm::kPowerLawCompute, FitForm::kChinchilla}));
+  EXPECT_EQ(FormsForSweep(SweepKind::kGrid, none),
+            (std::vector<FitForm>{FitForm::kPowerLawCompute, FitForm::kChinchilla}));
+  EXPECT_EQ(
+      FormsForSweep(SweepKind::kIsoflop, none),
+      (std::vector<FitForm>{FitForm::kPowerLawCompute, FitForm::kChinchilla, FitForm::kIsoflop}));
+  EXPECT_EQ(FormsForSweep(SweepKind::kDataConstrained, none),
+            (std::vector<FitForm>{FitForm::kDataConstrained, FitForm::kChinchilla}));
+  EXPECT_EQ(FormsForSweep(SweepKind::kImported, none),
+            (std::vector<FitForm>{FitForm::kPowerLawCompute, FitForm::kChinchilla}));
+  fit::Observation with_budget;
+  with_budget.budget = 1e18;
+  fit::Observation with_unique;
+  with_unique.unique_tokens = 1e9;
+  EXPECT_EQ(FormsForSweep(SweepKind::kImported, {with_budget, with_unique}),
+            (std::vector<FitForm>{FitForm::kPowerLawCompute, FitForm::kChinchilla,
+                                  FitForm::kIsoflop, FitForm::kDataConstrained}));
+}
+
+}  // namespace
+}  // namespace ladder
