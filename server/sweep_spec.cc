@@ -445,37 +445,38 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml) {
 
 namespace {
 
-absl::StatusOr<SweepSpec> Parse(const std::string& yaml) {
-  YAML::Node root = YAML::Load(yaml);
-  if (!root.IsMap()) return absl::InvalidArgumentError("spec: must be a YAML mapping of fields");
-
-  Errors errors;
-  SweepSpec spec;
-  Reader r(&errors, "", root);
-
-  spec.name = r.String("name", "", /*required=*/true);
-  if (r.present("name") && spec.name.empty()) r.Error("name", root["name"], "must not be empty");
-  if (spec.name.size() > 200) r.Error("name", root["name"], "must be at most 200 characters");
-  if (std::any_of(spec.name.begin(), spec.name.end(),
+// name: required, at most 200 characters, no control characters.
+void ReadName(Reader& r, const YAML::Node& root, SweepSpec* spec) {
+  spec->name = r.String("name", "", /*required=*/true);
+  if (r.present("name") && spec->name.empty()) r.Error("name", root["name"], "must not be empty");
+  if (spec->name.size() > 200) r.Error("name", root["name"], "must be at most 200 characters");
+  if (std::any_of(spec->name.begin(), spec->name.end(),
                   [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
     r.Error("name", root["name"], "must not contain control characters (newlines, tabs, ...)");
   }
+}
 
+// kind: sets spec->kind; returns the kind as written (empty when missing).
+std::string ReadKind(Reader& r, const YAML::Node& root, SweepSpec* spec) {
   const std::string kind = r.String("kind", "", /*required=*/true);
   if (kind == "ladder") {
-    spec.kind = SweepKind::kLadder;
+    spec->kind = SweepKind::kLadder;
   } else if (kind == "isoflop") {
-    spec.kind = SweepKind::kIsoflop;
+    spec->kind = SweepKind::kIsoflop;
   } else if (kind == "grid") {
-    spec.kind = SweepKind::kGrid;
+    spec->kind = SweepKind::kGrid;
   } else if (kind == "data_constrained") {
-    spec.kind = SweepKind::kDataConstrained;
+    spec->kind = SweepKind::kDataConstrained;
   } else if (!kind.empty()) {
     r.Error(
         "kind", root["kind"],
         "unknown kind '" + Shown(kind) + "' (expected ladder, isoflop, grid or data_constrained)");
   }
+  return kind;
+}
 
+// families: one family or a non-empty list of distinct ones.
+void ReadFamilies(Reader& r, SweepSpec* spec) {
   YAML::Node fams = r.raw("families");
   if (!fams.IsDefined() || fams.IsNull()) {
     r.Missing("families");
@@ -491,53 +492,253 @@ absl::StatusOr<SweepSpec> Parse(const std::string& yaml) {
           r.ErrorAt(path, fams[i],
                     "unknown family '" + (fams[i].IsScalar() ? Shown(fams[i].Scalar()) : "?") +
                         "' (expected transformer or lstm)");
-        } else if (std::find(spec.families.begin(), spec.families.end(), *f) !=
-                   spec.families.end()) {
+        } else if (std::find(spec->families.begin(), spec->families.end(), *f) !=
+                   spec->families.end()) {
           r.ErrorAt(path, fams[i], "family '" + fams[i].Scalar() + "' is listed twice");
         } else {
-          spec.families.push_back(*f);
+          spec->families.push_back(*f);
         }
       }
     }
   }
+}
 
+// seeds: a whole number or a list of distinct ones, each in [0, 2^53]: read
+// through a double, so larger ones would not be exact (and 1e19 does not fit
+// an int64 at all).
+void ReadSeeds(Reader& r, SweepSpec* spec) {
+  YAML::Node n = r.raw("seeds");
+  if (n.IsDefined() && !n.IsNull()) {
+    const bool single = n.IsScalar();
+    if (!single && (!n.IsSequence() || n.size() == 0)) {
+      r.Error("seeds", n, "must be a whole number or a non-empty list of them");
+    } else {
+      spec->seeds.clear();
+      std::set<int64_t> unique;
+      const size_t count = single ? 1 : n.size();
+      for (size_t i = 0; i < count; ++i) {
+        const YAML::Node e = single ? n : n[i];
+        const std::string path = single ? "seeds" : "seeds[" + std::to_string(i) + "]";
+        char* end = nullptr;
+        const std::string text = e.IsScalar() ? e.Scalar() : "";
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !(v >= 0) ||
+            v > static_cast<double>(kMaxExactInteger) || v != std::floor(v)) {
+          r.ErrorAt(path, e,
+                    "must be a whole number in [0, " + std::to_string(kMaxExactInteger) +
+                        "], got '" + (e.IsScalar() ? Shown(text) : "(not a scalar)") + "'");
+          continue;
+        }
+        const int64_t seed = static_cast<int64_t>(v);
+        if (!unique.insert(seed).second) {
+          r.ErrorAt(path, e, "repeats seed " + std::to_string(seed));
+          continue;
+        }
+        spec->seeds.push_back(seed);
+      }
+    }
+  }
+}
+
+// data: the dataset's name or path.
+void ReadData(Reader& r, SweepSpec* spec) {
+  Reader d = r.child("data");
+  spec->dataset = d.String("dataset", "kjv");
+  if (spec->dataset.empty()) d.Error("dataset", d.node()["dataset"], "must not be empty");
+  if (spec->dataset.size() > 4096) {
+    d.Error("dataset", d.node()["dataset"], "must be at most 4096 bytes (a name or a path)");
+  }
+  d.RejectUnknown();
+}
+
+// model: context, vocabulary and the architecture's knobs.
+void ReadModel(Reader& r, SweepSpec* spec) {
+  Reader m = r.child("model");
+  // Bounds that keep every shape the rule can make (up to kMaxParams)
+  // inside int, and its parameter counts inside int64.
+  spec->context = static_cast<int>(m.Integer("context", 64, 1, 1 << 20));
+  spec->vocab = static_cast<int>(m.Integer("vocab", 256, 2, 1 << 24));
+  auto& a = spec->architecture;
+  a.transformer_aspect =
+      static_cast<int>(m.Integer("transformer_aspect", a.transformer_aspect, 1, 1 << 16));
+  a.head_dim = static_cast<int>(m.Integer("head_dim", a.head_dim, 1, 1 << 16));
+  a.mlp_ratio = static_cast<int>(m.Integer("mlp_ratio", a.mlp_ratio, 1, 256));
+  a.lstm_layers = static_cast<int>(m.Integer("lstm_layers", a.lstm_layers, 1, 1024));
+  const std::string mlp = m.String("mlp", "gelu");
+  if (auto v = model::ParseMlp(mlp)) {
+    a.mlp = *v;
+  } else {
+    m.Error("mlp", m.node()["mlp"], "must be gelu or swiglu, got '" + Shown(mlp) + "'");
+  }
+  const std::string pos = m.String("positions", "learned");
+  if (auto v = model::ParsePositions(pos)) {
+    a.positions = *v;
+  } else {
+    m.Error("positions", m.node()["positions"],
+            "must be learned or rotary, got '" + Shown(pos) + "'");
+  }
+  a.tie_embeddings = m.Bool("tie_embeddings", true);
+  m.RejectUnknown();
+}
+
+// train: batch, learning rate and optimizer settings, evaluation cadence.
+void ReadTrain(Reader& r, SweepSpec* spec) {
+  Reader t = r.child("train");
+  auto& tr = spec->train;
+  tr.batch_tokens = t.Integer("batch_tokens", tr.batch_tokens, 1, int64_t{1} << 32);
+  if (tr.batch_tokens % spec->context != 0) {
+    t.Error("batch_tokens", t.node()["batch_tokens"],
+            "must be a multiple of model.context (" + std::to_string(spec->context) + "), got " +
+                std::to_string(tr.batch_tokens));
+  }
+  ReadLearningRate(t, &tr.learning_rate);
+  tr.warmup_fraction = t.Number("warmup_fraction", tr.warmup_fraction);
+  if (tr.warmup_fraction < 0 || tr.warmup_fraction >= 1) {
+    t.Error("warmup_fraction", t.node()["warmup_fraction"], "must be in [0, 1)");
+  }
+  tr.min_lr_ratio = t.Number("min_lr_ratio", tr.min_lr_ratio);
+  if (tr.min_lr_ratio < 0 || tr.min_lr_ratio > 1) {
+    t.Error("min_lr_ratio", t.node()["min_lr_ratio"], "must be in [0, 1]");
+  }
+  tr.weight_decay = t.Number("weight_decay", tr.weight_decay);
+  if (tr.weight_decay < 0)
+    t.Error("weight_decay", t.node()["weight_decay"], "must not be negative");
+  tr.grad_clip = t.Number("grad_clip", tr.grad_clip);
+  if (tr.grad_clip < 0)
+    t.Error("grad_clip", t.node()["grad_clip"], "must not be negative (0 = off)");
+  tr.beta1 = t.Number("beta1", tr.beta1);
+  tr.beta2 = t.Number("beta2", tr.beta2);
+  if (tr.beta1 < 0 || tr.beta1 >= 1) t.Error("beta1", t.node()["beta1"], "must be in [0, 1)");
+  if (tr.beta2 < 0 || tr.beta2 >= 1) t.Error("beta2", t.node()["beta2"], "must be in [0, 1)");
+  const auto max_tokens = static_cast<int64_t>(kMaxTokens);
+  tr.eval_tokens = t.Integer("eval_tokens", tr.eval_tokens, 1, max_tokens);
+  tr.eval_interval_tokens = t.Integer("eval_interval_tokens", 0, 0, max_tokens);
+  tr.log_interval_steps = static_cast<int>(t.Integer("log_interval_steps", 10, 1, 1000000000));
+  t.RejectUnknown();
+}
+
+void ReadLadder(Reader& r, SweepSpec* spec) {
+  if (!r.present("ladder")) r.Missing("ladder");
+  Reader l = r.child("ladder");
+  auto& s = spec->ladder;
+  s.min_params = l.Number("min_params", 0, true);
+  s.max_params = l.Number("max_params", 0, true);
+  s.steps = static_cast<int>(l.Integer("steps", 0, 2, 1000, true));
+  s.tokens_per_param = l.Number("tokens_per_param", 20);
+  if (l.present("min_params") && !(s.min_params > 0))
+    l.Error("min_params", l.node()["min_params"], "must be positive");
+  if (l.present("max_params") && !(s.max_params >= s.min_params)) {
+    l.Error("max_params", l.node()["max_params"], "must be at least min_params");
+  }
+  if (s.max_params > kMaxParams) {
+    l.Error("max_params", l.node()["max_params"], "must be at most " + Num(kMaxParams));
+  }
+  if (!(s.tokens_per_param > 0)) {
+    l.Error("tokens_per_param", l.node()["tokens_per_param"], "must be positive");
+  } else if (s.tokens_per_param * s.max_params > kMaxTokens) {
+    l.Error("tokens_per_param", l.node()["tokens_per_param"],
+            "times max_params gives " + Num(s.tokens_per_param * s.max_params) +
+                " tokens, more than the limit of " + Num(kMaxTokens));
+  }
+  l.RejectUnknown();
+}
+
+void ReadIsoflop(Reader& r, SweepSpec* spec) {
+  if (!r.present("isoflop")) r.Missing("isoflop");
+  Reader l = r.child("isoflop");
+  auto& s = spec->isoflop;
+  s.budgets = l.Numbers("budgets", kMaxBudget, true);
+  s.params = l.Numbers("params", kMaxParams);
+  // The sweep's size (budgets x sizes x families x seeds) is checked by
+  // the planner before it builds anything; this only keeps the int.
+  s.sizes = static_cast<int>(l.Integer("sizes", 5, 2, 1000000));
+  s.spread = l.Number("spread", 8);
+  if (!(s.spread > 1)) l.Error("spread", l.node()["spread"], "must be greater than 1");
+  if (s.spread > 1e6) l.Error("spread", l.node()["spread"], "must be at most 1e+06");
+  if (l.present("params") && l.present("sizes")) {
+    l.Error("sizes", l.node()["sizes"], "give either sizes (with spread) or params, not both");
+  }
+  l.RejectUnknown();
+}
+
+void ReadGrid(Reader& r, SweepSpec* spec) {
+  if (!r.present("grid")) r.Missing("grid");
+  Reader l = r.child("grid");
+  spec->grid.params = l.Numbers("params", kMaxParams, true);
+  spec->grid.tokens = l.Numbers("tokens", kMaxTokens, true);
+  l.RejectUnknown();
+}
+
+void ReadDataConstrained(Reader& r, SweepSpec* spec) {
+  if (!r.present("data_constrained")) r.Missing("data_constrained");
+  Reader l = r.child("data_constrained");
+  auto& s = spec->data_constrained;
+  s.unique_tokens = l.Number("unique_tokens", 0, true);
+  if (l.present("unique_tokens") && !(s.unique_tokens >= 1)) {
+    l.Error("unique_tokens", l.node()["unique_tokens"], "must be at least 1");
+  }
+  if (s.unique_tokens > kMaxTokens) {
+    l.Error("unique_tokens", l.node()["unique_tokens"], "must be at most " + Num(kMaxTokens));
+  }
+  s.epochs = l.Numbers("epochs", kMaxTokens, true);
+  const YAML::Node epochs = l.node()["epochs"];
+  for (size_t i = 0; i < s.epochs.size(); ++i) {  // epochs x unique_tokens is a run's D
+    if (s.epochs[i] * s.unique_tokens <= kMaxTokens) continue;
+    const bool listed = epochs.IsSequence() && epochs.size() == s.epochs.size();
+    l.ErrorAt(l.Path("epochs") + (listed ? "[" + std::to_string(i) + "]" : ""),
+              listed ? epochs[i] : epochs,
+              "times unique_tokens gives " + Num(s.epochs[i] * s.unique_tokens) +
+                  " tokens, more than the limit of " + Num(kMaxTokens));
+  }
+  s.params = l.Numbers("params", kMaxParams, true);
+  l.RejectUnknown();
+}
+
+// The kind-specific sections: only the one matching `kind` may appear, and
+// it must.
+void ReadKindSection(Reader& r, const YAML::Node& root, const std::string& kind, SweepSpec* spec) {
+  const char* sections[] = {"ladder", "isoflop", "grid", "data_constrained"};
+  for (const char* s : sections) {
+    if (r.present(s) && kind != s && !kind.empty()) {
+      r.Error(s, root[s], std::string("does not belong in a sweep of kind ") + Shown(kind));
+    }
+  }
+  if (spec->kind == SweepKind::kLadder && kind == "ladder") {
+    ReadLadder(r, spec);
+  } else if (spec->kind == SweepKind::kIsoflop) {
+    ReadIsoflop(r, spec);
+  } else if (spec->kind == SweepKind::kGrid) {
+    ReadGrid(r, spec);
+  } else if (spec->kind == SweepKind::kDataConstrained) {
+    ReadDataConstrained(r, spec);
+  }
+}
+
+// simulation: free-form settings for ladder-sim, kept as JSON.
+void ReadSimulation(Reader& r, SweepSpec* spec) {
+  YAML::Node sim = r.raw("simulation");
+  if (sim.IsDefined() && !sim.IsNull()) {
+    if (!sim.IsMap()) {
+      r.Error("simulation", sim, "must be a mapping");
+    } else {
+      spec->simulation = SimulationToJson(r, sim, 0);
+    }
+  }
+}
+
+absl::StatusOr<SweepSpec> Parse(const std::string& yaml) {
+  YAML::Node root = YAML::Load(yaml);
+  if (!root.IsMap()) return absl::InvalidArgumentError("spec: must be a YAML mapping of fields");
+
+  Errors errors;
+  SweepSpec spec;
+  Reader r(&errors, "", root);
+  ReadName(r, root, &spec);
+  const std::string kind = ReadKind(r, root, &spec);
+  ReadFamilies(r, &spec);
   spec.priority = static_cast<int>(r.Integer("priority", 0, -1000000, 1000000));
   spec.max_attempts = static_cast<int>(r.Integer("max_attempts", 3, 1, 100));
-  {
-    // Whole numbers in [0, 2^53]: read through a double, so larger ones
-    // would not be exact (and 1e19 does not fit an int64 at all).
-    YAML::Node n = r.raw("seeds");
-    if (n.IsDefined() && !n.IsNull()) {
-      const bool single = n.IsScalar();
-      if (!single && (!n.IsSequence() || n.size() == 0)) {
-        r.Error("seeds", n, "must be a whole number or a non-empty list of them");
-      } else {
-        spec.seeds.clear();
-        std::set<int64_t> unique;
-        const size_t count = single ? 1 : n.size();
-        for (size_t i = 0; i < count; ++i) {
-          const YAML::Node e = single ? n : n[i];
-          const std::string path = single ? "seeds" : "seeds[" + std::to_string(i) + "]";
-          char* end = nullptr;
-          const std::string text = e.IsScalar() ? e.Scalar() : "";
-          const double v = std::strtod(text.c_str(), &end);
-          if (text.empty() || end != text.c_str() + text.size() || !(v >= 0) ||
-              v > static_cast<double>(kMaxExactInteger) || v != std::floor(v)) {
-            r.ErrorAt(path, e,
-                      "must be a whole number in [0, " + std::to_string(kMaxExactInteger) +
-                          "], got '" + (e.IsScalar() ? Shown(text) : "(not a scalar)") + "'");
-            continue;
-          }
-          const int64_t seed = static_cast<int64_t>(v);
-          if (!unique.insert(seed).second) {
-            r.ErrorAt(path, e, "repeats seed " + std::to_string(seed));
-            continue;
-          }
-          spec.seeds.push_back(seed);
-        }
-      }
-    }
-  }
+  ReadSeeds(r, &spec);
   spec.device = r.String("device", "any");
   if (spec.device != "any" && spec.device != "cpu" && spec.device != "cuda") {
     r.Error("device", root["device"], "must be any, cpu or cuda, got '" + Shown(spec.device) + "'");
@@ -546,164 +747,11 @@ absl::StatusOr<SweepSpec> Parse(const std::string& yaml) {
   if (spec.target_compute < 0)
     r.Error("target_compute", root["target_compute"], "must not be negative");
 
-  {
-    Reader d = r.child("data");
-    spec.dataset = d.String("dataset", "kjv");
-    if (spec.dataset.empty()) d.Error("dataset", d.node()["dataset"], "must not be empty");
-    if (spec.dataset.size() > 4096) {
-      d.Error("dataset", d.node()["dataset"], "must be at most 4096 bytes (a name or a path)");
-    }
-    d.RejectUnknown();
-  }
-  {
-    Reader m = r.child("model");
-    // Bounds that keep every shape the rule can make (up to kMaxParams)
-    // inside int, and its parameter counts inside int64.
-    spec.context = static_cast<int>(m.Integer("context", 64, 1, 1 << 20));
-    spec.vocab = static_cast<int>(m.Integer("vocab", 256, 2, 1 << 24));
-    auto& a = spec.architecture;
-    a.transformer_aspect =
-        static_cast<int>(m.Integer("transformer_aspect", a.transformer_aspect, 1, 1 << 16));
-    a.head_dim = static_cast<int>(m.Integer("head_dim", a.head_dim, 1, 1 << 16));
-    a.mlp_ratio = static_cast<int>(m.Integer("mlp_ratio", a.mlp_ratio, 1, 256));
-    a.lstm_layers = static_cast<int>(m.Integer("lstm_layers", a.lstm_layers, 1, 1024));
-    const std::string mlp = m.String("mlp", "gelu");
-    if (auto v = model::ParseMlp(mlp)) {
-      a.mlp = *v;
-    } else {
-      m.Error("mlp", m.node()["mlp"], "must be gelu or swiglu, got '" + Shown(mlp) + "'");
-    }
-    const std::string pos = m.String("positions", "learned");
-    if (auto v = model::ParsePositions(pos)) {
-      a.positions = *v;
-    } else {
-      m.Error("positions", m.node()["positions"],
-              "must be learned or rotary, got '" + Shown(pos) + "'");
-    }
-    a.tie_embeddings = m.Bool("tie_embeddings", true);
-    m.RejectUnknown();
-  }
-  {
-    Reader t = r.child("train");
-    auto& tr = spec.train;
-    tr.batch_tokens = t.Integer("batch_tokens", tr.batch_tokens, 1, int64_t{1} << 32);
-    if (tr.batch_tokens % spec.context != 0) {
-      t.Error("batch_tokens", t.node()["batch_tokens"],
-              "must be a multiple of model.context (" + std::to_string(spec.context) + "), got " +
-                  std::to_string(tr.batch_tokens));
-    }
-    ReadLearningRate(t, &tr.learning_rate);
-    tr.warmup_fraction = t.Number("warmup_fraction", tr.warmup_fraction);
-    if (tr.warmup_fraction < 0 || tr.warmup_fraction >= 1) {
-      t.Error("warmup_fraction", t.node()["warmup_fraction"], "must be in [0, 1)");
-    }
-    tr.min_lr_ratio = t.Number("min_lr_ratio", tr.min_lr_ratio);
-    if (tr.min_lr_ratio < 0 || tr.min_lr_ratio > 1) {
-      t.Error("min_lr_ratio", t.node()["min_lr_ratio"], "must be in [0, 1]");
-    }
-    tr.weight_decay = t.Number("weight_decay", tr.weight_decay);
-    if (tr.weight_decay < 0)
-      t.Error("weight_decay", t.node()["weight_decay"], "must not be negative");
-    tr.grad_clip = t.Number("grad_clip", tr.grad_clip);
-    if (tr.grad_clip < 0)
-      t.Error("grad_clip", t.node()["grad_clip"], "must not be negative (0 = off)");
-    tr.beta1 = t.Number("beta1", tr.beta1);
-    tr.beta2 = t.Number("beta2", tr.beta2);
-    if (tr.beta1 < 0 || tr.beta1 >= 1) t.Error("beta1", t.node()["beta1"], "must be in [0, 1)");
-    if (tr.beta2 < 0 || tr.beta2 >= 1) t.Error("beta2", t.node()["beta2"], "must be in [0, 1)");
-    const auto max_tokens = static_cast<int64_t>(kMaxTokens);
-    tr.eval_tokens = t.Integer("eval_tokens", tr.eval_tokens, 1, max_tokens);
-    tr.eval_interval_tokens = t.Integer("eval_interval_tokens", 0, 0, max_tokens);
-    tr.log_interval_steps = static_cast<int>(t.Integer("log_interval_steps", 10, 1, 1000000000));
-    t.RejectUnknown();
-  }
-
-  // Kind-specific sections: only the one matching `kind` may appear.
-  const char* sections[] = {"ladder", "isoflop", "grid", "data_constrained"};
-  for (const char* s : sections) {
-    if (r.present(s) && kind != s && !kind.empty()) {
-      r.Error(s, root[s], std::string("does not belong in a sweep of kind ") + Shown(kind));
-    }
-  }
-  if (spec.kind == SweepKind::kLadder && kind == "ladder") {
-    if (!r.present("ladder")) r.Missing("ladder");
-    Reader l = r.child("ladder");
-    auto& s = spec.ladder;
-    s.min_params = l.Number("min_params", 0, true);
-    s.max_params = l.Number("max_params", 0, true);
-    s.steps = static_cast<int>(l.Integer("steps", 0, 2, 1000, true));
-    s.tokens_per_param = l.Number("tokens_per_param", 20);
-    if (l.present("min_params") && !(s.min_params > 0))
-      l.Error("min_params", l.node()["min_params"], "must be positive");
-    if (l.present("max_params") && !(s.max_params >= s.min_params)) {
-      l.Error("max_params", l.node()["max_params"], "must be at least min_params");
-    }
-    if (s.max_params > kMaxParams) {
-      l.Error("max_params", l.node()["max_params"], "must be at most " + Num(kMaxParams));
-    }
-    if (!(s.tokens_per_param > 0)) {
-      l.Error("tokens_per_param", l.node()["tokens_per_param"], "must be positive");
-    } else if (s.tokens_per_param * s.max_params > kMaxTokens) {
-      l.Error("tokens_per_param", l.node()["tokens_per_param"],
-              "times max_params gives " + Num(s.tokens_per_param * s.max_params) +
-                  " tokens, more than the limit of " + Num(kMaxTokens));
-    }
-    l.RejectUnknown();
-  } else if (spec.kind == SweepKind::kIsoflop) {
-    if (!r.present("isoflop")) r.Missing("isoflop");
-    Reader l = r.child("isoflop");
-    auto& s = spec.isoflop;
-    s.budgets = l.Numbers("budgets", kMaxBudget, true);
-    s.params = l.Numbers("params", kMaxParams);
-    // The sweep's size (budgets x sizes x families x seeds) is checked by
-    // the planner before it builds anything; this only keeps the int.
-    s.sizes = static_cast<int>(l.Integer("sizes", 5, 2, 1000000));
-    s.spread = l.Number("spread", 8);
-    if (!(s.spread > 1)) l.Error("spread", l.node()["spread"], "must be greater than 1");
-    if (s.spread > 1e6) l.Error("spread", l.node()["spread"], "must be at most 1e+06");
-    if (l.present("params") && l.present("sizes")) {
-      l.Error("sizes", l.node()["sizes"], "give either sizes (with spread) or params, not both");
-    }
-    l.RejectUnknown();
-  } else if (spec.kind == SweepKind::kGrid) {
-    if (!r.present("grid")) r.Missing("grid");
-    Reader l = r.child("grid");
-    spec.grid.params = l.Numbers("params", kMaxParams, true);
-    spec.grid.tokens = l.Numbers("tokens", kMaxTokens, true);
-    l.RejectUnknown();
-  } else if (spec.kind == SweepKind::kDataConstrained) {
-    if (!r.present("data_constrained")) r.Missing("data_constrained");
-    Reader l = r.child("data_constrained");
-    auto& s = spec.data_constrained;
-    s.unique_tokens = l.Number("unique_tokens", 0, true);
-    if (l.present("unique_tokens") && !(s.unique_tokens >= 1)) {
-      l.Error("unique_tokens", l.node()["unique_tokens"], "must be at least 1");
-    }
-    if (s.unique_tokens > kMaxTokens) {
-      l.Error("unique_tokens", l.node()["unique_tokens"], "must be at most " + Num(kMaxTokens));
-    }
-    s.epochs = l.Numbers("epochs", kMaxTokens, true);
-    const YAML::Node epochs = l.node()["epochs"];
-    for (size_t i = 0; i < s.epochs.size(); ++i) {  // epochs x unique_tokens is a run's D
-      if (s.epochs[i] * s.unique_tokens <= kMaxTokens) continue;
-      const bool listed = epochs.IsSequence() && epochs.size() == s.epochs.size();
-      l.ErrorAt(l.Path("epochs") + (listed ? "[" + std::to_string(i) + "]" : ""),
-                listed ? epochs[i] : epochs,
-                "times unique_tokens gives " + Num(s.epochs[i] * s.unique_tokens) +
-                    " tokens, more than the limit of " + Num(kMaxTokens));
-    }
-    s.params = l.Numbers("params", kMaxParams, true);
-    l.RejectUnknown();
-  }
-
-  YAML::Node sim = r.raw("simulation");
-  if (sim.IsDefined() && !sim.IsNull()) {
-    if (!sim.IsMap()) {
-      r.Error("simulation", sim, "must be a mapping");
-    } else {
-      spec.simulation = SimulationToJson(r, sim, 0);
-    }
-  }
+  ReadData(r, &spec);
+  ReadModel(r, &spec);
+  ReadTrain(r, &spec);
+  ReadKindSection(r, root, kind, &spec);
+  ReadSimulation(r, &spec);
   r.RejectUnknown();
 
   if (!errors.empty()) return absl::InvalidArgumentError(errors.Join());
