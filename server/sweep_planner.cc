@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/model/architecture_rule.h"
+#include "common/protocol/run_config.h"
 
 namespace ladder {
 namespace {
@@ -280,44 +281,30 @@ class Planner {
     return true;
   }
 
+  // The run's configuration, without the attempt's identity (stamped when
+  // an attempt is leased). Written by the protocol's one writer.
   nlohmann::json Config(const PlannedRun& r) const {
     const auto& t = spec_.train;
-    nlohmann::json train = {{"tokens", r.tokens},
-                            {"batch_tokens", t.batch_tokens},
-                            {"lr", r.learning_rate},
-                            {"min_lr_ratio", t.min_lr_ratio},
-                            {"warmup_fraction", t.warmup_fraction},
-                            {"weight_decay", t.weight_decay},
-                            {"grad_clip", t.grad_clip},
-                            {"beta1", t.beta1},
-                            {"beta2", t.beta2},
-                            {"seed", r.seed},
-                            {"eval_tokens", t.eval_tokens},
-                            {"log_interval_steps", t.log_interval_steps}};
-    if (t.eval_interval_tokens > 0) train["eval_interval_tokens"] = t.eval_interval_tokens;
-    nlohmann::json data = {{"dataset", spec_.dataset}};
-    data["unique_tokens"] =
-        r.unique_tokens > 0 ? nlohmann::json(r.unique_tokens) : nlohmann::json(nullptr);
-    const ModelShape& s = r.shape;
-    return {{"family", std::string(model::FamilyName(r.family))},
-            {"model",
-             {{"n_layer", s.n_layer},
-              {"d_model", s.d_model},
-              {"n_head", s.n_head},
-              {"d_ff", s.d_ff},
-              {"context", s.context},
-              {"vocab", s.vocab},
-              {"mlp", std::string(model::MlpName(s.mlp))},
-              {"positions", std::string(model::PositionsName(s.positions))},
-              {"tie_embeddings", s.tie_embeddings}}},
-            {"train", train},
-            {"data", data},
-            {"plan",
-             {{"target_params", r.target_params},
-              {"budget", r.budget},
-              {"flops", r.flops},
-              {"flops_6nd", r.flops_6nd}}},
-            {"simulation", spec_.simulation}};
+    protocol::RunConfig c;
+    c.shape = r.shape;
+    c.train.tokens = r.tokens;
+    c.train.batch_tokens = t.batch_tokens;
+    c.train.lr = r.learning_rate;
+    c.train.min_lr_ratio = t.min_lr_ratio;
+    c.train.warmup_fraction = t.warmup_fraction;
+    c.train.weight_decay = t.weight_decay;
+    c.train.grad_clip = t.grad_clip;
+    c.train.beta1 = t.beta1;
+    c.train.beta2 = t.beta2;
+    c.train.seed = static_cast<uint64_t>(r.seed);
+    c.train.eval_tokens = t.eval_tokens;
+    c.train.eval_interval_tokens = t.eval_interval_tokens;
+    c.train.log_interval_steps = t.log_interval_steps;
+    c.data.dataset = spec_.dataset;
+    if (r.unique_tokens > 0) c.data.unique_tokens = r.unique_tokens;
+    c.plan = protocol::Plan{r.target_params, r.budget, r.flops, r.flops_6nd};
+    c.simulation = spec_.simulation;
+    return protocol::ToJson(c);
   }
 
   // model::EstimateTrainingMemoryBytes in double: its int64 arithmetic

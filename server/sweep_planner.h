@@ -32,8 +32,10 @@ struct PlannedRun {
   double flops_6nd = 0;  // 6 * non-embedding * tokens
   int64_t memory_bytes = 0;
   double learning_rate = 0;
-  // The run configuration (worker/TRAINER_PROTOCOL.md) without run_id,
-  // sweep_id and attempt, which are added when a run is leased.
+  // The run configuration (worker/TRAINER_PROTOCOL.md), written by
+  // protocol::ToJson (common/protocol/run_config.h), without run_id,
+  // sweep_id and attempt, which are added when a run is leased
+  // (protocol::StampAttempt).
   nlohmann::json config;
 };
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <set>
 
+#include "common/protocol/run_config.h"
+
 namespace ladder {
 namespace {
 
@@ -71,6 +73,33 @@ TEST(SweepPlannerTest, DataConstrainedRepeatsUniqueTokens) {
   EXPECT_EQ((*runs)[1].tokens, 4 * 409600);
   EXPECT_EQ((*runs)[1].unique_tokens, 409600);
   EXPECT_EQ((*runs)[1].config["data"]["unique_tokens"], 409600);
+}
+
+// Every planned config is one the trainers accept: read back by the
+// protocol's reader (the one ladder-train and ladder-sim use), it gives the
+// planned run, plan section included.
+TEST(SweepPlannerTest, PlannedConfigsReadBackThroughTheProtocol) {
+  SweepSpec spec = MustParse(
+      "name: d\nkind: data_constrained\nfamilies: [transformer, lstm]\nseeds: [7]\n"
+      "data_constrained: {unique_tokens: 409600, epochs: [1, 4], params: [1e5]}\n");
+  auto runs = PlanSweep(spec);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  for (const PlannedRun& r : *runs) {
+    protocol::RunConfig c;
+    std::string error;
+    ASSERT_TRUE(protocol::ReadRunConfig(r.config, &c, &error)) << error << "\n" << r.config;
+    EXPECT_EQ(c.shape, r.shape);
+    EXPECT_EQ(c.train.tokens, r.tokens);
+    EXPECT_EQ(c.train.seed, 7u);
+    EXPECT_DOUBLE_EQ(c.train.lr, r.learning_rate);
+    EXPECT_EQ(c.data.unique_tokens, r.unique_tokens);
+    ASSERT_TRUE(c.plan.has_value());
+    EXPECT_DOUBLE_EQ(c.plan->flops, r.flops);
+    EXPECT_DOUBLE_EQ(c.plan->flops_6nd, r.flops_6nd);
+    EXPECT_DOUBLE_EQ(c.plan->target_params, r.target_params);
+    EXPECT_FALSE(r.config.contains("run_id"));  // stamped per attempt, at lease
+    EXPECT_EQ(protocol::ToJson(c), r.config);
+  }
 }
 
 TEST(SweepPlannerTest, ExpansionIsDeterministic) {

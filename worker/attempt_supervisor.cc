@@ -8,6 +8,7 @@
 
 #include "common/duration.h"
 #include "common/logging.h"
+#include "common/protocol/run_config.h"
 #include "common/utf8.h"
 #include "worker/device_detection.h"
 
@@ -107,21 +108,15 @@ AttemptSupervisor::~AttemptSupervisor() {
 // ---------------------------------------------------------------- start
 
 bool AttemptSupervisor::PrepareRunDir(std::string* config_path, Failure* failure) {
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(lease_.config_json());
-  } catch (const nlohmann::json::parse_error& e) {
-    *failure = {"bad_config", std::string("the lease's config_json is not JSON: ") + e.what()};
+  // The coordinator's stored config is per run; run_id, sweep_id and attempt
+  // are per attempt, and the lease's own fields are the ones that count.
+  std::string config, error;
+  if (!protocol::StampAttempt(lease_.config_json(),
+                              {lease_.run_id(), lease_.sweep_id(), lease_.attempt_number()},
+                              &config, &error, /*indent=*/2)) {
+    *failure = {"bad_config", "the lease's config_json is " + error};
     return false;
   }
-  if (!config.is_object()) {
-    *failure = {"bad_config", "the lease's config_json is not a JSON object"};
-    return false;
-  }
-  // The coordinator's stored config is per run; these are per attempt.
-  config["run_id"] = lease_.run_id();
-  config["sweep_id"] = lease_.sweep_id();
-  config["attempt"] = lease_.attempt_number();
   std::error_code ec;
   fs::create_directories(run_dir_, ec);
   if (ec) {
@@ -132,7 +127,7 @@ bool AttemptSupervisor::PrepareRunDir(std::string* config_path, Failure* failure
   const std::string tmp = *config_path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << config.dump(2) << "\n";
+    out << config << "\n";
     if (!out.good()) {
       *failure = {"internal", "cannot write " + tmp};
       return false;

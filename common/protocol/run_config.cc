@@ -99,6 +99,10 @@ void FieldReader::Fail(const char* key, const std::string& what, const json& got
                       : got.is_object() ? std::string("an object")
                                         : got.dump(-1, ' ', false, json::error_handler_t::replace);
   if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
+  for (char& c : shown) {  // ASCII: the cut above may split a character
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) c = '?';
+  }
   *error_ = prefix_ + key + " " + what + " (got " + shown + ")";
 }
 
@@ -503,7 +507,7 @@ void StampAttempt(const AttemptIdentity& id, json* config) {
 }
 
 bool StampAttempt(const std::string& stored, const AttemptIdentity& id, std::string* stamped,
-                  std::string* error) {
+                  std::string* error, int indent) {
   json config;
   try {
     config = json::parse(stored);
@@ -516,7 +520,7 @@ bool StampAttempt(const std::string& stored, const AttemptIdentity& id, std::str
     return false;
   }
   StampAttempt(id, &config);
-  *stamped = config.dump(-1, ' ', false, json::error_handler_t::replace);
+  *stamped = config.dump(indent, ' ', false, json::error_handler_t::replace);
   return true;
 }
 

@@ -129,10 +129,11 @@ struct AttemptIdentity {
 // Sets the identity keys on a config object, leaving every other key as it
 // is (a stored config is forwarded, not re-written).
 void StampAttempt(const AttemptIdentity& id, nlohmann::json* config);
-// The same on JSON text: false with `error` when `stored` is not a JSON
-// object ("not JSON: ..." or "not a JSON object").
+// The same on JSON text, written with `indent` (-1: one line): false with
+// `error` when `stored` is not a JSON object ("not JSON: ..." or "not a JSON
+// object").
 bool StampAttempt(const std::string& stored, const AttemptIdentity& id, std::string* stamped,
-                  std::string* error);
+                  std::string* error, int indent = -1);
 
 // ---------------------------------------------------------------- fields
 
@@ -153,7 +154,8 @@ class FieldReader {
   void String(const char* key, std::string* out, bool required = false);
   // The raw value of `key` (nullptr when absent or null), recorded as read.
   const nlohmann::json* Raw(const char* key);
-  // Fails with "PREFIX.KEY <what> (got VALUE)" unless an error is already set.
+  // Fails with "PREFIX.KEY <what> (got VALUE)" unless an error is already
+  // set. VALUE is shown as JSON, scalars only, at most 60 ASCII characters.
   void Fail(const char* key, const std::string& what, const nlohmann::json& got);
   // Fails with "PREFIX.KEY <what>" unless an error is already set.
   void Fail(const char* key, const std::string& what);

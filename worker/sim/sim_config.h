@@ -6,6 +6,7 @@
 #include <absl/status/statusor.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/model/model_shape.h"
@@ -37,6 +38,9 @@ struct SimulationSpec {
   int max_progress_events = 200;
 };
 
+// The run configuration as ladder-sim uses it: the protocol's common part
+// (read by common/protocol/run_config.h, the one reader every trainer uses)
+// flattened to what the simulation needs, and its `simulation` block.
 struct SimRunConfig {
   int64_t run_id = 0;
   int64_t sweep_id = 0;
@@ -59,8 +63,15 @@ struct SimRunConfig {
   uint64_t identity = 0;
 };
 
-// Errors: INVALID_ARGUMENT naming the field ("model.d_model: must be a
-// positive integer", "simulation.fault: unknown fault 'explode'").
+// Errors: INVALID_ARGUMENT naming the field, with the messages every trainer
+// gives for the common part ("model.d_model must be positive (got 0)",
+// "train.batch_tokens is required") and the same form for the `simulation`
+// block ("simulation.fault is not a known fault (got \"explode\")").
 absl::StatusOr<SimRunConfig> ParseSimRunConfig(const std::string& json_text);
+
+// Reads the `simulation` block (null: every default) for a model of
+// `family`; false with `error` naming the field.
+bool ReadSimulationSpec(const nlohmann::json& simulation, model::Family family,
+                        SimulationSpec* spec, std::string* error);
 
 }  // namespace ladder::sim

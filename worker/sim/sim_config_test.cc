@@ -67,18 +67,28 @@ TEST(SimConfigTest, ErrorsNameTheField) {
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << message;
     EXPECT_EQ(c.status().message(), message);
   };
+  // The common part: the messages of every trainer (common/protocol).
   expect(With("\"family\": \"transformer\"", "\"family\": \"rnn\""),
-         "family: unknown family 'rnn'");
+         "family must be \"transformer\" or \"lstm\" (got \"rnn\")");
   expect(With("\"d_model\": 64", "\"d_model\": 63"),
-         "model: d_model (63) is not divisible by n_head (2)");
-  expect(With("\"tokens\": 2000000", "\"tokens\": 0"), "train.tokens: must be positive");
-  expect(With("\"batch_tokens\": 4096, ", ""), "train.batch_tokens: missing");
+         "model.d_model (63) is not divisible by n_head (2)");
+  expect(With("\"tokens\": 2000000", "\"tokens\": 0"), "train.tokens must be positive (got 0)");
+  expect(With("\"batch_tokens\": 4096, ", ""), "train.batch_tokens is required");
+  expect(With("\"lr\": 0.0013", "\"lr\": -1"), "train.lr must be positive (got -1)");
+  // The simulation block.
   expect(With("\"simulation\": null", R"("simulation": {"fault": "explode"})"),
-         "simulation.fault: unknown fault 'explode'");
+         "simulation.fault is not a known fault (got \"explode\")");
   expect(With("\"simulation\": null", R"("simulation": {"law": 3})"),
-         "simulation.law: must be an object");
+         "simulation.law must be an object (got 3)");
+  expect(With("\"simulation\": null", R"("simulation": {"law": {"alpha": -0.5}})"),
+         "simulation.law.alpha must be >= 0 (got -0.5)");
+  expect(With("\"simulation\": null", R"("simulation": {"noise": 0.5})"),
+         "simulation.noise must be in [0, 0.2] (got 0.5)");
+  expect(With("\"simulation\": null", R"("simulation": {"checkpoints": "many"})"),
+         "simulation.checkpoints must be an integer (got \"many\")");
+  expect(With("\"simulation\": null", R"("simulation": [1])"), "simulation must be an object");
   expect("{not json", std::string(ParseSimRunConfig("{not json").status().message()));
-  EXPECT_EQ(ParseSimRunConfig("[]").status().message(), "config: not a JSON object");
+  EXPECT_EQ(ParseSimRunConfig("[]").status().message(), "run config must be a JSON object");
 }
 
 }  // namespace
