@@ -4,7 +4,7 @@
 //        unique_tokens (any order; "final_loss"/"final_eval_loss" also name the loss)
 //   JSON: [{"family": ..., "params": ..., "tokens": ..., "loss": ..., ...}, ...]
 // Values are passed on as given (a missing optional one as 0); the
-// coordinator checks their ranges (store::ValidateImport). These parsers
+// coordinator checks their ranges (ValidateImport in server/sweep_manager.h). These parsers
 // refuse only what cannot be sent: text that is not valid UTF-8 in a string
 // field, a value that is not a number, more than kMaxImportResults rows.
 // They never throw.

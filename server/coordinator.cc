@@ -111,7 +111,7 @@ absl::Status Coordinator::Start() {
   token_store_ = std::make_unique<store::TokenStore>(pool_.get());
   admin_service_ = std::make_unique<AdminService>(token_store_.get());
   metrics_ = std::make_unique<CoordinatorMetrics>();
-  sweep_manager_ = std::make_unique<SweepManager>(sweep_store_.get());
+  sweep_manager_ = std::make_unique<SweepManager>(sweep_store_.get(), worker_store_.get());
   Scheduler::Options sched;
   sched.heartbeat_interval = options_.heartbeat_interval;
   sched.maintenance_interval = options_.maintenance_interval;
@@ -149,7 +149,7 @@ absl::Status Coordinator::Start() {
       *event->add_fits() = std::move(f);
     }
   });
-  runs_service_ = std::make_unique<RunsService>(sweep_store_.get());
+  runs_service_ = std::make_unique<RunsService>(sweep_manager_.get());
   workers_service_ = std::make_unique<WorkersService>(worker_store_.get());
   agent_service_ = std::make_unique<AgentService>(scheduler_.get(), worker_store_.get(),
                                                   options_.plaintext_workers);

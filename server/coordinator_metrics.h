@@ -32,25 +32,12 @@
 #include <utility>
 #include <vector>
 
+#include "server/store/stats_store.h"
+
 namespace ladder {
 
-// A snapshot of scheduling state read from the database for gauges.
-struct SchedulingSnapshot {
-  struct SweepRuns {
-    std::string sweep;  // id as text
-    std::string state;  // run state
-    double count = 0;
-  };
-  struct RunningRun {
-    std::string sweep, run, family;
-    double tokens_per_second = 0;
-    double flops_per_second = 0;
-  };
-  std::vector<SweepRuns> runs_by_sweep;
-  std::map<std::string, double> workers_by_state;
-  double queue_depth = 0;
-  std::vector<RunningRun> running;
-};
+// What the gauges show, as the stats store reads it.
+using store::SchedulingSnapshot;
 
 class CoordinatorMetrics {
  public:

@@ -2,11 +2,13 @@
 
 #include <absl/status/status.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
+#include "common/enums/proto_enums.h"
 #include "common/model/model_shape.h"
-#include "server/sweep_planner.h"
-#include "server/sweep_spec.h"
+#include "common/utf8.h"
 
 namespace ladder {
 namespace {
@@ -32,7 +34,7 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
   auto runs = PlanSweep(*spec);
   if (!runs.ok()) return runs.status();
 
-  auto largest = sweeps_->LargestDeviceMemory(spec->device);
+  auto largest = workers_->LargestDeviceMemory(spec->device);
   if (!largest.ok()) return largest.status();
   if (*largest > 0) {
     for (const PlannedRun& r : *runs) {
@@ -62,7 +64,7 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
     for (const PlannedRun& r : *runs) flops += r.flops;
     s->set_planned_flops(flops);
   } else {
-    auto stored = sweeps_->CreateSweep(spec_yaml, *spec, *runs);
+    auto stored = sweeps_->CreateSweep(SweepRow(spec_yaml, *spec), RunRows(*runs));
     if (!stored.ok()) return stored.status();
     *out.mutable_sweep() = *std::move(stored);
   }
@@ -84,6 +86,156 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
     run->set_max_attempts(spec->max_attempts);
   }
   return out;
+}
+
+absl::StatusOr<v1::Sweep> SweepManager::Import(const v1::ImportResultsRequest& request) {
+  if (absl::Status st = ValidateImport(request); !st.ok()) return st;
+  return sweeps_->CreateImportedSweep(request);
+}
+
+absl::StatusOr<v1::Sweep> SweepManager::Get(int64_t sweep_id) {
+  return sweeps_->GetSweep(sweep_id);
+}
+
+absl::StatusOr<std::vector<v1::Sweep>> SweepManager::List(bool active_only, int limit) {
+  if (limit < 0) return absl::InvalidArgumentError("limit: must not be negative");
+  auto out = sweeps_->ListSweeps(active_only, limit);
+  if (!out.ok()) return out.status();
+  for (auto& s : *out) {
+    s.clear_spec_yaml();
+    s.clear_spec_json();
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Sweep> SweepManager::Cancel(int64_t sweep_id) {
+  return sweeps_->CancelSweep(sweep_id);
+}
+
+absl::StatusOr<std::vector<v1::Run>> SweepManager::ListRuns(int64_t sweep_id, int state) {
+  if (!v1::RunState_IsValid(state)) return absl::InvalidArgumentError("state: unknown run state");
+  return sweeps_->ListRuns(sweep_id, enums::FromProto(static_cast<v1::RunState>(state)));
+}
+
+absl::StatusOr<v1::Run> SweepManager::GetRun(int64_t run_id, bool include_curve) {
+  return sweeps_->GetRun(run_id, include_curve);
+}
+
+store::NewSweep SweepRow(const std::string& spec_yaml, const SweepSpec& spec) {
+  store::NewSweep row;
+  row.name = spec.name;
+  row.kind = spec.kind;
+  for (auto f : spec.families) row.families.emplace_back(model::FamilyName(f));
+  row.spec_yaml = spec_yaml;
+  row.spec_json = SweepSpecToJson(spec).dump();
+  row.priority = spec.priority;
+  row.max_attempts = spec.max_attempts;
+  row.device = spec.device;
+  return row;
+}
+
+store::NewRun RunRow(const PlannedRun& r) {
+  store::NewRun row;
+  row.ordinal = r.ordinal;
+  row.family = std::string(model::FamilyName(r.family));
+  row.config = r.config;
+  row.shape = model::DescribeShape(r.shape);
+  row.planned_params = r.params.total;
+  row.planned_non_embedding = r.params.non_embedding;
+  row.planned_tokens = r.tokens;
+  row.planned_flops = r.flops;
+  row.planned_flops_6nd = r.flops_6nd;
+  row.memory_bytes = r.memory_bytes;
+  return row;
+}
+
+std::vector<store::NewRun> RunRows(const std::vector<PlannedRun>& runs) {
+  std::vector<store::NewRun> rows;
+  rows.reserve(runs.size());
+  for (const PlannedRun& r : runs) rows.push_back(RunRow(r));
+  return rows;
+}
+
+absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
+  // Every value is checked against the range its column holds (bigint for
+  // params, tokens and unique_tokens, after rounding; finite float8 for the
+  // rest), so a hostile request is refused here, naming the row and field,
+  // and never reaches the database as raw SQL error text.
+  const auto storable = [](const std::string& s) {
+    return s.find('\0') == std::string::npos && utf8::IsValid(s);
+  };
+  if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
+  if (req.name().size() > 200 || !storable(req.name())) {
+    return absl::InvalidArgumentError(
+        "name: must be at most 200 bytes of UTF-8 text without NUL characters");
+  }
+  if (req.results_size() == 0) return absl::InvalidArgumentError("results: must not be empty");
+  if (req.results_size() > kMaxRunsPerSweep) {
+    return absl::InvalidArgumentError("results: more than " + std::to_string(kMaxRunsPerSweep));
+  }
+  const auto g = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  // Largest loss accepted (nats per token; ln(vocab) is about 10 to 20).
+  constexpr double kMaxLoss = 1e6;
+  // Largest FLOPs accepted: 6 x kMaxParams x kMaxTokens is 6e28.
+  constexpr double kMaxFlops = 1e30;
+  std::vector<std::string> families;
+  for (int i = 0; i < req.results_size(); ++i) {
+    const auto& r = req.results(i);
+    const std::string at = "results[" + std::to_string(i) + "].";
+    const auto positive = [](double v) { return std::isfinite(v) && v > 0; };
+    if (r.family().empty() || r.family().size() > 64 ||
+        r.family().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
+            std::string::npos) {
+      const std::string shown = storable(r.family()) && r.family().size() <= 64
+                                    ? r.family()
+                                    : "(" + std::to_string(r.family().size()) + " bytes)";
+      return absl::InvalidArgumentError(
+          at + "family: must be 1-64 characters of [a-z0-9_-.], got '" + shown + "'");
+    }
+    if (std::find(families.begin(), families.end(), r.family()) == families.end()) {
+      if (static_cast<int>(families.size()) == store::kMaxFamiliesPerSweep) {
+        return absl::InvalidArgumentError(at + "family: '" + r.family() + "' would be family " +
+                                          std::to_string(store::kMaxFamiliesPerSweep + 1) +
+                                          " of the import; a sweep holds at most " +
+                                          std::to_string(store::kMaxFamiliesPerSweep) +
+                                          " families");
+      }
+      families.push_back(r.family());
+    }
+    if (!positive(r.params())) return absl::InvalidArgumentError(at + "params: must be positive");
+    if (r.params() < 1 || r.params() > kMaxParams) {
+      return absl::InvalidArgumentError(at + "params: must be in [1, " + g(kMaxParams) + "], got " +
+                                        g(r.params()));
+    }
+    if (!positive(r.tokens())) return absl::InvalidArgumentError(at + "tokens: must be positive");
+    if (r.tokens() < 1 || r.tokens() > kMaxTokens) {
+      return absl::InvalidArgumentError(at + "tokens: must be in [1, " + g(kMaxTokens) + "], got " +
+                                        g(r.tokens()));
+    }
+    if (!positive(r.final_loss()))
+      return absl::InvalidArgumentError(at + "final_loss: must be positive");
+    if (r.final_loss() > kMaxLoss) {
+      return absl::InvalidArgumentError(at + "final_loss: must be at most " + g(kMaxLoss) +
+                                        ", got " + g(r.final_loss()));
+    }
+    if (!std::isfinite(r.flops()) || r.flops() < 0) {
+      return absl::InvalidArgumentError(at + "flops: must not be negative (0 = 6ND)");
+    }
+    if (r.flops() > kMaxFlops) {
+      return absl::InvalidArgumentError(at + "flops: must be at most " + g(kMaxFlops) + ", got " +
+                                        g(r.flops()));
+    }
+    if (!std::isfinite(r.unique_tokens()) || r.unique_tokens() < 0 ||
+        r.unique_tokens() > r.tokens() || (r.unique_tokens() > 0 && r.unique_tokens() < 1)) {
+      return absl::InvalidArgumentError(at +
+                                        "unique_tokens: must be 0 (all fresh) or in [1, tokens]");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SweepWatch::Poll(v1::SweepEvent* event, bool* has_event) {

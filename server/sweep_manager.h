@@ -1,6 +1,10 @@
-// The coordinator's sweep logic over the store: submission (parse, plan,
-// check against the registered devices, store atomically) and change
-// detection for watchers. RPC handlers (service/) are thin wrappers over it.
+// The coordinator's sweep logic over the stores: submission (parse, plan,
+// check against the registered devices, store atomically), imports
+// (validated whole before anything is stored), reads and cancellation of
+// sweeps and their runs, and change detection for watchers. The Sweeps and
+// Runs RPC handlers (service/) are thin wrappers over it and never reach
+// the stores themselves. The conversion from the planner's types to the
+// store's rows (SweepRow, RunRows) is here too: stores know nothing above them.
 //
 // Thread-safe.
 #pragma once
@@ -13,12 +17,18 @@
 
 #include "ladder/v1/ladder.pb.h"
 #include "server/store/sweep_store.h"
+#include "server/store/worker_store.h"
+#include "server/sweep_planner.h"
+#include "server/sweep_spec.h"
 
 namespace ladder {
 
 class SweepManager {
  public:
-  explicit SweepManager(store::SweepStore* sweeps) : sweeps_(sweeps) {}
+  // The stores must outlive the manager; `workers` tells how large the
+  // registered devices are.
+  SweepManager(store::SweepStore* sweeps, store::WorkerStore* workers)
+      : sweeps_(sweeps), workers_(workers) {}
 
   // Parses and plans `spec_yaml`; refuses it whole (INVALID_ARGUMENT naming
   // the field) if it is malformed or a run is larger than every registered
@@ -26,11 +36,39 @@ class SweepManager {
   // returned has id 0, and the planned runs come back too.
   absl::StatusOr<v1::CreateSweepResponse> Create(const std::string& spec_yaml, bool dry_run);
 
-  store::SweepStore* store() { return sweeps_; }
+  // Stores results trained elsewhere as a finished sweep of kind
+  // "imported", after ValidateImport (INVALID_ARGUMENT naming the field).
+  absl::StatusOr<v1::Sweep> Import(const v1::ImportResultsRequest& request);
+
+  // NOT_FOUND if there is no such sweep.
+  absl::StatusOr<v1::Sweep> Get(int64_t sweep_id);
+  // Newest first, without their spec text; `limit` 0 for the default (100),
+  // INVALID_ARGUMENT when negative.
+  absl::StatusOr<std::vector<v1::Sweep>> List(bool active_only, int limit);
+  // Cancels queued runs, revokes live attempts and marks the sweep
+  // cancelled; FAILED_PRECONDITION if it already ended.
+  absl::StatusOr<v1::Sweep> Cancel(int64_t sweep_id);
+
+  // Runs of a sweep by ordinal, those in `state` (RUN_STATE_UNSPECIFIED for
+  // all); INVALID_ARGUMENT for a state not in the enum.
+  absl::StatusOr<std::vector<v1::Run>> ListRuns(int64_t sweep_id, int state);
+  // One run with its attempts, and its loss curve if asked.
+  absl::StatusOr<v1::Run> GetRun(int64_t run_id, bool include_curve);
 
  private:
   store::SweepStore* sweeps_;
+  store::WorkerStore* workers_;
 };
+
+// INVALID_ARGUMENT naming the field ("results[3].final_loss: ..."): values
+// out of the range their columns hold, more than kMaxRunsPerSweep results,
+// more than store::kMaxFamiliesPerSweep families.
+absl::Status ValidateImport(const v1::ImportResultsRequest& request);
+
+// The rows the sweep store keeps for a parsed spec and its planned runs.
+store::NewSweep SweepRow(const std::string& spec_yaml, const SweepSpec& spec);
+store::NewRun RunRow(const PlannedRun& run);
+std::vector<store::NewRun> RunRows(const std::vector<PlannedRun>& runs);
 
 // Follows one sweep for a WatchSweep stream: each Poll returns the event to
 // send (the whole sweep on the first call, then what changed), or nothing.

@@ -31,6 +31,7 @@
 #include "server/store/migrations.h"
 #include "server/store/pg_pool.h"
 #include "server/store/sweep_store.h"
+#include "server/sweep_manager.h"
 #include "server/sweep_planner.h"
 
 namespace {
@@ -236,7 +237,7 @@ int Ceiling(const std::string& url, int clients, double seconds, int runs) {
         tokens + "]}\n";
     auto spec = ParseSweepSpec(yaml);
     auto planned = PlanSweep(*spec);
-    if (!sweeps.CreateSweep(yaml, *spec, *planned).ok()) return 1;
+    if (!sweeps.CreateSweep(SweepRow(yaml, *spec), RunRows(*planned)).ok()) return 1;
   }
   store::LeaseStore leases(pool->get(), store::LeaseSettings{});
   std::atomic<int64_t> cycles{0};

@@ -6,10 +6,7 @@ namespace ladder {
 
 grpc::Status RunsService::ListRuns(grpc::ServerContext*, const v1::ListRunsRequest* req,
                                    v1::ListRunsResponse* resp) {
-  if (!v1::RunState_IsValid(req->state())) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "state: unknown run state");
-  }
-  auto out = sweeps_->ListRuns(req->sweep_id(), store::RunStateName(req->state()));
+  auto out = manager_->ListRuns(req->sweep_id(), req->state());
   if (!out.ok()) return ToGrpcStatus(out.status());
   for (auto& r : *out) *resp->add_runs() = std::move(r);
   return grpc::Status::OK;
@@ -17,7 +14,7 @@ grpc::Status RunsService::ListRuns(grpc::ServerContext*, const v1::ListRunsReque
 
 grpc::Status RunsService::GetRun(grpc::ServerContext*, const v1::GetRunRequest* req,
                                  v1::Run* resp) {
-  auto out = sweeps_->GetRun(req->run_id(), req->include_curve());
+  auto out = manager_->GetRun(req->run_id(), req->include_curve());
   if (!out.ok()) return ToGrpcStatus(out.status());
   *resp = *std::move(out);
   return grpc::Status::OK;

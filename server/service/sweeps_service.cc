@@ -19,7 +19,7 @@ grpc::Status SweepsService::CreateSweep(grpc::ServerContext*, const v1::CreateSw
 
 grpc::Status SweepsService::GetSweep(grpc::ServerContext*, const v1::GetSweepRequest* req,
                                      v1::Sweep* resp) {
-  auto out = manager_->store()->GetSweep(req->sweep_id());
+  auto out = manager_->Get(req->sweep_id());
   if (!out.ok()) return ToGrpcStatus(out.status());
   *resp = *std::move(out);
   return grpc::Status::OK;
@@ -27,21 +27,15 @@ grpc::Status SweepsService::GetSweep(grpc::ServerContext*, const v1::GetSweepReq
 
 grpc::Status SweepsService::ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest* req,
                                        v1::ListSweepsResponse* resp) {
-  if (req->limit() < 0)
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit: must not be negative");
-  auto out = manager_->store()->ListSweeps(req->active_only(), req->limit());
+  auto out = manager_->List(req->active_only(), req->limit());
   if (!out.ok()) return ToGrpcStatus(out.status());
-  for (auto& s : *out) {
-    s.clear_spec_yaml();
-    s.clear_spec_json();
-    *resp->add_sweeps() = std::move(s);
-  }
+  for (auto& s : *out) *resp->add_sweeps() = std::move(s);
   return grpc::Status::OK;
 }
 
 grpc::Status SweepsService::CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest* req,
                                         v1::Sweep* resp) {
-  auto out = manager_->store()->CancelSweep(req->sweep_id());
+  auto out = manager_->Cancel(req->sweep_id());
   if (!out.ok()) return ToGrpcStatus(out.status());
   LOG_INFO << "sweep " << req->sweep_id() << " cancelled";
   *resp = *std::move(out);
@@ -59,8 +53,7 @@ namespace ladder {
 
 grpc::Status SweepsService::ImportResults(grpc::ServerContext*, const v1::ImportResultsRequest* req,
                                           v1::Sweep* resp) {
-  if (absl::Status st = store::ValidateImport(*req); !st.ok()) return ToGrpcStatus(st);
-  auto out = manager_->store()->CreateImportedSweep(*req);
+  auto out = manager_->Import(*req);
   if (!out.ok()) return ToGrpcStatus(out.status());
   LOG_INFO << "sweep " << out->id() << " '" << req->name() << "' imported with "
            << req->results_size() << " results";

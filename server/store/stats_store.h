@@ -4,10 +4,32 @@
 
 #include <absl/status/statusor.h>
 
-#include "server/coordinator_metrics.h"
+#include <map>
+#include <string>
+#include <vector>
+
 #include "server/store/pg_pool.h"
 
 namespace ladder::store {
+
+// A snapshot of scheduling state read from the database for gauges
+// (CoordinatorMetrics::Update shows it).
+struct SchedulingSnapshot {
+  struct SweepRuns {
+    std::string sweep;  // id as text
+    std::string state;  // run state
+    double count = 0;
+  };
+  struct RunningRun {
+    std::string sweep, run, family;
+    double tokens_per_second = 0;
+    double flops_per_second = 0;
+  };
+  std::vector<SweepRuns> runs_by_sweep;
+  std::map<std::string, double> workers_by_state;
+  double queue_depth = 0;
+  std::vector<RunningRun> running;
+};
 
 class StatsStore {
  public:

@@ -6,9 +6,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/enums/proto_enums.h"
 #include "common/logging.h"
-#include "common/model/model_shape.h"
-#include "common/utf8.h"
 
 namespace ladder::store {
 namespace {
@@ -16,6 +15,18 @@ namespace {
 constexpr size_t kAnalyzeAfterRuns = 1000;
 
 using nlohmann::json;
+
+// runs.state / sweeps.state as stored -> the wire; UNSPECIFIED for a name
+// not in the table (none: the CHECK constraints hold the same names).
+v1::RunState RunStateFromName(const std::string& name) {
+  auto s = enums::Parse<enums::RunState>(name);
+  return s ? enums::ToProto(*s) : v1::RUN_STATE_UNSPECIFIED;
+}
+
+v1::SweepState SweepStateFromName(const std::string& name) {
+  auto s = enums::Parse<enums::SweepState>(name);
+  return s ? enums::ToProto(*s) : v1::SWEEP_STATE_UNSPECIFIED;
+}
 
 // Columns read for a run, in the order RunFromRow expects.
 #define RUN_COLUMNS                                                                     \
@@ -161,75 +172,34 @@ absl::StatusOr<v1::Sweep> ReadSweep(pqxx::work& txn, int64_t id) {
 
 }  // namespace
 
-v1::RunState RunStateFromName(const std::string& n) {
-  if (n == "queued") return v1::RUN_STATE_QUEUED;
-  if (n == "leased") return v1::RUN_STATE_LEASED;
-  if (n == "running") return v1::RUN_STATE_RUNNING;
-  if (n == "succeeded") return v1::RUN_STATE_SUCCEEDED;
-  if (n == "failed") return v1::RUN_STATE_FAILED;
-  if (n == "cancelled") return v1::RUN_STATE_CANCELLED;
-  return v1::RUN_STATE_UNSPECIFIED;
-}
-
-std::string RunStateName(v1::RunState s) {
-  switch (s) {
-    case v1::RUN_STATE_QUEUED:
-      return "queued";
-    case v1::RUN_STATE_LEASED:
-      return "leased";
-    case v1::RUN_STATE_RUNNING:
-      return "running";
-    case v1::RUN_STATE_SUCCEEDED:
-      return "succeeded";
-    case v1::RUN_STATE_FAILED:
-      return "failed";
-    case v1::RUN_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "";
-  }
-}
-
-v1::SweepState SweepStateFromName(const std::string& n) {
-  if (n == "active") return v1::SWEEP_STATE_ACTIVE;
-  if (n == "succeeded") return v1::SWEEP_STATE_SUCCEEDED;
-  if (n == "failed") return v1::SWEEP_STATE_FAILED;
-  if (n == "cancelled") return v1::SWEEP_STATE_CANCELLED;
-  return v1::SWEEP_STATE_UNSPECIFIED;
-}
-
-absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const std::string& spec_yaml,
-                                                  const SweepSpec& spec,
-                                                  const std::vector<PlannedRun>& runs) {
-  std::vector<std::string> families;
-  for (auto f : spec.families) families.emplace_back(model::FamilyName(f));
+absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const NewSweep& sweep,
+                                                  const std::vector<NewRun>& runs) {
   json rows = json::array();
-  for (const PlannedRun& r : runs) {
+  for (const NewRun& r : runs) {
     rows.push_back({{"ordinal", r.ordinal},
-                    {"family", std::string(model::FamilyName(r.family))},
+                    {"family", r.family},
                     {"config", r.config},
-                    {"shape", model::DescribeShape(r.shape)},
-                    {"planned_params", r.params.total},
-                    {"planned_non_embedding", r.params.non_embedding},
-                    {"planned_tokens", r.tokens},
-                    {"planned_flops", r.flops},
-                    {"planned_flops_6nd", r.flops_6nd},
+                    {"shape", r.shape},
+                    {"planned_params", r.planned_params},
+                    {"planned_non_embedding", r.planned_non_embedding},
+                    {"planned_tokens", r.planned_tokens},
+                    {"planned_flops", r.planned_flops},
+                    {"planned_flops_6nd", r.planned_flops_6nd},
                     {"memory_bytes", r.memory_bytes}});
   }
-  const std::string spec_json = SweepSpecToJson(spec).dump();
   const std::string rows_json = rows.dump();
   v1::Sweep out;
   absl::Status st = pool_->Transact("create sweep", [&](pqxx::work& txn) -> absl::Status {
     const int64_t id =
-        txn.exec_prepared1(kInsertSweep.name, spec.name, std::string(SweepKindName(spec.kind)),
-                           PgArrayLiteral(families), spec_yaml, spec_json, spec.priority,
-                           spec.max_attempts)[0]
+        txn.exec_prepared1(kInsertSweep.name, sweep.name, std::string(enums::Name(sweep.kind)),
+                           PgArrayLiteral(sweep.families), sweep.spec_yaml, sweep.spec_json,
+                           sweep.priority, sweep.max_attempts)[0]
             .as<int64_t>();
-    txn.exec_prepared0(kInsertRuns.name, id, spec.device, spec.priority, spec.max_attempts,
+    txn.exec_prepared0(kInsertRuns.name, id, sweep.device, sweep.priority, sweep.max_attempts,
                        rows_json);
-    auto sweep = ReadSweep(txn, id);
-    if (!sweep.ok()) return sweep.status();
-    out = *std::move(sweep);
+    auto stored = ReadSweep(txn, id);
+    if (!stored.ok()) return stored.status();
+    out = *std::move(stored);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -246,87 +216,6 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const std::string& spec_yaml,
     if (!analyzed.ok()) LOG_WARN << "after creating sweep " << out.id() << ": " << analyzed;
   }
   return out;
-}
-
-absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
-  // Every value is checked against the range its column holds (bigint for
-  // params, tokens and unique_tokens, after rounding; finite float8 for the
-  // rest), so a hostile request is refused here, naming the row and field,
-  // and never reaches the database as raw SQL error text.
-  const auto storable = [](const std::string& s) {
-    return s.find('\0') == std::string::npos && utf8::IsValid(s);
-  };
-  if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
-  if (req.name().size() > 200 || !storable(req.name())) {
-    return absl::InvalidArgumentError(
-        "name: must be at most 200 bytes of UTF-8 text without NUL characters");
-  }
-  if (req.results_size() == 0) return absl::InvalidArgumentError("results: must not be empty");
-  if (req.results_size() > kMaxRunsPerSweep) {
-    return absl::InvalidArgumentError("results: more than " + std::to_string(kMaxRunsPerSweep));
-  }
-  const auto g = [](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return std::string(buf);
-  };
-  // Largest loss accepted (nats per token; ln(vocab) is about 10 to 20).
-  constexpr double kMaxLoss = 1e6;
-  // Largest FLOPs accepted: 6 x kMaxParams x kMaxTokens is 6e28.
-  constexpr double kMaxFlops = 1e30;
-  std::vector<std::string> families;
-  for (int i = 0; i < req.results_size(); ++i) {
-    const auto& r = req.results(i);
-    const std::string at = "results[" + std::to_string(i) + "].";
-    const auto positive = [](double v) { return std::isfinite(v) && v > 0; };
-    if (r.family().empty() || r.family().size() > 64 ||
-        r.family().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
-            std::string::npos) {
-      const std::string shown = storable(r.family()) && r.family().size() <= 64
-                                    ? r.family()
-                                    : "(" + std::to_string(r.family().size()) + " bytes)";
-      return absl::InvalidArgumentError(
-          at + "family: must be 1-64 characters of [a-z0-9_-.], got '" + shown + "'");
-    }
-    if (std::find(families.begin(), families.end(), r.family()) == families.end()) {
-      if (static_cast<int>(families.size()) == kMaxFamiliesPerSweep) {
-        return absl::InvalidArgumentError(at + "family: '" + r.family() + "' would be family " +
-                                          std::to_string(kMaxFamiliesPerSweep + 1) +
-                                          " of the import; a sweep holds at most " +
-                                          std::to_string(kMaxFamiliesPerSweep) + " families");
-      }
-      families.push_back(r.family());
-    }
-    if (!positive(r.params())) return absl::InvalidArgumentError(at + "params: must be positive");
-    if (r.params() < 1 || r.params() > kMaxParams) {
-      return absl::InvalidArgumentError(at + "params: must be in [1, " + g(kMaxParams) + "], got " +
-                                        g(r.params()));
-    }
-    if (!positive(r.tokens())) return absl::InvalidArgumentError(at + "tokens: must be positive");
-    if (r.tokens() < 1 || r.tokens() > kMaxTokens) {
-      return absl::InvalidArgumentError(at + "tokens: must be in [1, " + g(kMaxTokens) + "], got " +
-                                        g(r.tokens()));
-    }
-    if (!positive(r.final_loss()))
-      return absl::InvalidArgumentError(at + "final_loss: must be positive");
-    if (r.final_loss() > kMaxLoss) {
-      return absl::InvalidArgumentError(at + "final_loss: must be at most " + g(kMaxLoss) +
-                                        ", got " + g(r.final_loss()));
-    }
-    if (!std::isfinite(r.flops()) || r.flops() < 0) {
-      return absl::InvalidArgumentError(at + "flops: must not be negative (0 = 6ND)");
-    }
-    if (r.flops() > kMaxFlops) {
-      return absl::InvalidArgumentError(at + "flops: must be at most " + g(kMaxFlops) + ", got " +
-                                        g(r.flops()));
-    }
-    if (!std::isfinite(r.unique_tokens()) || r.unique_tokens() < 0 ||
-        r.unique_tokens() > r.tokens() || (r.unique_tokens() > 0 && r.unique_tokens() < 1)) {
-      return absl::InvalidArgumentError(at +
-                                        "unique_tokens: must be 0 (all fresh) or in [1, tokens]");
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Sweep> SweepStore::CreateImportedSweep(const v1::ImportResultsRequest& req) {
@@ -354,7 +243,7 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateImportedSweep(const v1::ImportResult
                     {"loss", r.final_loss()}});
   }
   json spec = {{"name", req.name()},
-               {"kind", "imported"},
+               {"kind", enums::Name(enums::SweepKind::kImported)},
                {"families", families},
                {"results", req.results_size()}};
   v1::Sweep out;
@@ -428,7 +317,7 @@ absl::StatusOr<v1::Sweep> SweepStore::CancelSweep(int64_t sweep_id) {
     if (s.empty())
       return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
     const std::string state = s[0][0].as<std::string>();
-    if (state != "active") {
+    if (enums::Parse<enums::SweepState>(state) != enums::SweepState::kActive) {
       return absl::FailedPreconditionError("sweep " + std::to_string(sweep_id) +
                                            " already ended (" + state + ")");
     }
@@ -479,7 +368,8 @@ absl::Status SweepStore::FinishDoneSweeps() {
 }
 
 absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRuns(int64_t sweep_id,
-                                                          const std::string& state) {
+                                                          std::optional<enums::RunState> state) {
+  const std::string state_name = state ? std::string(enums::Name(*state)) : std::string();
   std::vector<v1::Run> out;
   absl::Status st = pool_->Transact("list runs", [&](pqxx::work& txn) -> absl::Status {
     if (txn.exec_params("SELECT 1 FROM sweeps WHERE id = $1", sweep_id).empty()) {
@@ -489,7 +379,7 @@ absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRuns(int64_t sweep_id,
         txn.exec_params("SELECT " RUN_COLUMNS
                         "FROM runs r WHERE r.sweep_id = $1 AND ($2 = '' OR r.state = $2) "
                         "ORDER BY r.ordinal",
-                        sweep_id, state);
+                        sweep_id, state_name);
     out.reserve(rows.size());
     for (const auto& row : rows) out.push_back(RunFromRow(row));
     return absl::OkStatus();
@@ -562,21 +452,6 @@ absl::StatusOr<v1::Run> SweepStore::GetRun(int64_t run_id, bool include_curve) {
         p->set_tokens_per_second(row[7].as<double>());
       }
     }
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
-  return out;
-}
-
-absl::StatusOr<int64_t> SweepStore::LargestDeviceMemory(const std::string& device) {
-  int64_t out = 0;
-  absl::Status st = pool_->Transact("largest device", [&](pqxx::work& txn) -> absl::Status {
-    out = txn.exec_params(
-                 "SELECT COALESCE(max((d->>'memory_bytes')::bigint), 0) "
-                 "FROM workers w, jsonb_array_elements(w.devices) d "
-                 "WHERE w.state <> 'gone' AND ($1 = 'any' OR d->>'kind' = $1)",
-                 device)[0][0]
-              .as<int64_t>();
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

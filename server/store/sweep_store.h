@@ -7,13 +7,15 @@
 
 #include <absl/status/statusor.h>
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/enums/enums.h"
 #include "ladder/v1/ladder.pb.h"
 #include "server/store/pg_pool.h"
-#include "server/sweep_planner.h"
-#include "server/sweep_spec.h"
 
 namespace ladder::store {
 
@@ -23,18 +25,47 @@ namespace ladder::store {
 // /metrics, so an import of thousands of one-run families is refused.
 constexpr int kMaxFamiliesPerSweep = 16;
 
+// A sweep to store: the row of `sweeps` (SweepManager builds it from a
+// parsed SweepSpec).
+struct NewSweep {
+  std::string name;
+  enums::SweepKind kind = enums::SweepKind::kLadder;
+  std::vector<std::string> families;
+  std::string spec_yaml;  // verbatim, as submitted
+  std::string spec_json;  // parsed and normalised
+  int priority = 0;
+  int max_attempts = 3;
+  std::string device = "any";  // any | cpu | cuda: the device kind its runs need
+};
+
+// A planned run to store: its row of `runs` (SweepManager builds it from a
+// PlannedRun).
+struct NewRun {
+  int ordinal = 0;
+  std::string family;
+  // The run configuration (worker/TRAINER_PROTOCOL.md) without run_id,
+  // sweep_id and attempt, which are added when a run is leased.
+  nlohmann::json config;
+  std::string shape;  // described, e.g. "d=256 L=4 h=4"
+  int64_t planned_params = 0;
+  int64_t planned_non_embedding = 0;
+  int64_t planned_tokens = 0;
+  double planned_flops = 0;
+  double planned_flops_6nd = 0;
+  int64_t memory_bytes = 0;
+};
+
 class SweepStore {
  public:
   explicit SweepStore(PgPool* pool) : pool_(pool) {}
 
   // Stores the sweep and all its planned runs atomically.
-  absl::StatusOr<v1::Sweep> CreateSweep(const std::string& spec_yaml, const SweepSpec& spec,
-                                        const std::vector<PlannedRun>& runs);
+  absl::StatusOr<v1::Sweep> CreateSweep(const NewSweep& sweep, const std::vector<NewRun>& runs);
 
   // Stores results trained elsewhere as a finished sweep of kind "imported"
   // whose runs are all succeeded (and marked trainer "imported"). The
-  // request must be validated already (ValidateImport, which also refuses
-  // more than kMaxFamiliesPerSweep families).
+  // request must be validated already (SweepManager's ValidateImport, which
+  // also refuses more than kMaxFamiliesPerSweep families).
   absl::StatusOr<v1::Sweep> CreateImportedSweep(const v1::ImportResultsRequest& request);
 
   // NOT_FOUND if there is no such sweep.
@@ -52,8 +83,9 @@ class SweepStore {
   // The same for every active sweep (a periodic safety net).
   absl::Status FinishDoneSweeps();
 
-  // Runs of a sweep, by ordinal; `state` empty for all.
-  absl::StatusOr<std::vector<v1::Run>> ListRuns(int64_t sweep_id, const std::string& state);
+  // Runs of a sweep, by ordinal; those in `state`, or all.
+  absl::StatusOr<std::vector<v1::Run>> ListRuns(int64_t sweep_id,
+                                                std::optional<enums::RunState> state);
   // Runs of a sweep updated at or after `since_unix_ms` (database clock);
   // `*now_unix_ms` receives the database's clock at the read.
   absl::StatusOr<std::vector<v1::Run>> ListRunsUpdatedSince(int64_t sweep_id, int64_t since_unix_ms,
@@ -61,21 +93,8 @@ class SweepStore {
   // One run with its attempts, and its loss curve if asked.
   absl::StatusOr<v1::Run> GetRun(int64_t run_id, bool include_curve);
 
-  // The largest memory of any live worker's device that can run on `device`
-  // (any | cpu | cuda), or 0 when no such worker is registered.
-  absl::StatusOr<int64_t> LargestDeviceMemory(const std::string& device);
-
  private:
   PgPool* pool_;
 };
-
-// INVALID_ARGUMENT naming the field ("results[3].final_loss: ..."): values
-// out of the range their columns hold, more than kMaxFamiliesPerSweep families.
-absl::Status ValidateImport(const v1::ImportResultsRequest& request);
-
-// "queued" -> RUN_STATE_QUEUED and back; stable names stored in runs.state.
-v1::RunState RunStateFromName(const std::string& name);
-std::string RunStateName(v1::RunState state);
-v1::SweepState SweepStateFromName(const std::string& name);
 
 }  // namespace ladder::store

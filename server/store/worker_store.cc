@@ -95,4 +95,19 @@ absl::StatusOr<std::optional<WorkerStore::AttemptOwner>> WorkerStore::AttemptWor
   return out;
 }
 
+absl::StatusOr<int64_t> WorkerStore::LargestDeviceMemory(const std::string& device) {
+  int64_t out = 0;
+  absl::Status st = pool_->Transact("largest device", [&](pqxx::work& txn) -> absl::Status {
+    out = txn.exec_params(
+                 "SELECT COALESCE(max((d->>'memory_bytes')::bigint), 0) "
+                 "FROM workers w, jsonb_array_elements(w.devices) d "
+                 "WHERE w.state <> 'gone' AND ($1 = 'any' OR d->>'kind' = $1)",
+                 device)[0][0]
+              .as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace ladder::store

@@ -34,6 +34,10 @@ class WorkerStore {
   };
   absl::StatusOr<std::optional<AttemptOwner>> AttemptWorker(int64_t attempt_id);
 
+  // The largest memory of any live worker's device that can run on `device`
+  // (any | cpu | cuda), or 0 when no such worker is registered.
+  absl::StatusOr<int64_t> LargestDeviceMemory(const std::string& device);
+
  private:
   PgPool* pool_;
 };

@@ -1,8 +1,7 @@
 #include "tests/store/store_fixture.h"
 
 #include "server/store/migrations.h"
-#include "server/sweep_planner.h"
-#include "server/sweep_spec.h"
+#include "server/sweep_manager.h"
 
 namespace ladder::testing {
 
@@ -37,7 +36,7 @@ int64_t StoreTest::CreateSweep(int n, int max_attempts, int priority, double par
   EXPECT_TRUE(spec.ok()) << spec.status();
   auto runs = PlanSweep(*spec);
   EXPECT_TRUE(runs.ok()) << runs.status();
-  auto sweep = sweeps_->CreateSweep("yaml", *spec, *runs);
+  auto sweep = sweeps_->CreateSweep(SweepRow("yaml", *spec), RunRows(*runs));
   EXPECT_TRUE(sweep.ok()) << sweep.status();
   return sweep->id();
 }

@@ -2,11 +2,13 @@
 // cancellation, and a sweep's final state.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <pqxx/pqxx>
+#include <string>
 #include <thread>
 
-#include "server/sweep_planner.h"
-#include "server/sweep_spec.h"
+#include "common/enums/proto_enums.h"
+#include "server/sweep_manager.h"
 #include "tests/store/store_fixture.h"
 
 namespace ladder {
@@ -32,7 +34,7 @@ TEST_F(StoreTest, CreateSweepStoresEveryRunOrNone) {
   spec->device = "tpu";
   auto runs = PlanSweep(*spec);
   ASSERT_TRUE(runs.ok());
-  auto bad = sweeps_->CreateSweep("yaml", *spec, *runs);
+  auto bad = sweeps_->CreateSweep(SweepRow("yaml", *spec), RunRows(*runs));
   EXPECT_FALSE(bad.ok());
   EXPECT_EQ(db_.Query("SELECT count(*) FROM sweeps WHERE name = 'bad'"), "0");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM runs"), "5");
@@ -102,6 +104,37 @@ TEST_F(StoreTest, CancellingASweepWhileALeaseIsBeingGrantedLeavesNoLiveAttempt) 
   EXPECT_EQ(db_.Query("SELECT state FROM runs"), "cancelled");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome IS NULL"), "0")
       << "the attempt granted during the cancel must end with it";
+}
+
+// The stored state names and the wire's enum values name the same states.
+TEST(StateNamesTest, StoredStatesMapToTheWireAndBack) {
+  const auto upper = [](std::string_view name) {
+    std::string out(name);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+  };
+  for (enums::RunState s : enums::Values<enums::RunState>()) {
+    EXPECT_EQ(v1::RunState_Name(enums::ToProto(s)), "RUN_STATE_" + upper(enums::Name(s)));
+    EXPECT_EQ(enums::FromProto(enums::ToProto(s)), s);
+  }
+  for (enums::SweepState s : enums::Values<enums::SweepState>()) {
+    EXPECT_EQ(v1::SweepState_Name(enums::ToProto(s)), "SWEEP_STATE_" + upper(enums::Name(s)));
+    EXPECT_EQ(enums::FromProto(enums::ToProto(s)), s);
+  }
+  EXPECT_FALSE(enums::FromProto(v1::RUN_STATE_UNSPECIFIED).has_value());
+  EXPECT_FALSE(enums::FromProto(v1::SWEEP_STATE_UNSPECIFIED).has_value());
+}
+
+TEST_F(StoreTest, ListRunsFiltersByState) {
+  const int64_t sweep = CreateSweep(3);
+  MustLease(Register("w"));
+  EXPECT_EQ(sweeps_->ListRuns(sweep, std::nullopt)->size(), 3u);
+  EXPECT_EQ(sweeps_->ListRuns(sweep, enums::RunState::kQueued)->size(), 2u);
+  auto leased = sweeps_->ListRuns(sweep, enums::RunState::kLeased);
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ((*leased)[0].state(), v1::RUN_STATE_LEASED);
+  EXPECT_TRUE(sweeps_->ListRuns(sweep, enums::RunState::kSucceeded)->empty());
+  EXPECT_EQ(sweeps_->ListRuns(424242, std::nullopt).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace
