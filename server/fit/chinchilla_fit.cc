@@ -34,6 +34,53 @@ double Correlation(const std::vector<double>& x, const std::vector<double>& y) {
   return sxy / std::sqrt(sxx * syy);
 }
 
+// Per-run columns the fit works on.
+struct Columns {
+  std::vector<double> log_n, log_d, log_l, params, tokens;
+};
+
+Columns ColumnsOf(const std::vector<Observation>& runs) {
+  const size_t n = runs.size();
+  Columns c;
+  for (auto* column : {&c.log_n, &c.log_d, &c.log_l, &c.params, &c.tokens}) column->resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    c.params[i] = runs[i].params;
+    c.tokens[i] = runs[i].tokens;
+    c.log_n[i] = std::log(runs[i].params);
+    c.log_d[i] = std::log(runs[i].tokens);
+    c.log_l[i] = std::log(runs[i].loss);
+  }
+  return c;
+}
+
+// Why these runs cannot separate the N and D terms (too few distinct values,
+// or log N and log D collinear); empty when they can. Records the
+// correlation once it is computed.
+std::string SeparabilityProblem(const Columns& c, FitResult* result) {
+  if (std::string why =
+          internal::TooFewDistinctReason(c.params, c.tokens, "chinchilla", kMinDistinct);
+      !why.empty()) {
+    return why;
+  }
+  const double corr = Correlation(c.log_n, c.log_d);
+  result->details["log_params_log_tokens_correlation"] = corr;
+  if (std::abs(corr) <= kMaxAbsCorrelation) return "";
+  return "log N and log D are collinear (correlation " + internal::Describe(corr) +
+         "): runs at one tokens-per-parameter ratio cannot separate the N and D terms; add runs "
+         "off that line or fit power_law_compute";
+}
+
+// Why `law` is not a usable fit; empty when it is.
+std::string LawProblem(const ChinchillaLaw& law) {
+  if (law.alpha > 0 && law.beta > 0 && std::isfinite(law.A) && std::isfinite(law.B) &&
+      std::isfinite(law.E)) {
+    return "";
+  }
+  return "best fit has alpha = " + internal::Describe(law.alpha) +
+         ", beta = " + internal::Describe(law.beta) +
+         ": loss does not fall with both N and D over these runs";
+}
+
 }  // namespace
 
 FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions& options) {
@@ -50,50 +97,22 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   internal::CapRuns(options, &usable, &result);
   const std::vector<Observation>& runs = usable.runs;
   const int n = static_cast<int>(runs.size());
-  std::string dropped =
-      usable.dropped_reason.empty() ? "" : " (dropped " + usable.dropped_reason + ")";
   if (n < kMinRuns) {
-    return internal::Finish(result, FitStatus::kInsufficientData,
-                            std::to_string(n) + " usable runs" + dropped +
-                                "; chinchilla needs at least " + std::to_string(kMinRuns),
-                            clock);
+    return internal::Finish(
+        result, FitStatus::kInsufficientData,
+        internal::TooFewRunsReason(n, usable.dropped_reason, "chinchilla", kMinRuns), clock);
   }
-
-  std::vector<double> log_n(n), log_d(n), log_l(n), params(n), tokens(n);
-  for (int i = 0; i < n; ++i) {
-    params[i] = runs[i].params;
-    tokens[i] = runs[i].tokens;
-    log_n[i] = std::log(runs[i].params);
-    log_d[i] = std::log(runs[i].tokens);
-    log_l[i] = std::log(runs[i].loss);
+  const Columns c = ColumnsOf(runs);
+  if (std::string why = SeparabilityProblem(c, &result); !why.empty()) {
+    return internal::Finish(result, FitStatus::kInsufficientData, why, clock);
   }
-  const int distinct_n = CountDistinct(params), distinct_d = CountDistinct(tokens);
-  if (distinct_n < kMinDistinct || distinct_d < kMinDistinct) {
-    return internal::Finish(result, FitStatus::kInsufficientData,
-                            std::to_string(distinct_n) + " distinct sizes N and " +
-                                std::to_string(distinct_d) +
-                                " distinct token counts D; chinchilla needs at least " +
-                                std::to_string(kMinDistinct) + " of each",
-                            clock);
-  }
-  const double corr = Correlation(log_n, log_d);
-  result.details["log_params_log_tokens_correlation"] = corr;
-  if (std::abs(corr) > kMaxAbsCorrelation) {
-    return internal::Finish(result, FitStatus::kInsufficientData,
-                            "log N and log D are collinear (correlation " +
-                                internal::Describe(corr) +
-                                "): runs at one tokens-per-parameter ratio cannot separate the N "
-                                "and D terms; add runs off that line or fit power_law_compute",
-                            clock);
-  }
-
   for (const Observation& run : runs) {
     internal::RecordScale(ComputeOf(run, FlopsCount::kSixND), run.params * run.tokens, &result);
   }
 
   // The full grid on all runs (or on a screen of them: SolveApproach3Grid).
   const std::vector<std::vector<double>>& grid = Approach3StartGrid();
-  const LogSpaceRuns all = MakeLogSpaceRuns(log_n, log_d, log_l);
+  const LogSpaceRuns all = MakeLogSpaceRuns(c.log_n, c.log_d, c.log_l);
   int grid_runs = 0;
   const std::optional<Approach3Solution> best =
       SolveApproach3Grid(all, grid, options, std::max(1, options.warm_starts), &grid_runs);
@@ -111,17 +130,13 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   result.details["huber_delta"] = options.huber_delta;
 
   std::vector<double> residuals(n);
-  for (int i = 0; i < n; ++i) residuals[i] = std::log(law.Loss(params[i], tokens[i])) - log_l[i];
+  for (int i = 0; i < n; ++i) {
+    residuals[i] = std::log(law.Loss(c.params[i], c.tokens[i])) - c.log_l[i];
+  }
   result.rmse_log_loss = internal::Rmse(residuals);
   result.parameters = ReportedParameters(FitForm::kChinchilla, result.law, {});
-
-  if (!(law.alpha > 0) || !(law.beta > 0) || !std::isfinite(law.A) || !std::isfinite(law.B) ||
-      !std::isfinite(law.E)) {
-    return internal::Finish(result, FitStatus::kFailed,
-                            "best fit has alpha = " + internal::Describe(law.alpha) +
-                                ", beta = " + internal::Describe(law.beta) +
-                                ": loss does not fall with both N and D over these runs",
-                            clock);
+  if (std::string why = LawProblem(law); !why.empty()) {
+    return internal::Finish(result, FitStatus::kFailed, why, clock);
   }
 
   // Starts of every refit.
@@ -139,35 +154,31 @@ FitResult FitChinchilla(const std::vector<Observation>& input, const FitOptions&
   // Holdout: fit without the largest-compute run, predict it.
   const double holdout_start = clock.Seconds();
   if (options.holdout && n - 1 >= kMinRuns) {
-    const int held = internal::LargestComputeRun(runs, FlopsCount::kSixND);
-    std::vector<int> counts(n, 1);
-    counts[held] = 0;
-    const LogSpaceRuns rest = MakeLogSpaceRuns(log_n, log_d, log_l, counts);
-    const std::optional<Approach3Solution> fit_rest = SolveApproach3(
-        rest, refit_starts(ResampleSeed(options.seed, -1, 1)), options, options.threads);
-    if (fit_rest) {
-      const double predicted = LawFromTheta(fit_rest->theta).Loss(params[held], tokens[held]);
-      result.holdout_relative_error = (predicted - runs[held].loss) / runs[held].loss;
-      result.details["holdout"] = {{"run_id", runs[held].run_id},
-                                   {"predicted_loss", predicted},
-                                   {"actual_loss", runs[held].loss}};
-    }
+    internal::RecordHoldout(
+        runs, FlopsCount::kSixND,
+        [&](const std::vector<int>& counts, int held) -> std::optional<double> {
+          const LogSpaceRuns rest = MakeLogSpaceRuns(c.log_n, c.log_d, c.log_l, counts);
+          const std::optional<Approach3Solution> fit = SolveApproach3(
+              rest, refit_starts(ResampleSeed(options.seed, -1, 1)), options, options.threads);
+          if (!fit) return std::nullopt;
+          return LawFromTheta(fit->theta).Loss(c.params[held], c.tokens[held]);
+        },
+        &result);
   }
-
   result.details["holdout_seconds"] = clock.Seconds() - holdout_start;
 
   // Bootstrap over runs.
   const double bootstrap_start = clock.Seconds();
-  const BootstrapOutcome outcome =
-      RunBootstrap(options.bootstrap_resamples, options.threads,
-                   [&](int k) -> std::optional<std::vector<double>> {
-                     const LogSpaceRuns data =
-                         MakeLogSpaceRuns(log_n, log_d, log_l, ResampleCounts(n, options.seed, k));
-                     const std::optional<Approach3Solution> fit = SolveApproach3(
-                         data, refit_starts(ResampleSeed(options.seed, k, 1)), options, 1);
-                     if (!fit) return std::nullopt;
-                     return ToVector(LawFromTheta(fit->theta));
-                   });
+  const BootstrapOutcome outcome = RunBootstrap(
+      options.bootstrap_resamples, options.threads,
+      [&](int k) -> std::optional<std::vector<double>> {
+        const LogSpaceRuns data =
+            MakeLogSpaceRuns(c.log_n, c.log_d, c.log_l, ResampleCounts(n, options.seed, k));
+        const std::optional<Approach3Solution> fit =
+            SolveApproach3(data, refit_starts(ResampleSeed(options.seed, k, 1)), options, 1);
+        if (!fit) return std::nullopt;
+        return ToVector(LawFromTheta(fit->theta));
+      });
   result.details["bootstrap_seconds"] = clock.Seconds() - bootstrap_start;
   const std::string bootstrap_problem = internal::AcceptBootstrap(outcome, options, &result);
   result.parameters = ReportedParameters(FitForm::kChinchilla, result.law, result.law_samples);

@@ -72,6 +72,94 @@ DataConstrainedLaw LawOf(const std::vector<double>& theta) {
   return law;
 }
 
+// Per-run columns the fit works on: log N, log D, log L, log U (unique
+// tokens; log D for fresh data), repeats (epochs - 1), N and D.
+struct Columns {
+  std::vector<double> log_n, log_d, log_l, log_u, repeats, params, tokens;
+  std::vector<double> repeated_counts;  // repeats of the runs that repeat data
+
+  DataConstrainedRuns Runs(const std::vector<int>& counts) const {
+    return MakeRuns(log_n, log_d, log_l, log_u, repeats, counts);
+  }
+};
+
+// The columns; records each run's scale and how many repeat data.
+Columns ColumnsOf(const std::vector<Observation>& runs, FitResult* result) {
+  const size_t n = runs.size();
+  Columns c;
+  for (auto* column : {&c.log_n, &c.log_d, &c.log_l, &c.log_u, &c.repeats, &c.params, &c.tokens}) {
+    column->resize(n);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const Observation& r = runs[i];
+    c.params[i] = r.params;
+    c.tokens[i] = r.tokens;
+    c.log_n[i] = std::log(r.params);
+    c.log_d[i] = std::log(r.tokens);
+    c.log_l[i] = std::log(r.loss);
+    const bool repeated = r.unique_tokens > 0 && r.unique_tokens < r.tokens;
+    c.log_u[i] = repeated ? std::log(r.unique_tokens) : c.log_d[i];
+    c.repeats[i] = repeated ? r.tokens / r.unique_tokens - 1.0 : 0.0;
+    if (repeated) c.repeated_counts.push_back(c.repeats[i]);
+    internal::RecordScale(ComputeOf(r, FlopsCount::kSixND), r.params * r.tokens, result);
+  }
+  result->details["runs_repeating_data"] = c.repeated_counts.size();
+  return c;
+}
+
+// Why these runs cannot pin down the law: too few distinct N or D, or too
+// few runs repeating data over too few epoch counts for R*_D; empty when
+// they can.
+std::string DataProblem(const Columns& c) {
+  if (std::string why =
+          internal::TooFewDistinctReason(c.params, c.tokens, "data_constrained", kMinDistinct);
+      !why.empty()) {
+    return why;
+  }
+  if (static_cast<int>(c.repeated_counts.size()) >= kMinRepeatedRuns &&
+      CountDistinct(c.repeated_counts) >= 2) {
+    return "";
+  }
+  return std::to_string(c.repeated_counts.size()) +
+         " runs repeat data (tokens > unique tokens) over " +
+         std::to_string(CountDistinct(c.repeated_counts)) +
+         " distinct epoch counts; R*_D needs at least " + std::to_string(kMinRepeatedRuns) +
+         " such runs over 2 epoch counts (fit chinchilla for fresh data)";
+}
+
+// Why `law` is not a usable fit; empty when it is.
+std::string LawProblem(const DataConstrainedLaw& law) {
+  if (law.base.alpha > 0 && law.base.beta > 0 && std::isfinite(law.r_star_d) &&
+      std::isfinite(law.base.A) && std::isfinite(law.base.B) && std::isfinite(law.base.E)) {
+    return "";
+  }
+  return "best fit has alpha = " + internal::Describe(law.base.alpha) +
+         ", beta = " + internal::Describe(law.base.beta) +
+         ", R*_D = " + internal::Describe(law.r_star_d) + ": not a usable law";
+}
+
+// Starts of a refit: the six-parameter optima plus seeded grid points at
+// rho0 (or the whole grid at rho0 with options.full_grid_refits).
+std::vector<std::vector<double>> RefitStarts6(const FitOptions& options,
+                                              const std::vector<std::vector<double>>& grid5,
+                                              double rho0,
+                                              const std::vector<std::vector<double>>& optima,
+                                              uint64_t seed) {
+  if (options.full_grid_refits) {
+    std::vector<std::vector<double>> grid6;
+    for (const std::vector<double>& t : grid5) {
+      grid6.push_back(t);
+      grid6.back().push_back(rho0);
+    }
+    return grid6;
+  }
+  std::vector<std::vector<double>> s = RefitStarts({}, grid5, options.extra_grid_starts, seed);
+  for (std::vector<double>& t : s) t.push_back(rho0);
+  std::vector<std::vector<double>> out = optima;
+  out.insert(out.end(), s.begin(), s.end());
+  return out;
+}
+
 }  // namespace
 
 FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOptions& options) {
@@ -89,51 +177,17 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
   const std::vector<Observation>& runs = usable.runs;
   const int n = static_cast<int>(runs.size());
   if (n < kMinRuns) {
-    std::string why = std::to_string(n) + " usable runs";
-    if (!usable.dropped_reason.empty()) why += " (dropped " + usable.dropped_reason + ")";
-    return internal::Finish(result, FitStatus::kInsufficientData,
-                            why + "; data_constrained needs at least " + std::to_string(kMinRuns),
-                            clock);
+    return internal::Finish(
+        result, FitStatus::kInsufficientData,
+        internal::TooFewRunsReason(n, usable.dropped_reason, "data_constrained", kMinRuns), clock);
   }
-  std::vector<double> log_n(n), log_d(n), log_l(n), log_u(n), repeats(n), params(n), tokens(n);
-  std::vector<double> repeated_counts;
-  for (int i = 0; i < n; ++i) {
-    const Observation& r = runs[i];
-    params[i] = r.params;
-    tokens[i] = r.tokens;
-    log_n[i] = std::log(r.params);
-    log_d[i] = std::log(r.tokens);
-    log_l[i] = std::log(r.loss);
-    const bool repeated = r.unique_tokens > 0 && r.unique_tokens < r.tokens;
-    log_u[i] = repeated ? std::log(r.unique_tokens) : log_d[i];
-    repeats[i] = repeated ? r.tokens / r.unique_tokens - 1.0 : 0.0;
-    if (repeated) repeated_counts.push_back(repeats[i]);
-    internal::RecordScale(ComputeOf(r, FlopsCount::kSixND), r.params * r.tokens, &result);
-  }
-  result.details["runs_repeating_data"] = repeated_counts.size();
-  const int distinct_n = CountDistinct(params), distinct_d = CountDistinct(tokens);
-  if (distinct_n < kMinDistinct || distinct_d < kMinDistinct) {
-    return internal::Finish(result, FitStatus::kInsufficientData,
-                            std::to_string(distinct_n) + " distinct sizes N and " +
-                                std::to_string(distinct_d) +
-                                " distinct token counts D; data_constrained needs at least " +
-                                std::to_string(kMinDistinct) + " of each",
-                            clock);
-  }
-  if (static_cast<int>(repeated_counts.size()) < kMinRepeatedRuns ||
-      CountDistinct(repeated_counts) < 2) {
-    return internal::Finish(result, FitStatus::kInsufficientData,
-                            std::to_string(repeated_counts.size()) +
-                                " runs repeat data (tokens > unique tokens) over " +
-                                std::to_string(CountDistinct(repeated_counts)) +
-                                " distinct epoch counts; R*_D needs at least " +
-                                std::to_string(kMinRepeatedRuns) +
-                                " such runs over 2 epoch counts (fit chinchilla for fresh data)",
-                            clock);
+  const Columns c = ColumnsOf(runs, &result);
+  if (std::string why = DataProblem(c); !why.empty()) {
+    return internal::Finish(result, FitStatus::kInsufficientData, why, clock);
   }
 
   // Stage 1: the Approach 3 grid with R*_D fixed.
-  const DataConstrainedRuns all = MakeRuns(log_n, log_d, log_l, log_u, repeats, {});
+  const DataConstrainedRuns all = c.Runs({});
   const double rho0 = std::log(options.initial_r_star_d);
   LogSpaceRuns stage1 = all.base;
   stage1.log_tokens = LogEffectiveTokens(all, rho0);
@@ -172,62 +226,39 @@ FitResult FitDataConstrained(const std::vector<Observation>& input, const FitOpt
 
   std::vector<double> residuals(n);
   for (int i = 0; i < n; ++i) {
-    residuals[i] = std::log(law.Loss(params[i], tokens[i], runs[i].unique_tokens)) - log_l[i];
+    residuals[i] = std::log(law.Loss(c.params[i], c.tokens[i], runs[i].unique_tokens)) - c.log_l[i];
   }
   result.rmse_log_loss = internal::Rmse(residuals);
   result.parameters = ReportedParameters(FitForm::kDataConstrained, result.law, {});
-  if (!(law.base.alpha > 0) || !(law.base.beta > 0) || !std::isfinite(law.r_star_d) ||
-      !std::isfinite(law.base.A) || !std::isfinite(law.base.B) || !std::isfinite(law.base.E)) {
-    return internal::Finish(result, FitStatus::kFailed,
-                            "best fit has alpha = " + internal::Describe(law.base.alpha) +
-                                ", beta = " + internal::Describe(law.base.beta) + ", R*_D = " +
-                                internal::Describe(law.r_star_d) + ": not a usable law",
-                            clock);
+  if (std::string why = LawProblem(law); !why.empty()) {
+    return internal::Finish(result, FitStatus::kFailed, why, clock);
   }
 
-  // Refit starts: the six-parameter optima plus seeded grid points at rho0.
   auto refit_starts = [&](uint64_t seed) {
-    std::vector<std::vector<double>> grid6;
-    if (options.full_grid_refits) {
-      for (const std::vector<double>& t : grid5) {
-        grid6.push_back(t);
-        grid6.back().push_back(rho0);
-      }
-      return grid6;
-    }
-    std::vector<std::vector<double>> s = RefitStarts({}, grid5, options.extra_grid_starts, seed);
-    for (std::vector<double>& t : s) t.push_back(rho0);
-    std::vector<std::vector<double>> out = best->distinct_optima;
-    out.insert(out.end(), s.begin(), s.end());
-    return out;
+    return RefitStarts6(options, grid5, rho0, best->distinct_optima, seed);
   };
-
   if (options.holdout && n - 1 >= kMinRuns) {
-    const int held = internal::LargestComputeRun(runs, FlopsCount::kSixND);
-    std::vector<int> counts(n, 1);
-    counts[held] = 0;
-    const DataConstrainedRuns rest = MakeRuns(log_n, log_d, log_l, log_u, repeats, counts);
-    if (const std::optional<Solution> fit = Solve6(
-            rest, refit_starts(ResampleSeed(options.seed, -1, 1)), options, options.threads, 1)) {
-      const double predicted =
-          LawOf(fit->theta).Loss(params[held], tokens[held], runs[held].unique_tokens);
-      result.holdout_relative_error = (predicted - runs[held].loss) / runs[held].loss;
-      result.details["holdout"] = {{"run_id", runs[held].run_id},
-                                   {"predicted_loss", predicted},
-                                   {"actual_loss", runs[held].loss}};
-    }
+    internal::RecordHoldout(
+        runs, FlopsCount::kSixND,
+        [&](const std::vector<int>& counts, int held) -> std::optional<double> {
+          const std::optional<Solution> fit =
+              Solve6(c.Runs(counts), refit_starts(ResampleSeed(options.seed, -1, 1)), options,
+                     options.threads, 1);
+          if (!fit) return std::nullopt;
+          return LawOf(fit->theta).Loss(c.params[held], c.tokens[held], runs[held].unique_tokens);
+        },
+        &result);
   }
 
-  const BootstrapOutcome outcome = RunBootstrap(
-      options.bootstrap_resamples, options.threads,
-      [&](int k) -> std::optional<std::vector<double>> {
-        const DataConstrainedRuns data =
-            MakeRuns(log_n, log_d, log_l, log_u, repeats, ResampleCounts(n, options.seed, k));
-        const std::optional<Solution> fit =
-            Solve6(data, refit_starts(ResampleSeed(options.seed, k, 1)), options, 1, 1);
-        if (!fit) return std::nullopt;
-        return ToVector(LawOf(fit->theta));
-      });
+  const BootstrapOutcome outcome =
+      RunBootstrap(options.bootstrap_resamples, options.threads,
+                   [&](int k) -> std::optional<std::vector<double>> {
+                     const std::optional<Solution> fit =
+                         Solve6(c.Runs(ResampleCounts(n, options.seed, k)),
+                                refit_starts(ResampleSeed(options.seed, k, 1)), options, 1, 1);
+                     if (!fit) return std::nullopt;
+                     return ToVector(LawOf(fit->theta));
+                   });
   const std::string bootstrap_problem = internal::AcceptBootstrap(outcome, options, &result);
   result.parameters = ReportedParameters(FitForm::kDataConstrained, result.law, result.law_samples);
   if (!bootstrap_problem.empty()) {

@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -90,6 +92,47 @@ inline std::string AcceptBootstrap(BootstrapOutcome outcome, const FitOptions& o
            std::to_string(outcome.requested) + " resamples converged";
   }
   return "";
+}
+
+// The reason a fit of `form` cannot run on `n` usable runs when it needs
+// `min_runs` ("5 usable runs (dropped ...); chinchilla needs at least 8").
+inline std::string TooFewRunsReason(int n, const std::string& dropped_reason, const char* form,
+                                    int min_runs) {
+  std::string why = std::to_string(n) + " usable runs";
+  if (!dropped_reason.empty()) why += " (dropped " + dropped_reason + ")";
+  return why + "; " + form + " needs at least " + std::to_string(min_runs);
+}
+
+// Why runs with these N and D cannot separate the two terms of a law in N
+// and D: fewer than `min_distinct` distinct values of either; empty when
+// they can.
+inline std::string TooFewDistinctReason(const std::vector<double>& params,
+                                        const std::vector<double>& tokens, const char* form,
+                                        int min_distinct) {
+  const int distinct_n = CountDistinct(params), distinct_d = CountDistinct(tokens);
+  if (distinct_n >= min_distinct && distinct_d >= min_distinct) return "";
+  return std::to_string(distinct_n) + " distinct sizes N and " + std::to_string(distinct_d) +
+         " distinct token counts D; " + form + " needs at least " + std::to_string(min_distinct) +
+         " of each";
+}
+
+// The holdout check: `predict(counts, held)` refits on the runs weighted by
+// `counts` (the run of largest compute under `count`, `held`, left out) and returns that run's
+// predicted loss, or nullopt when the refit failed (then nothing is
+// recorded). Records the relative error and details["holdout"].
+inline void RecordHoldout(
+    const std::vector<Observation>& runs, FlopsCount count,
+    const std::function<std::optional<double>(const std::vector<int>& counts, int held)>& predict,
+    FitResult* result) {
+  const int held = LargestComputeRun(runs, count);
+  std::vector<int> counts(runs.size(), 1);
+  counts[held] = 0;
+  const std::optional<double> predicted = predict(counts, held);
+  if (!predicted) return;
+  result->holdout_relative_error = (*predicted - runs[held].loss) / runs[held].loss;
+  result->details["holdout"] = {{"run_id", runs[held].run_id},
+                                {"predicted_loss", *predicted},
+                                {"actual_loss", runs[held].loss}};
 }
 
 inline double Rmse(const std::vector<double>& residuals) {

@@ -168,20 +168,17 @@ FitResult FitPowerLawCompute(const std::vector<Observation>& input, const FitOpt
   }
 
   if (options.holdout) {
-    const int held = internal::LargestComputeRun(runs, options.flops_count);
-    std::vector<int> counts(n, 1);
-    counts[held] = 0;
-    const std::vector<FrontierPoint> rest =
-        ComputeFrontier(runs, options.flops_count, curves, counts);
-    if (static_cast<int>(rest.size()) >= kMinFrontierPoints) {
-      if (const std::optional<Solution> fit = Solve(rest, best->law)) {
-        const double predicted = fit->law.Loss(ComputeOf(runs[held], options.flops_count));
-        result.holdout_relative_error = (predicted - runs[held].loss) / runs[held].loss;
-        result.details["holdout"] = {{"run_id", runs[held].run_id},
-                                     {"predicted_loss", predicted},
-                                     {"actual_loss", runs[held].loss}};
-      }
-    }
+    internal::RecordHoldout(
+        runs, options.flops_count,
+        [&](const std::vector<int>& counts, int held) -> std::optional<double> {
+          const std::vector<FrontierPoint> rest =
+              ComputeFrontier(runs, options.flops_count, curves, counts);
+          if (static_cast<int>(rest.size()) < kMinFrontierPoints) return std::nullopt;
+          const std::optional<Solution> fit = Solve(rest, best->law);
+          if (!fit) return std::nullopt;
+          return fit->law.Loss(ComputeOf(runs[held], options.flops_count));
+        },
+        &result);
   }
 
   const BootstrapOutcome outcome =
