@@ -1,16 +1,20 @@
 // What a worker reports as a run's result, checked before anything is stored.
 //
 // A result is the trainer's `result` event (worker/TRAINER_PROTOCOL.md) as
-// JSON. It is refused, with the field at fault named, when it is not
+// JSON, read by the protocol's one reader (common/protocol/trainer_events.h):
+// a required field missing or of the wrong type is refused, never read as a
+// zero. It is refused, with the field at fault named, when it is not
 // plausible for the run it claims to finish:
 //   - final_eval_loss: finite, in (0, kMaxLoss] nats;
-//   - tokens: present, within kTokenTolerance of the planned tokens (one
+//   - tokens: within kTokenTolerance of the planned tokens (one
 //     batch more is allowed: trainers finish the batch they are in);
-//   - flops: present, finite, within kFlopsTolerance of the planned FLOPs
+//   - flops: finite, within kFlopsTolerance of the planned FLOPs
 //     scaled to the tokens trained;
+//   - params_non_embedding: at most params_total;
 //   - every other number: finite and not negative, integers within int64.
 // Strings are made storable: NUL characters (which PostgreSQL's text and
-// jsonb cannot hold) become U+FFFD, as do invalid UTF-8 bytes.
+// jsonb cannot hold) become U+FFFD, as do invalid UTF-8 bytes; string fields
+// are cut to kMaxResultText bytes.
 #pragma once
 
 #include <absl/status/statusor.h>
@@ -18,6 +22,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "common/protocol/trainer_events.h"
 
 namespace ladder {
 
@@ -28,26 +34,19 @@ struct PlannedLimits {
 };
 
 struct CheckedResult {
-  double final_eval_loss = 0;
-  int64_t params_total = 0;
-  int64_t params_non_embedding = 0;
-  int64_t tokens = 0;
-  int64_t unique_tokens = 0;
-  double epochs = 0;
-  double flops = 0;
-  double flops_6n = 0;
-  double wall_seconds = 0;
-  std::string device;
-  bool simulated = false;
-  nlohmann::json json;  // the whole result, strings made storable
+  protocol::ResultEvent result;  // typed, strings made storable
+  nlohmann::json json;           // the whole result, strings made storable
 };
 
 inline constexpr double kMaxLoss = 100.0;        // nats per token; ln(V) ~ 10.8 at V = 50k
 inline constexpr double kTokenTolerance = 0.10;  // relative
 inline constexpr double kFlopsTolerance = 0.25;  // relative, per token trained
+inline constexpr size_t kMaxResultText = 256;    // bytes of a string field
 
 // INVALID_ARGUMENT naming the field ("result_json.tokens: ...") when the
-// result is not a plausible end of the planned run.
+// result is not a protocol `result` event ("result_json.device: is
+// required", "result_json.epochs: must be a number") or not a plausible end
+// of the planned run. Extra keys are kept in `json`.
 absl::StatusOr<CheckedResult> CheckResult(const std::string& result_json,
                                           const PlannedLimits& plan);
 

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/protocol/trainer_events.h"
 #include "tests/testing/coordinator_harness.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/test_database.h"
@@ -51,10 +52,11 @@ grpc::Status Submit(CoordinatorHarness& h, const std::string& yaml, v1::CreateSw
 // A result that matches the leased run's plan (tokens and FLOPs as planned).
 std::string PlannedResult(const v1::Lease& lease, double loss) {
   const auto config = nlohmann::json::parse(lease.config_json());
-  return nlohmann::json({{"final_eval_loss", loss},
-                         {"tokens", config["train"]["tokens"]},
-                         {"flops", config["plan"]["flops"]}})
-      .dump();
+  protocol::ResultEvent r;  // every required field; the others zero
+  r.final_eval_loss = loss;
+  r.tokens = config["train"]["tokens"].get<int64_t>();
+  r.flops = config["plan"]["flops"].get<double>();
+  return protocol::WriteEventLine(r);
 }
 
 int DrainQueue(v1::Agent::Stub& agent, int64_t worker, double loss) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/protocol/trainer_events.h"
 #include "server/fit/simulated_observations.h"
 #include "tests/testing/coordinator_harness.h"
 #include "tests/testing/test_database.h"
@@ -274,12 +275,13 @@ TEST_F(FitApiTest, FitsAreVersionedAsResultsArriveAndWatchersSeeThem) {
       v1::CompleteAttemptRequest c;
       c.set_attempt_id(lease.lease().attempt_id());
       c.set_lease_token(lease.lease().lease_token());
-      c.set_result_json(nlohmann::json({{"final_eval_loss", TrueLoss(law, n, tokens)},
-                                        {"params_non_embedding", static_cast<int64_t>(n)},
-                                        {"tokens", tokens},
-                                        {"flops", config["plan"]["flops"]},
-                                        {"flops_6n", 6 * n * tokens}})
-                            .dump());
+      protocol::ResultEvent r;  // every required field; the others zero
+      r.final_eval_loss = TrueLoss(law, n, tokens);
+      r.params_total = r.params_non_embedding = static_cast<int64_t>(n);
+      r.tokens = tokens;
+      r.flops = config["plan"]["flops"].get<double>();
+      r.flops_6n = 6 * n * tokens;
+      c.set_result_json(protocol::WriteEventLine(r));
       v1::CompleteAttemptResponse cr;
       ASSERT_TRUE(h_->agent().CompleteAttempt(CoordinatorHarness::Ctx().get(), c, &cr).ok());
       ++done;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/grpc_runtime.h"
+#include "common/protocol/trainer_events.h"
 #include "ladder/v1/ladder.grpc.pb.h"
 #include "server/fit/simulated_observations.h"
 #include "server/store/lease_store.h"
@@ -43,11 +44,12 @@ using namespace ladder;
 // refuses tokens or FLOPs far from it).
 std::string SimulatedResult(const v1::Lease& lease) {
   const auto config = nlohmann::json::parse(lease.config_json());
-  return nlohmann::json({{"final_eval_loss", 2.5},
-                         {"tokens", config["train"]["tokens"]},
-                         {"flops", config["plan"]["flops"]},
-                         {"simulated", true}})
-      .dump();
+  ladder::protocol::ResultEvent r;  // every required field; the others zero
+  r.final_eval_loss = 2.5;
+  r.tokens = config["train"]["tokens"].get<int64_t>();
+  r.flops = config["plan"]["flops"].get<double>();
+  r.simulated = true;
+  return ladder::protocol::WriteEventLine(r);
 }
 
 double Percentile(std::vector<double> v, double q) {

@@ -4,12 +4,14 @@
 #include <openssl/rand.h>
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "common/logging.h"
 #include "common/protocol/run_config.h"
+#include "common/protocol/trainer_events.h"
 #include "server/result_check.h"
 
 namespace ladder::store {
@@ -150,17 +152,64 @@ const PgStatement kSucceedAttempt("succeed_attempt",
                                   "UPDATE attempts SET outcome = 'succeeded', finished_at = now() "
                                   "WHERE id = $1");
 
-const PgStatement kStoreResult(
-    "store_result",
-    "UPDATE runs r SET state = 'succeeded', succeeded_attempt_id = $2, finished_at = now(), "
-    "  updated_at = now(), params = $3, non_embedding_params = $4, tokens = $5, unique_tokens = "
-    "$6, "
-    "  epochs = $7, flops = $8, flops_6nd = $9, final_eval_loss = $10, wall_seconds = $11, "
-    "  device = $12, simulated = $13, result = $14::jsonb, tokens_done = $5, last_error = NULL, "
-    "  trainer = COALESCE((SELECT a.started->>'trainer' FROM attempts a WHERE a.id = $2), "
-    "                     (SELECT w.trainer FROM attempts a JOIN workers w ON w.id = a.worker_id "
-    "                      WHERE a.id = $2)) "
-    "WHERE r.id = $1");
+std::string ColumnText(int64_t v) { return std::to_string(v); }
+std::string ColumnText(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+std::string ColumnText(const std::string& v) { return v; }
+std::string ColumnText(bool v) { return v ? "true" : "false"; }
+std::string ColumnText(const json& v) { return StorableDump(v); }
+
+// The result's typed columns come from the protocol's field table
+// (common/protocol/trainer_events.h), one parameter each from $5 on, in
+// table order: a new result field needs its row there and a migration
+// adding its column, nothing here.
+std::string StoreResultSql() {
+  std::string sql =
+      "UPDATE runs r SET state = 'succeeded', succeeded_attempt_id = $2, finished_at = now(), "
+      "  updated_at = now(), result = $3::jsonb, tokens_done = $4, last_error = NULL, "
+      "  trainer = COALESCE((SELECT a.started->>'trainer' FROM attempts a WHERE a.id = $2), "
+      "                     (SELECT w.trainer FROM attempts a JOIN workers w ON w.id = a.worker_id "
+      "                      WHERE a.id = $2))";
+  int parameter = 5;
+  for (const auto& field : protocol::EventSchema<protocol::ResultEvent>::Fields()) {
+    if (field.column_name().empty()) continue;
+    sql += ", " + std::string(field.column_name()) + " = $" + std::to_string(parameter++);
+  }
+  return sql + " WHERE r.id = $1";
+}
+
+const std::string& StoreResultSqlText() {
+  static const std::string sql = StoreResultSql();
+  return sql;
+}
+
+const PgStatement kStoreResult("store_result", StoreResultSqlText().c_str());
+
+// The values of the result's columns, in StoreResultSql's order, as text
+// (nullopt: NULL).
+std::vector<std::optional<std::string>> ResultColumnValues(const protocol::ResultEvent& r) {
+  std::vector<std::optional<std::string>> values;
+  for (const auto& field : protocol::EventSchema<protocol::ResultEvent>::Fields()) {
+    if (field.column_name().empty()) continue;
+    values.push_back(std::visit(
+        [&](auto member) -> std::optional<std::string> {
+          const auto& v = r.*member;
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::optional<int64_t>> ||
+                        std::is_same_v<T, std::optional<double>>) {
+            if (!v) return std::nullopt;
+            return ColumnText(*v);
+          } else {
+            return ColumnText(v);
+          }
+        },
+        field.member));
+  }
+  return values;
+}
 
 const PgStatement kEndAttempt(
     "end_attempt",
@@ -504,16 +553,18 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
           req.attempt_id());
     }
     txn.exec_prepared0(kSucceedAttempt.name, req.attempt_id());
-    txn.exec_prepared0(kStoreResult.name, locked->run_id, req.attempt_id(), result->params_total,
-                       result->params_non_embedding, result->tokens, result->unique_tokens,
-                       result->epochs, result->flops, result->flops_6n, result->final_eval_loss,
-                       result->wall_seconds, result->device, result->simulated,
-                       StorableDump(result->json));
+    const protocol::ResultEvent& typed = result->result;
+    const std::vector<std::optional<std::string>> columns = ResultColumnValues(typed);
+    std::vector<const char*> column_params;  // nullptr: NULL
+    for (const auto& c : columns) column_params.push_back(c ? c->c_str() : nullptr);
+    txn.exec_prepared0(kStoreResult.name, locked->run_id, req.attempt_id(),
+                       StorableDump(result->json), typed.tokens,
+                       pqxx::prepare::make_dynamic_params(column_params));
     end.run_ended = true;
-    end.flops = result->flops;
-    end.wall_seconds = result->wall_seconds;
+    end.flops = typed.flops;
+    end.wall_seconds = typed.wall_seconds;
     end.tokens_per_second =
-        end.wall_seconds > 0 ? static_cast<double>(result->tokens) / end.wall_seconds : 0;
+        end.wall_seconds > 0 ? static_cast<double>(typed.tokens) / end.wall_seconds : 0;
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

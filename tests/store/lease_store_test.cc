@@ -5,14 +5,19 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <iomanip>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
+#include "common/protocol/trainer_events.h"
 #include "server/store/worker_store.h"
 #include "tests/store/store_fixture.h"
 
@@ -395,16 +400,20 @@ TEST_F(StoreTest, ImplausibleResultsAreRefusedNamingTheFieldAndNothingIsStored) 
     req.set_result_json(json);
     return leases_->CompleteAttempt(req).status();
   };
-  const std::string planned = db_.Query("SELECT planned_tokens FROM runs");
-  const std::string flops = db_.Query("SELECT planned_flops FROM runs");
-  absl::Status st = complete("{\"final_eval_loss\": 1e300, \"tokens\": " + planned +
-                             ", \"flops\": " + flops + "}");
+  // A plausible result with one field changed.
+  const int64_t run = std::stoll(db_.Query("SELECT id FROM runs"));
+  const auto with = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json j = nlohmann::json::parse(PlausibleResult(run, 2));
+    j[key] = value;
+    return j.dump();
+  };
+  absl::Status st = complete(with("final_eval_loss", 1e300));
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(st.message()).find("result_json.final_eval_loss"), std::string::npos) << st;
-  st = complete("{\"final_eval_loss\": 2, \"tokens\": -" + planned + ", \"flops\": " + flops + "}");
+  st = complete(with("tokens", -std::stoll(db_.Query("SELECT planned_tokens FROM runs"))));
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(st.message()).find("result_json.tokens"), std::string::npos) << st;
-  st = complete("{\"final_eval_loss\": 2, \"tokens\": " + planned + ", \"flops\": -1}");
+  st = complete(with("flops", -1));
   EXPECT_NE(std::string(st.message()).find("result_json.flops"), std::string::npos) << st;
   // Each refusal failed its attempt (retried like a crash); nothing stored.
   EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome = 'failed' AND reason = "
@@ -510,6 +519,90 @@ TEST_F(StoreTest, ARunKeepsAtMostTheCapOfCurvePointsAndBadPointsAreRefused) {
   absl::Status bad = report(10, 10, std::numeric_limits<double>::infinity()).status();
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(bad.message()).find("points[0].flops"), std::string::npos) << bad;
+}
+
+// The result's typed columns come from the protocol's field table: every
+// field with a column is stored there (set here to a value unlike the
+// others' and read back), and an optional field left out is NULL. A new
+// field is covered here without a change to this test.
+TEST_F(StoreTest, EveryResultFieldIsStoredInItsColumnFromTheProtocolTable) {
+  using protocol::EventSchema;
+  using protocol::ResultEvent;
+  CreateSweep(2);
+  const int64_t w = Register("w");
+  for (const bool optional_set : {true, false}) {
+    const v1::Lease l = MustLease(w);
+    ResultEvent r;
+    ASSERT_FALSE(protocol::ReadEvent(nlohmann::json::parse(PlausibleResult(l.run_id(), 2.5)), &r));
+    std::map<std::string, std::string> expected;  // column -> its text, "" for NULL
+    const auto text_of = [](double v) {
+      std::ostringstream text;
+      text << std::setprecision(17) << v;
+      return text.str();
+    };
+    int i = 0, details_k = 0;
+    for (const auto& f : EventSchema<ResultEvent>::Fields()) {
+      ++i;
+      std::visit(
+          [&](auto member) {
+            auto& v = r.*member;
+            using T = std::decay_t<decltype(v)>;
+            const std::string name = f.name;
+            const bool planned = name == "final_eval_loss" || name == "tokens" || name == "flops";
+            if constexpr (std::is_same_v<T, int64_t>) {
+              if (!planned) v = (name == "params_total" ? 1'000'000'000 : 1000) + i;
+              expected[std::string(f.column_name())] = std::to_string(v);
+            } else if constexpr (std::is_same_v<T, double>) {
+              if (!planned) v = 0.25 + i;
+              expected[std::string(f.column_name())] = text_of(v);
+            } else if constexpr (std::is_same_v<T, std::string>) {
+              v = "text-" + name;
+              expected[std::string(f.column_name())] = v;
+            } else if constexpr (std::is_same_v<T, bool>) {
+              v = true;
+              expected[std::string(f.column_name())] = "true";
+            } else if constexpr (std::is_same_v<T, nlohmann::json>) {
+              v = {{"k", i}};
+              details_k = i;
+            } else if constexpr (std::is_same_v<T, std::optional<int64_t>>) {
+              if (optional_set) v = int64_t{1} << (32 + i);
+              expected[std::string(f.column_name())] = v ? std::to_string(*v) : "";
+            } else {
+              if (optional_set) v = 0.75 + i;
+              expected[std::string(f.column_name())] = v ? text_of(*v) : "";
+            }
+          },
+          f.member);
+    }
+    expected.erase("");  // the fields kept only in the result's JSON
+    v1::CompleteAttemptRequest req;
+    req.set_attempt_id(l.attempt_id());
+    req.set_lease_token(l.lease_token());
+    req.set_result_json(protocol::WriteEventLine(r));
+    auto end = leases_->CompleteAttempt(req);
+    ASSERT_TRUE(end.ok()) << end.status();
+    const std::string run = std::to_string(l.run_id());
+    for (const auto& [column, text] : expected) {
+      const std::string got =
+          db_.Query("SELECT COALESCE(" + column + "::text, '') FROM runs " + "WHERE id = " + run);
+      if (text.empty() || got.empty()) {
+        EXPECT_EQ(got, text) << column;
+      } else if (text == "true" || text == "false") {
+        EXPECT_EQ(got, text) << column;
+      } else {
+        char* rest = nullptr;
+        const double want = std::strtod(text.c_str(), &rest);
+        if (*rest == '\0') {
+          EXPECT_EQ(std::stod(got), want) << column;  // exactly: stored typed, not rounded
+        } else {
+          EXPECT_EQ(got, text) << column;
+        }
+      }
+    }
+    EXPECT_EQ(db_.Query("SELECT result->'details'->>'k' FROM runs WHERE id = " + run),
+              std::to_string(details_k))
+        << "the whole result is kept too";
+  }
 }
 
 }  // namespace

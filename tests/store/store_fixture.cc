@@ -1,5 +1,6 @@
 #include "tests/store/store_fixture.h"
 
+#include "common/protocol/trainer_events.h"
 #include "server/store/migrations.h"
 #include "server/sweep_manager.h"
 
@@ -83,12 +84,15 @@ absl::StatusOr<store::AttemptEnd> StoreTest::Complete(const v1::Lease& l, double
 }
 
 std::string StoreTest::PlausibleResult(int64_t run_id, double loss) {
-  const std::string tokens =
-      db_.Query("SELECT planned_tokens FROM runs WHERE id = " + std::to_string(run_id));
-  const std::string flops =
-      db_.Query("SELECT planned_flops FROM runs WHERE id = " + std::to_string(run_id));
-  return "{\"final_eval_loss\": " + std::to_string(loss) + ", \"tokens\": " + tokens +
-         ", \"flops\": " + flops + ", \"params_total\": 10, \"simulated\": true}";
+  protocol::ResultEvent r;  // every required field; the others zero
+  r.final_eval_loss = loss;
+  r.tokens =
+      std::stoll(db_.Query("SELECT planned_tokens FROM runs WHERE id = " + std::to_string(run_id)));
+  r.flops =
+      std::stod(db_.Query("SELECT planned_flops FROM runs WHERE id = " + std::to_string(run_id)));
+  r.params_total = 10;
+  r.simulated = true;
+  return protocol::WriteEventLine(r);
 }
 
 absl::StatusOr<store::AttemptEnd> StoreTest::Fail(const v1::Lease& l, const std::string& reason) {
