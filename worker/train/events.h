@@ -1,18 +1,25 @@
 // Protocol events on stdout (worker/TRAINER_PROTOCOL.md, "Out"): one JSON
-// object per line, flushed at once, and nothing else on stdout. Free-form
-// logs go to stderr through Log().
+// object per line, written by the protocol's writers
+// (common/protocol/trainer_events.h), flushed at once, and nothing else on
+// stdout. Free-form logs go to stderr through Log().
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/protocol/trainer_events.h"
 #include "worker/train/run_config.h"
 
 namespace ladder::train {
 
-// Writes `event` (which must hold an "event" key) as one line on stdout and
-// flushes. Non-finite numbers become null (nlohmann's dump does this).
-void EmitEvent(const nlohmann::json& event);
+// Writes one line (and a newline) on stdout and flushes.
+void EmitLine(const std::string& line);
+
+// Writes `event` as one line on stdout (protocol::WriteEventLine: non-finite
+// numbers become null, invalid UTF-8 U+FFFD) and flushes.
+template <class Event>
+void EmitEvent(const Event& event) {
+  EmitLine(protocol::WriteEventLine(event));
+}
 
 // The `error` event: {"event":"error","kind":...,"message":...}. The message
 // is flattened to one line.
@@ -20,8 +27,5 @@ void EmitError(const TrainError& error);
 
 // One line on stderr, prefixed "ladder-train: ".
 void Log(const std::string& line);
-
-// A double for JSON: NaN and infinities become null.
-nlohmann::json NumberOrNull(double value);
 
 }  // namespace ladder::train

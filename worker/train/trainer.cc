@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/model/model_counts.h"
+#include "common/protocol/trainer_events.h"
 #include "worker/train/adamw.h"
 #include "worker/train/checkpoint.h"
 #include "worker/train/data_order.h"
@@ -33,6 +34,9 @@
 namespace ladder::train {
 
 using nlohmann::json;
+using protocol::ProgressEvent;
+using protocol::ResultEvent;
+using protocol::StartedEvent;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -180,320 +184,448 @@ double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
 // One attempt of one run
 // ---------------------------------------------------------------------------
 
-int RunTrainer(const TrainerOptions& options) try {
-  const auto attempt_start = Clock::now();
+namespace {
 
-  // ---- Configuration -------------------------------------------------------
-  RunConfig config;
+// One attempt, section by section (each returns the error that ends the run,
+// if any): configuration, device, data, model, resume, then the loop and the
+// result. Members are filled in that order.
+class Attempt {
+ public:
+  explicit Attempt(const TrainerOptions& options) : options_(options) {}
+
+  int Run();
+
+ private:
+  std::optional<TrainError> Configure();
+  std::optional<TrainError> SetUpDevice();
+  std::optional<TrainError> LoadData();
+  void PlanBatches();
+  void BuildModel();
+  std::optional<TrainError> CheckModel();
+  std::optional<TrainError> Resume();
+  void ProbeLstmDtype();
+  void EmitStarted();
+  // The training loop; an exit code when it ends the run early.
+  std::optional<int> Train();
+  std::optional<TrainError> Step(int64_t step, double lr, StepProfiler& profiler);
+  std::optional<TrainError> CheckDivergence(int64_t step, double loss, double lr);
+  void EmitProgress(const std::optional<EvalResult>& eval, double lr, double grad_norm);
+  bool Checkpoint();
+  int EmitResult();
+  json ResultDetails(double epochs, int64_t epoch_tokens, double attempt_tps,
+                     std::optional<double> attempt_mfu) const;
+
+  EvalResult Eval() {
+    return Evaluate(model_, corpus_.validation, eval_starts_, T_, micro_sequences_, device_,
+                    autocast_);
+  }
+
+  const TrainerOptions& options_;
+  const Clock::time_point attempt_start_ = Clock::now();
+
+  // Configuration.
+  RunConfig config_;
+  int T_ = 0;  // context
+  // Device.
+  torch::Device device_{torch::kCPU};
+  bool cuda_ = false;
+  std::optional<GpuInfo> gpu_;
+  std::optional<double> peak_flops_;
+  bool autocast_ = false;  // bf16 autocast on CUDA; fp32 on CPU
+  // Data and batches.
+  Corpus corpus_;
+  std::unique_ptr<TrainOrder> order_;
+  std::vector<int64_t> eval_starts_;
+  int64_t sequences_ = 0, batch_tokens_ = 0, total_steps_ = 0, micro_sequences_ = 0;
+  // Model.
+  model::ParamCount counts_;
+  model::FlopsPerToken flops_;
+  double flops_6n_ = 0;
+  LanguageModel model_{nullptr};
+  std::unique_ptr<AdamW> optimizer_;
+  std::vector<torch::Tensor> params_;
+  std::string lstm_cuda_dtype_;
+  // Resume.
+  LoopState state_;
+  int64_t resumed_step_ = 0, resumed_tokens_ = 0;
+  double wall_before_ = 0;
+  LrSchedule schedule_;
+  double uniform_loss_ = 0;
+  // The loop.
+  std::optional<EvalResult> last_eval_;
+  double last_logged_train_loss_ = std::numeric_limits<double>::quiet_NaN();
+  double train_seconds_since_log_ = 0;  // step time only (no eval, no checkpoint)
+  int64_t tokens_since_log_ = 0;
+  double train_seconds_attempt_ = 0;
+  int64_t tokens_attempt_ = 0;
+  double last_grad_norm_ = 0;
+  Clock::time_point last_checkpoint_time_ = Clock::now();
+  int64_t last_checkpoint_step_ = 0;
+};
+
+int Attempt::Run() {
+  for (auto section : {&Attempt::Configure, &Attempt::SetUpDevice, &Attempt::LoadData}) {
+    if (auto error = (this->*section)()) return Fail(*error);
+  }
+  PlanBatches();
+  BuildModel();
+  if (auto error = CheckModel()) return Fail(*error);
+  if (auto error = Resume()) return Fail(*error);
+  ProbeLstmDtype();
+  EmitStarted();
+  if (std::optional<int> code = Train()) return *code;
+  return EmitResult();
+}
+
+// ---- Configuration ---------------------------------------------------------
+std::optional<TrainError> Attempt::Configure() {
   TrainError error;
-  if (!LoadRunConfig(options.config_path, &config, &error)) return Fail(error);
-  TrainSettings& ts = config.train;
-  if (options.checkpoint_interval_seconds >= 0)
-    ts.checkpoint_interval_seconds = options.checkpoint_interval_seconds;
-  if (options.checkpoint_interval_steps >= 0)
-    ts.checkpoint_interval_steps = options.checkpoint_interval_steps;
-  if (options.micro_batch_tokens >= 0) ts.micro_batch_tokens = options.micro_batch_tokens;
-  const model::ModelShape& shape = config.shape;
-  const int T = shape.context;
+  if (!LoadRunConfig(options_.config_path, &config_, &error)) return error;
+  TrainSettings& ts = config_.train;
+  if (options_.checkpoint_interval_seconds >= 0)
+    ts.checkpoint_interval_seconds = options_.checkpoint_interval_seconds;
+  if (options_.checkpoint_interval_steps >= 0)
+    ts.checkpoint_interval_steps = options_.checkpoint_interval_steps;
+  if (options_.micro_batch_tokens >= 0) ts.micro_batch_tokens = options_.micro_batch_tokens;
+  T_ = config_.shape.context;
+  return std::nullopt;
+}
 
-  // ---- Device --------------------------------------------------------------
-  if (options.threads < 1) return Fail(ErrorKind::kBadConfig, "--threads must be at least 1");
-  at::set_num_threads(options.threads);
+// ---- Device ----------------------------------------------------------------
+std::optional<TrainError> Attempt::SetUpDevice() {
+  if (options_.threads < 1)
+    return TrainError{ErrorKind::kBadConfig, "--threads must be at least 1"};
+  at::set_num_threads(options_.threads);
   std::optional<torch::Device> parsed_device;
-  if (options.device == "cpu" || options.device == "cuda" ||
-      options.device.rfind("cuda:", 0) == 0) {
+  if (options_.device == "cpu" || options_.device == "cuda" ||
+      options_.device.rfind("cuda:", 0) == 0) {
     try {
-      parsed_device = torch::Device(options.device);
+      parsed_device = torch::Device(options_.device);
     } catch (const std::exception&) {
     }
   }
   if (!parsed_device) {
-    return Fail(ErrorKind::kBadConfig,
-                "--device must be cpu, cuda or cuda:K (got \"" + options.device + "\")");
+    return TrainError{ErrorKind::kBadConfig,
+                      "--device must be cpu, cuda or cuda:K (got \"" + options_.device + "\")"};
   }
-  torch::Device device = *parsed_device;
-  const bool cuda = device.is_cuda();
-  std::optional<GpuInfo> gpu;
-  if (cuda) {
+  device_ = *parsed_device;
+  cuda_ = device_.is_cuda();
+  if (cuda_) {
     if (!torch::cuda::is_available()) {
-      return Fail(ErrorKind::kInternal,
-                  "--device " + options.device +
-                      " asked for, but this ladder-train's libtorch sees no CUDA device");
+      return TrainError{ErrorKind::kInternal,
+                        "--device " + options_.device +
+                            " asked for, but this ladder-train's libtorch sees no CUDA device"};
     }
-    if (!device.has_index()) device = torch::Device(torch::kCUDA, 0);
-    gpu = QueryCudaDevice(device.index());
+    if (!device_.has_index()) device_ = torch::Device(torch::kCUDA, 0);
+    gpu_ = QueryCudaDevice(device_.index());
     AllowTf32();
   }
-  const std::optional<double> peak_flops = gpu ? PeakBf16Flops(gpu->name) : std::nullopt;
-  const bool autocast = cuda;  // bf16 autocast on CUDA; fp32 on CPU
+  peak_flops_ = gpu_ ? PeakBf16Flops(gpu_->name) : std::nullopt;
+  autocast_ = cuda_;
+  return std::nullopt;
+}
 
-  // ---- Data ----------------------------------------------------------------
-  Corpus corpus;
-  const std::string data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
-  if (!LoadCorpus(config.data, data_dir, shape.vocab, T, &corpus, &error)) return Fail(error);
-  TrainOrder order(corpus.train.size(), T, ts.seed);
-  const std::vector<int64_t> eval_starts =
-      EvalWindowStarts(corpus.validation.size(), T, ts.eval_tokens);
-
-  // Batch geometry: whole sequences; the step count rounds D / batch.
-  const int64_t sequences =
-      std::max<int64_t>(1, std::llround(static_cast<double>(ts.batch_tokens) / T));
-  const int64_t batch_tokens = sequences * T;
-  const int64_t total_steps =
-      std::max<int64_t>(1, std::llround(static_cast<double>(ts.tokens) / batch_tokens));
-  if (batch_tokens != ts.batch_tokens) {
-    Log("train.batch_tokens " + std::to_string(ts.batch_tokens) + " is not a multiple of context " +
-        std::to_string(T) + "; using " + std::to_string(sequences) +
-        " sequences = " + std::to_string(batch_tokens) + " tokens");
+// ---- Data ------------------------------------------------------------------
+std::optional<TrainError> Attempt::LoadData() {
+  TrainError error;
+  const std::string data_dir = options_.data_dir.empty() ? DefaultDataDir() : options_.data_dir;
+  if (!LoadCorpus(config_.data, data_dir, config_.shape.vocab, T_, &corpus_, &error)) {
+    return error;
   }
-  int64_t micro_sequences = sequences;
+  order_ = std::make_unique<TrainOrder>(corpus_.train.size(), T_, config_.train.seed);
+  eval_starts_ = EvalWindowStarts(corpus_.validation.size(), T_, config_.train.eval_tokens);
+  return std::nullopt;
+}
+
+// Batch geometry: whole sequences; the step count rounds D / batch.
+void Attempt::PlanBatches() {
+  const TrainSettings& ts = config_.train;
+  sequences_ = std::max<int64_t>(1, std::llround(static_cast<double>(ts.batch_tokens) / T_));
+  batch_tokens_ = sequences_ * T_;
+  total_steps_ = std::max<int64_t>(1, std::llround(static_cast<double>(ts.tokens) / batch_tokens_));
+  if (batch_tokens_ != ts.batch_tokens) {
+    Log("train.batch_tokens " + std::to_string(ts.batch_tokens) + " is not a multiple of context " +
+        std::to_string(T_) + "; using " + std::to_string(sequences_) +
+        " sequences = " + std::to_string(batch_tokens_) + " tokens");
+  }
+  micro_sequences_ = sequences_;
   if (ts.micro_batch_tokens > 0) {
-    micro_sequences = std::clamp<int64_t>(ts.micro_batch_tokens / T, 1, sequences);
-  } else if (gpu && gpu->total_memory_bytes > 0) {
+    micro_sequences_ = std::clamp<int64_t>(ts.micro_batch_tokens / T_, 1, sequences_);
+  } else if (gpu_ && gpu_->total_memory_bytes > 0) {
     // Halve until the planner's memory estimate (bf16 activations) fits in
     // half the card, leaving room for the allocator and the eval.
-    while (micro_sequences > 1 &&
-           model::EstimateTrainingMemoryBytes(shape, micro_sequences * T, 2,
+    while (micro_sequences_ > 1 &&
+           model::EstimateTrainingMemoryBytes(config_.shape, micro_sequences_ * T_, 2,
                                               /*attention_scores_stored=*/!kFusedAttention) >
-               gpu->total_memory_bytes / 2) {
-      micro_sequences = (micro_sequences + 1) / 2;
+               gpu_->total_memory_bytes / 2) {
+      micro_sequences_ = (micro_sequences_ + 1) / 2;
     }
   }
+}
 
-  // ---- Model ---------------------------------------------------------------
-  const model::ParamCount counts = model::CountParams(shape);
-  const model::FlopsPerToken flops = model::ExactFlopsPerToken(shape);
-  const double flops_6n = model::SixNFlopsPerToken(shape);
-  auto build = [&](LanguageModel* model, std::unique_ptr<AdamW>* optimizer) {
-    torch::manual_seed(ts.seed);
-    *model = LanguageModel(shape);
-    (*model)->to(device);
-    std::vector<AdamW::Group> groups = {{(*model)->DecayedParameters(), ts.weight_decay},
-                                        {(*model)->UndecayedParameters(), 0.0}};
-    *optimizer = std::make_unique<AdamW>(std::move(groups), ts.beta1, ts.beta2, ts.adam_eps);
-  };
-  LanguageModel model{nullptr};
-  std::unique_ptr<AdamW> optimizer;
-  build(&model, &optimizer);
+// ---- Model -----------------------------------------------------------------
+void Attempt::BuildModel() {
+  const TrainSettings& ts = config_.train;
+  torch::manual_seed(ts.seed);
+  model_ = LanguageModel(config_.shape);
+  model_->to(device_);
+  std::vector<AdamW::Group> groups = {{model_->DecayedParameters(), ts.weight_decay},
+                                      {model_->UndecayedParameters(), 0.0}};
+  optimizer_ = std::make_unique<AdamW>(std::move(groups), ts.beta1, ts.beta2, ts.adam_eps);
+  params_ = model_->parameters();
+}
+
+std::optional<TrainError> Attempt::CheckModel() {
+  counts_ = model::CountParams(config_.shape);
+  flops_ = model::ExactFlopsPerToken(config_.shape);
+  flops_6n_ = model::SixNFlopsPerToken(config_.shape);
   int64_t built_params = 0;
-  for (const auto& p : model->parameters()) built_params += p.numel();
-  if (built_params != counts.total || model->EmbeddingParameterCount() != counts.embedding) {
-    return Fail(ErrorKind::kInternal, "model has " + std::to_string(built_params) +
-                                          " parameters but CountParams says " +
-                                          std::to_string(counts.total));
+  for (const auto& p : model_->parameters()) built_params += p.numel();
+  if (built_params != counts_.total || model_->EmbeddingParameterCount() != counts_.embedding) {
+    return TrainError{ErrorKind::kInternal, "model has " + std::to_string(built_params) +
+                                                " parameters but CountParams says " +
+                                                std::to_string(counts_.total)};
   }
-  std::vector<torch::Tensor> params = model->parameters();
+  return std::nullopt;
+}
 
-  // ---- Resume --------------------------------------------------------------
-  if (!MakeDirs(options.work_dir)) {
-    return Fail(ErrorKind::kBadConfig, "cannot create --work-dir " + options.work_dir);
+// ---- Resume ----------------------------------------------------------------
+std::optional<TrainError> Attempt::Resume() {
+  if (!MakeDirs(options_.work_dir)) {
+    return TrainError{ErrorKind::kBadConfig, "cannot create --work-dir " + options_.work_dir};
   }
-  LoopState state;
-  const auto resumed =
-      LoadLatestCheckpoint(options.work_dir, config.fingerprint, model, *optimizer, &state, device);
+  const auto resumed = LoadLatestCheckpoint(options_.work_dir, config_.fingerprint, model_,
+                                            *optimizer_, &state_, device_);
   if (resumed) {
-    Log("resumed from " + *resumed + " at step " + std::to_string(state.step));
+    Log("resumed from " + *resumed + " at step " + std::to_string(state_.step));
   } else {
-    state = LoopState();
-    build(&model, &optimizer);  // a skipped checkpoint may have been half-read
-    params = model->parameters();
+    state_ = LoopState();
+    BuildModel();  // a skipped checkpoint may have been half-read
   }
+  resumed_step_ = state_.step;
+  resumed_tokens_ = state_.tokens;
+  wall_before_ = state_.wall_seconds;
+  last_checkpoint_step_ = state_.step;
+  const TrainSettings& ts = config_.train;
+  schedule_ = MakeLrSchedule(ts.lr, ts.min_lr_ratio, ts.warmup_fraction, total_steps_);
+  uniform_loss_ = std::log(static_cast<double>(config_.shape.vocab));
+  return std::nullopt;
+}
 
-  // On CUDA an LSTM runs in bf16 if cuDNN can; probe once, else use fp32 (TF32).
-  std::string lstm_cuda_dtype;
-  if (cuda && shape.family == model::Family::kLstm) {
-    lstm_cuda_dtype = "bf16";
-    try {
-      const int64_t probe_start = 0;
-      ForwardBackward(model, {GatherBatch(corpus.train, &probe_start, 1, T, device)}, true);
-    } catch (const std::exception& e) {
-      std::string what = e.what();
-      Log("bf16 LSTM failed on this GPU (" + what.substr(0, what.find('\n')) +
-          "); using fp32 with TF32");
-      model->SetLstmCudaDtype(torch::kFloat32);
-      lstm_cuda_dtype = "fp32 (TF32)";
-    }
-    optimizer->ZeroGrad();
+// On CUDA an LSTM runs in bf16 if cuDNN can; probe once, else use fp32 (TF32).
+void Attempt::ProbeLstmDtype() {
+  if (!cuda_ || config_.shape.family != model::Family::kLstm) return;
+  lstm_cuda_dtype_ = "bf16";
+  try {
+    const int64_t probe_start = 0;
+    ForwardBackward(model_, {GatherBatch(corpus_.train, &probe_start, 1, T_, device_)}, true);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    Log("bf16 LSTM failed on this GPU (" + what.substr(0, what.find('\n')) +
+        "); using fp32 with TF32");
+    model_->SetLstmCudaDtype(torch::kFloat32);
+    lstm_cuda_dtype_ = "fp32 (TF32)";
   }
+  optimizer_->ZeroGrad();
+}
 
-  const int64_t resumed_step = state.step, resumed_tokens = state.tokens;
-  const double wall_before = state.wall_seconds;
+void Attempt::EmitStarted() {
+  StartedEvent e;
+  e.trainer = "ladder-train";
+  e.version = "0.1.0 (libtorch " + TorchVersion() + ")";
+  e.simulated = false;
+  e.device = options_.device;
+  e.threads = options_.threads;
+  e.params_total = counts_.total;
+  e.params_non_embedding = counts_.non_embedding;
+  e.flops_per_token = flops_.training;
+  e.flops_per_token_6n = flops_6n_;
+  e.total_steps = total_steps_;
+  e.resumed_from_step = resumed_step_;
+  e.resumed_from_tokens = resumed_tokens_;
+  EmitEvent(e);
+  Log("run " + std::to_string(config_.run_id) + ": " + model::DescribeShape(config_.shape) + ", " +
+      std::to_string(counts_.total) + " params, " + std::to_string(total_steps_) + " steps of " +
+      std::to_string(batch_tokens_) + " tokens (" + std::to_string(micro_sequences_) +
+      " sequences per micro-batch) on " + options_.device + (gpu_ ? " (" + gpu_->name + ")" : "") +
+      "; data " + corpus_.description);
+}
 
-  const LrSchedule schedule =
-      MakeLrSchedule(ts.lr, ts.min_lr_ratio, ts.warmup_fraction, total_steps);
-  const double uniform_loss = std::log(static_cast<double>(shape.vocab));
+// ---- Training loop ---------------------------------------------------------
+bool Attempt::Checkpoint() {
+  state_.wall_seconds = wall_before_ + SecondsSince(attempt_start_);
+  std::string err;
+  const std::string path =
+      SaveCheckpoint(options_.work_dir, config_.fingerprint, model_, *optimizer_, state_, &err);
+  last_checkpoint_time_ = Clock::now();
+  last_checkpoint_step_ = state_.step;
+  if (path.empty()) {
+    Log("checkpoint failed: " + err);
+    return false;
+  }
+  EmitEvent(protocol::CheckpointEvent{state_.step, state_.tokens});
+  return true;
+}
 
-  EmitEvent({{"event", "started"},
-             {"trainer", "ladder-train"},
-             {"version", "0.1.0 (libtorch " + TorchVersion() + ")"},
-             {"simulated", false},
-             {"device", options.device},
-             {"threads", options.threads},
-             {"params_total", counts.total},
-             {"params_non_embedding", counts.non_embedding},
-             {"flops_per_token", flops.training},
-             {"flops_per_token_6n", flops_6n},
-             {"total_steps", total_steps},
-             {"resumed_from_step", resumed_step},
-             {"resumed_from_tokens", resumed_tokens}});
-  Log("run " + std::to_string(config.run_id) + ": " + model::DescribeShape(shape) + ", " +
-      std::to_string(counts.total) + " params, " + std::to_string(total_steps) + " steps of " +
-      std::to_string(batch_tokens) + " tokens (" + std::to_string(micro_sequences) +
-      " sequences per micro-batch) on " + options.device + (gpu ? " (" + gpu->name + ")" : "") +
-      "; data " + corpus.description);
-
-  // ---- Training loop -------------------------------------------------------
-  std::optional<EvalResult> last_eval;
-  double last_logged_train_loss = std::numeric_limits<double>::quiet_NaN();
-  double train_seconds_since_log = 0;  // step time only (no eval, no checkpoint)
-  int64_t tokens_since_log = 0;
-  double train_seconds_attempt = 0;
-  int64_t tokens_attempt = 0;
-  auto last_checkpoint_time = Clock::now();
-  int64_t last_checkpoint_step = state.step;
-  std::vector<int64_t> starts(sequences);
-  StepProfiler profiler(cuda);  // LADDER_TRAIN_PROFILE (worker/train/step_profiler.h)
-
-  auto checkpoint = [&]() -> bool {
-    state.wall_seconds = wall_before + SecondsSince(attempt_start);
-    std::string err;
-    const std::string path =
-        SaveCheckpoint(options.work_dir, config.fingerprint, model, *optimizer, state, &err);
-    last_checkpoint_time = Clock::now();
-    last_checkpoint_step = state.step;
-    if (path.empty()) {
-      Log("checkpoint failed: " + err);
-      return false;
-    }
-    EmitEvent({{"event", "checkpoint"}, {"step", state.step}, {"tokens", state.tokens}});
-    return true;
-  };
-
-  while (state.step < total_steps) {
+std::optional<int> Attempt::Train() {
+  const TrainSettings& ts = config_.train;
+  StepProfiler profiler(cuda_);  // LADDER_TRAIN_PROFILE (worker/train/step_profiler.h)
+  last_checkpoint_time_ = Clock::now();
+  while (state_.step < total_steps_) {
     if (g_stop_requested.load()) {
-      Log("SIGTERM: checkpointing at step " + std::to_string(state.step) + " and stopping");
-      checkpoint();
+      Log("SIGTERM: checkpointing at step " + std::to_string(state_.step) + " and stopping");
+      Checkpoint();
       return kExitStopped;
     }
-    const int64_t step = state.step;  // 0-based index of this step
+    const int64_t step = state_.step;  // 0-based index of this step
     profiler.BeforeStep(step);
-    const auto step_start = Clock::now();
-    const double lr = schedule.At(step);
-
-    // Batch: windows step*B .. step*B+B-1 of the data order, in micro-batches.
-    for (int64_t i = 0; i < sequences; ++i) starts[i] = order.WindowStart(step * sequences + i);
-    std::vector<Batch> micro;
-    for (int64_t i = 0; i < sequences; i += micro_sequences) {
-      micro.push_back(GatherBatch(corpus.train, starts.data() + i,
-                                  std::min(micro_sequences, sequences - i), T, device));
-    }
-
-    // Forward, backward, clip, update.
-    const double loss = ForwardBackward(model, micro, autocast).item<double>();
-    const double grad_norm = ClipGradNorm(params, ts.grad_clip);
-    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
-      auto show = [](double v) { return std::isnan(v) ? std::string("nan") : std::to_string(v); };
-      std::ostringstream m;
-      m << "train loss " << show(loss) << " and gradient norm " << show(grad_norm) << " at step "
-        << step + 1 << " (lr " << lr << ")";
-      return Fail(ErrorKind::kNonFinite, m.str());
-    }
-    optimizer->Step(lr);
-    optimizer->ZeroGrad();
-    profiler.AfterStep(step);
-
-    state.step += 1;
-    state.tokens += batch_tokens;
-    state.loss_sum += loss;
-    state.loss_count += 1;
-    const double step_seconds = SecondsSince(step_start);
-    train_seconds_since_log += step_seconds;
-    train_seconds_attempt += step_seconds;
-    tokens_since_log += batch_tokens;
-    tokens_attempt += batch_tokens;
-
-    // Divergence.
-    state.loss_ema =
-        state.ema_started ? (1 - kEmaWeight) * state.loss_ema + kEmaWeight * loss : loss;
-    state.best_loss_ema =
-        state.ema_started ? std::min(state.best_loss_ema, state.loss_ema) : state.loss_ema;
-    state.ema_started = true;
-    if (state.loss_ema > kUniformFactor * uniform_loss ||
-        (step >= schedule.warmup_steps && state.loss_ema > state.best_loss_ema + kRiseNats)) {
-      std::ostringstream m;
-      m << "train loss diverged at step " << state.step << ": moving average " << state.loss_ema
-        << " (best " << state.best_loss_ema << ", uniform guess " << uniform_loss << ", lr " << lr
-        << ")";
-      return Fail(ErrorKind::kDiverged, m.str());
-    }
+    const double lr = schedule_.At(step);
+    if (auto error = Step(step, lr, profiler)) return Fail(*error);
 
     // Held-out eval every eval_interval_tokens, and after the last step.
-    const bool last_step = state.step == total_steps;
+    const bool last_step = state_.step == total_steps_;
     const bool eval_now =
         last_step || (ts.eval_interval_tokens > 0 &&
-                      state.tokens / ts.eval_interval_tokens >
-                          (state.tokens - batch_tokens) / ts.eval_interval_tokens);
+                      state_.tokens / ts.eval_interval_tokens >
+                          (state_.tokens - batch_tokens_) / ts.eval_interval_tokens);
     std::optional<EvalResult> eval;
     if (eval_now) {
-      eval = Evaluate(model, corpus.validation, eval_starts, T, micro_sequences, device, autocast);
+      eval = Eval();
       if (!std::isfinite(eval->loss)) {
         return Fail(ErrorKind::kNonFinite,
-                    "eval loss is not finite at step " + std::to_string(state.step));
+                    "eval loss is not finite at step " + std::to_string(state_.step));
       }
-      last_eval = eval;
+      last_eval_ = eval;
     }
-
-    // Progress line.
-    if (state.step % ts.log_interval_steps == 0 || eval_now) {
-      const double train_loss = state.loss_sum / state.loss_count;
-      const double tps =
-          train_seconds_since_log > 0 ? tokens_since_log / train_seconds_since_log : 0.0;
-      const std::optional<double> mfu = Mfu(tps * flops.training, peak_flops);
-      EmitEvent({{"event", "progress"},
-                 {"step", state.step},
-                 {"tokens", state.tokens},
-                 {"flops", flops.training * static_cast<double>(state.tokens)},
-                 {"train_loss", NumberOrNull(train_loss)},
-                 {"eval_loss", eval ? json(eval->loss) : json()},
-                 {"lr", lr},
-                 {"grad_norm", NumberOrNull(grad_norm)},
-                 {"tokens_per_second", tps},
-                 {"flops_per_second", tps * flops.training},
-                 {"mfu", mfu ? json(*mfu) : json()}});
-      last_logged_train_loss = train_loss;
-      state.loss_sum = 0;
-      state.loss_count = 0;
-      train_seconds_since_log = 0;
-      tokens_since_log = 0;
+    if (state_.step % ts.log_interval_steps == 0 || eval_now) {
+      EmitProgress(eval, lr, last_grad_norm_);
     }
 
     // Checkpoint every so often (not after the last step: the result follows).
     const bool time_due = ts.checkpoint_interval_seconds > 0 &&
-                          SecondsSince(last_checkpoint_time) >= ts.checkpoint_interval_seconds;
+                          SecondsSince(last_checkpoint_time_) >= ts.checkpoint_interval_seconds;
     const bool steps_due = ts.checkpoint_interval_steps > 0 &&
-                           state.step - last_checkpoint_step >= ts.checkpoint_interval_steps;
-    if (!last_step && (time_due || steps_due)) checkpoint();
+                           state_.step - last_checkpoint_step_ >= ts.checkpoint_interval_steps;
+    if (!last_step && (time_due || steps_due)) Checkpoint();
+  }
+  return std::nullopt;
+}
+
+// One optimizer step: batch -> forward/backward -> clip -> AdamW -> checks.
+std::optional<TrainError> Attempt::Step(int64_t step, double lr, StepProfiler& profiler) {
+  const auto step_start = Clock::now();
+  // Batch: windows step*B .. step*B+B-1 of the data order, in micro-batches.
+  std::vector<int64_t> starts(sequences_);
+  for (int64_t i = 0; i < sequences_; ++i) starts[i] = order_->WindowStart(step * sequences_ + i);
+  std::vector<Batch> micro;
+  for (int64_t i = 0; i < sequences_; i += micro_sequences_) {
+    micro.push_back(GatherBatch(corpus_.train, starts.data() + i,
+                                std::min(micro_sequences_, sequences_ - i), T_, device_));
   }
 
-  // ---- Result --------------------------------------------------------------
+  // Forward, backward, clip, update.
+  const double loss = ForwardBackward(model_, micro, autocast_).item<double>();
+  const double grad_norm = ClipGradNorm(params_, config_.train.grad_clip);
+  if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+    auto show = [](double v) { return std::isnan(v) ? std::string("nan") : std::to_string(v); };
+    std::ostringstream m;
+    m << "train loss " << show(loss) << " and gradient norm " << show(grad_norm) << " at step "
+      << step + 1 << " (lr " << lr << ")";
+    return TrainError{ErrorKind::kNonFinite, m.str()};
+  }
+  optimizer_->Step(lr);
+  optimizer_->ZeroGrad();
+  profiler.AfterStep(step);
+
+  state_.step += 1;
+  state_.tokens += batch_tokens_;
+  state_.loss_sum += loss;
+  state_.loss_count += 1;
+  const double step_seconds = SecondsSince(step_start);
+  train_seconds_since_log_ += step_seconds;
+  train_seconds_attempt_ += step_seconds;
+  tokens_since_log_ += batch_tokens_;
+  tokens_attempt_ += batch_tokens_;
+  last_grad_norm_ = grad_norm;
+  return CheckDivergence(step, loss, lr);
+}
+
+std::optional<TrainError> Attempt::CheckDivergence(int64_t step, double loss, double lr) {
+  state_.loss_ema =
+      state_.ema_started ? (1 - kEmaWeight) * state_.loss_ema + kEmaWeight * loss : loss;
+  state_.best_loss_ema =
+      state_.ema_started ? std::min(state_.best_loss_ema, state_.loss_ema) : state_.loss_ema;
+  state_.ema_started = true;
+  if (state_.loss_ema > kUniformFactor * uniform_loss_ ||
+      (step >= schedule_.warmup_steps && state_.loss_ema > state_.best_loss_ema + kRiseNats)) {
+    std::ostringstream m;
+    m << "train loss diverged at step " << state_.step << ": moving average " << state_.loss_ema
+      << " (best " << state_.best_loss_ema << ", uniform guess " << uniform_loss_ << ", lr " << lr
+      << ")";
+    return TrainError{ErrorKind::kDiverged, m.str()};
+  }
+  return std::nullopt;
+}
+
+void Attempt::EmitProgress(const std::optional<EvalResult>& eval, double lr, double grad_norm) {
+  const double train_loss = state_.loss_sum / state_.loss_count;
+  const double tps =
+      train_seconds_since_log_ > 0 ? tokens_since_log_ / train_seconds_since_log_ : 0.0;
+  ProgressEvent e;
+  e.step = state_.step;
+  e.tokens = state_.tokens;
+  e.flops = flops_.training * static_cast<double>(state_.tokens);
+  e.train_loss = train_loss;  // the writer writes a non-finite number as null
+  if (eval) e.eval_loss = eval->loss;
+  e.lr = lr;
+  e.grad_norm = grad_norm;
+  e.tokens_per_second = tps;
+  e.flops_per_second = tps * flops_.training;
+  e.mfu = Mfu(tps * flops_.training, peak_flops_);
+  EmitEvent(e);
+  last_logged_train_loss_ = train_loss;
+  state_.loss_sum = 0;
+  state_.loss_count = 0;
+  train_seconds_since_log_ = 0;
+  tokens_since_log_ = 0;
+}
+
+// ---- Result ----------------------------------------------------------------
+int Attempt::EmitResult() {
   // A run resumed after its last step (killed during the final eval) still
   // owes the eval.
-  if (!last_eval) {
-    last_eval =
-        Evaluate(model, corpus.validation, eval_starts, T, micro_sequences, device, autocast);
-  }
-  const double wall_seconds = wall_before + SecondsSince(attempt_start);
-  const int64_t epoch_tokens = order.tokens_per_epoch();
-  const double epochs = static_cast<double>(state.tokens) / static_cast<double>(epoch_tokens);
-  const int64_t unique_tokens = std::min(state.tokens, epoch_tokens);
+  if (!last_eval_) last_eval_ = Eval();
+  const int64_t epoch_tokens = order_->tokens_per_epoch();
+  const double epochs = static_cast<double>(state_.tokens) / static_cast<double>(epoch_tokens);
   const double attempt_tps =
-      train_seconds_attempt > 0 ? tokens_attempt / train_seconds_attempt : 0.0;
-  const std::optional<double> attempt_mfu = Mfu(attempt_tps * flops.training, peak_flops);
+      train_seconds_attempt_ > 0 ? tokens_attempt_ / train_seconds_attempt_ : 0.0;
+  ResultEvent r;
+  r.final_eval_loss = last_eval_->loss;
+  r.final_train_loss = last_logged_train_loss_;
+  r.params_total = counts_.total;
+  r.params_non_embedding = counts_.non_embedding;
+  r.tokens = state_.tokens;
+  r.unique_tokens = std::min(state_.tokens, epoch_tokens);
+  r.epochs = epochs;
+  r.flops = flops_.training * static_cast<double>(state_.tokens);
+  r.flops_6n = flops_6n_ * static_cast<double>(state_.tokens);
+  r.wall_seconds = wall_before_ + SecondsSince(attempt_start_);
+  r.device = options_.device;
+  r.simulated = false;
+  r.details = ResultDetails(epochs, epoch_tokens, attempt_tps,
+                            Mfu(attempt_tps * flops_.training, peak_flops_));
+  EmitEvent(r);
+  return kExitOk;
+}
 
-  json details = {
+json Attempt::ResultDetails(double epochs, int64_t epoch_tokens, double attempt_tps,
+                            std::optional<double> attempt_mfu) const {
+  const TrainSettings& ts = config_.train;
+  const model::ModelShape& shape = config_.shape;
+  return {
       {"shape", model::DescribeShape(shape)},
       {"family", model::FamilyName(shape.family)},
-      {"mixer", model->DescribeMixer()},
+      {"mixer", model_->DescribeMixer()},
       {"tie_embeddings", shape.tie_embeddings},
       {"initialisation", shape.family == model::Family::kTransformer
                              ? "GPT-2: embeddings and linear weights N(0, 0.02), residual "
@@ -501,17 +633,17 @@ int RunTrainer(const TrainerOptions& options) try {
                              : "embedding (and untied readout) N(0, 0.02); LSTM weights and biases "
                                "PyTorch default U(-1/sqrt(d), 1/sqrt(d)); LayerNorm 1/0"},
       {"params",
-       {{"total", counts.total},
-        {"non_embedding", counts.non_embedding},
-        {"embedding", counts.embedding}}},
+       {{"total", counts_.total},
+        {"non_embedding", counts_.non_embedding},
+        {"embedding", counts_.embedding}}},
       {"flops_per_token",
-       {{"embedding", flops.embedding},
-        {"mixer", flops.mixer},
-        {"mlp", flops.mlp},
-        {"readout", flops.readout},
-        {"forward", flops.forward},
-        {"training", flops.training},
-        {"six_n", flops_6n}}},
+       {{"embedding", flops_.embedding},
+        {"mixer", flops_.mixer},
+        {"mlp", flops_.mlp},
+        {"readout", flops_.readout},
+        {"forward", flops_.forward},
+        {"training", flops_.training},
+        {"six_n", flops_6n_}}},
       {"flops_counting",
        "Hoffmann et al. 2022 app. F: embedding lookup counted, causal attention not halved, "
        "training = 3 x forward"},
@@ -527,57 +659,48 @@ int RunTrainer(const TrainerOptions& options) try {
        {{"kind", "linear warmup, cosine decay"},
         {"peak_lr", ts.lr},
         {"min_lr", ts.lr * ts.min_lr_ratio},
-        {"warmup_steps", schedule.warmup_steps},
-        {"total_steps", total_steps}}},
+        {"warmup_steps", schedule_.warmup_steps},
+        {"total_steps", total_steps_}}},
       {"grad_clip", ts.grad_clip},
       {"batch",
-       {{"sequences", sequences},
-        {"context", T},
-        {"batch_tokens", batch_tokens},
-        {"micro_batch_sequences", micro_sequences}}},
+       {{"sequences", sequences_},
+        {"context", T_},
+        {"batch_tokens", batch_tokens_},
+        {"micro_batch_sequences", micro_sequences_}}},
       {"data",
-       {{"dataset", corpus.name},
-        {"description", corpus.description},
-        {"train_split_tokens", corpus.train_split_tokens},
-        {"unique_tokens_cap", corpus.train.size()},
+       {{"dataset", corpus_.name},
+        {"description", corpus_.description},
+        {"train_split_tokens", corpus_.train_split_tokens},
+        {"unique_tokens_cap", corpus_.train.size()},
         {"tokens_per_epoch", epoch_tokens},
         {"epochs", epochs},
-        {"validation_tokens", corpus.validation.size()}}},
+        {"validation_tokens", corpus_.validation.size()}}},
       {"eval",
-       {{"sequences", static_cast<int64_t>(eval_starts.size())},
-        {"tokens", last_eval->tokens},
-        {"loss_stderr", last_eval->standard_error},
+       {{"sequences", static_cast<int64_t>(eval_starts_.size())},
+        {"tokens", last_eval_->tokens},
+        {"loss_stderr", last_eval_->standard_error},
         {"positions",
          "fixed windows evenly spaced over the validation split, independent of the seed"}}},
-      {"precision", cuda ? "bf16 autocast, TF32 fp32 matmuls" : "fp32"},
-      {"lstm_cuda_dtype", lstm_cuda_dtype.empty() ? json() : json(lstm_cuda_dtype)},
-      {"optimizer_fused", cuda && LADDER_TORCH_AT_LEAST(2, 1)},
+      {"precision", cuda_ ? "bf16 autocast, TF32 fp32 matmuls" : "fp32"},
+      {"lstm_cuda_dtype", lstm_cuda_dtype_.empty() ? json() : json(lstm_cuda_dtype_)},
+      {"optimizer_fused", cuda_ && LADDER_TORCH_AT_LEAST(2, 1)},
       {"torch_version", TorchVersion()},
-      {"threads", options.threads},
+      {"threads", options_.threads},
       {"seed", ts.seed},
-      {"steps", state.step},
-      {"resumed_from_step", resumed_step},
-      {"attempt_wall_seconds", SecondsSince(attempt_start)},
+      {"steps", state_.step},
+      {"resumed_from_step", resumed_step_},
+      {"attempt_wall_seconds", SecondsSince(attempt_start_)},
       {"tokens_per_second", attempt_tps},
       {"mfu", attempt_mfu ? json(*attempt_mfu) : json()},
-      {"gpu", gpu ? json(gpu->name) : json()},
-      {"peak_flops", peak_flops ? json(*peak_flops) : json()},
+      {"gpu", gpu_ ? json(gpu_->name) : json()},
+      {"peak_flops", peak_flops_ ? json(*peak_flops_) : json()},
   };
-  EmitEvent({{"event", "result"},
-             {"final_eval_loss", last_eval->loss},
-             {"final_train_loss", NumberOrNull(last_logged_train_loss)},
-             {"params_total", counts.total},
-             {"params_non_embedding", counts.non_embedding},
-             {"tokens", state.tokens},
-             {"unique_tokens", unique_tokens},
-             {"epochs", epochs},
-             {"flops", flops.training * static_cast<double>(state.tokens)},
-             {"flops_6n", flops_6n * static_cast<double>(state.tokens)},
-             {"wall_seconds", wall_seconds},
-             {"device", options.device},
-             {"simulated", false},
-             {"details", details}});
-  return kExitOk;
+}
+
+}  // namespace
+
+int RunTrainer(const TrainerOptions& options) try {
+  return Attempt(options).Run();
 } catch (const std::exception& e) {
   std::string what = e.what();
   return Fail(ErrorKind::kInternal, what.substr(0, what.find('\n')));
