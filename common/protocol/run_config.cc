@@ -313,7 +313,7 @@ bool ReadAll(const json& root, RunConfig* config, std::string* error, std::set<s
   if (!ReadTrain(train, c.shape, &c.train, error, keys)) return false;
   if (!ReadData(data, &c.data, error, keys)) return false;
   if (!ReadPlan(plan, &c.plan, error, keys)) return false;
-  if (const json* simulation = top.Raw("simulation")) c.simulation = *simulation;
+  top.Raw("simulation");  // opaque: set by the callers, which may move it
   *config = std::move(c);
   return true;
 }
@@ -375,9 +375,13 @@ bool ReadShape(const json& root, model::ModelShape* shape, std::string* error,
 bool ReadRunConfig(const json& root, RunConfig* config, std::string* error,
                    std::set<std::string>* keys_read) {
   std::string e;
-  if (ReadAll(root, config, &e, keys_read)) return true;
-  *error = Printable(e);
-  return false;
+  if (!ReadAll(root, config, &e, keys_read)) {
+    *error = Printable(e);
+    return false;
+  }
+  const auto it = root.find("simulation");
+  config->simulation = it != root.end() ? *it : json();
+  return true;
 }
 
 bool ParseRunConfig(const std::string& json_text, RunConfig* config, std::string* error,
@@ -394,7 +398,17 @@ bool ParseRunConfig(const std::string& json_text, RunConfig* config, std::string
     *error = Printable("run config is not valid JSON: " + what);
     return false;
   }
-  return ReadRunConfig(root, config, error, keys_read);
+  std::string e;
+  if (!ReadAll(root, config, &e, keys_read)) {
+    *error = Printable(e);
+    return false;
+  }
+  // Moved, not copied: copying a value recurses once per level of nesting,
+  // and a hostile config may nest deeply there (parsing and destroying do
+  // not recurse).
+  const auto it = root.find("simulation");
+  config->simulation = it != root.end() ? std::move(*it) : json();
+  return true;
 }
 
 std::set<std::string> KnownRunConfigKeys() {

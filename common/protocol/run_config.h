@@ -81,6 +81,9 @@ struct RunConfig {
 // characters. Missing or null optional keys take the defaults above;
 // unknown keys are ignored, so the coordinator can add fields.
 // `keys_read`, when given, collects every dotted key the reader looks at.
+// ParseRunConfig moves the opaque `simulation` value out of the parsed text;
+// ReadRunConfig copies it (a copy recurses once per level of nesting, so
+// give it only JSON you built).
 bool ParseRunConfig(const std::string& json_text, RunConfig* config, std::string* error,
                     std::set<std::string>* keys_read = nullptr);
 bool ReadRunConfig(const nlohmann::json& root, RunConfig* config, std::string* error,

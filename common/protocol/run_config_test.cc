@@ -193,6 +193,21 @@ TEST(RunConfigTest, DataAndPlanMayBeAbsentButNotMalformed) {
   EXPECT_EQ(error, "model is required");
 }
 
+// The opaque simulation block is moved out of the parsed text, not copied:
+// a copy recurses once per level, and this one would overflow the stack.
+TEST(RunConfigTest, DeeplyNestedSimulationBlockIsReadWithoutRecursion) {
+  const int depth = 500000;
+  const std::string text =
+      R"({"family": "lstm", "model": {"n_layer": 1, "d_model": 8, "context": 8},
+          "train": {"tokens": 64, "batch_tokens": 8, "lr": 0.1, "eval_tokens": 8},
+          "simulation": )" +
+      std::string(depth, '[') + std::string(depth, ']') + "}";
+  RunConfig c;
+  std::string error;
+  ASSERT_TRUE(ParseRunConfig(text, &c, &error)) << error;
+  EXPECT_TRUE(c.simulation.is_array());
+}
+
 // A trainer's own section reads with the same FieldReader and messages.
 TEST(FieldReaderTest, NamesTheFieldAndKeepsTheFirstError) {
   const json section = {{"noise", "loud"}, {"checkpoints", 2.5}, {"fault", "crash"}};
