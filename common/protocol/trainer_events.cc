@@ -256,6 +256,7 @@ const std::vector<Field<ResultEvent>>& EventSchema<ResultEvent>::Fields() {
       {"device", kRequired, &E::device},
       {"simulated", kRequired, &E::simulated},
       {"details", kRequired, &E::details, kNoColumn},
+      {"peak_memory_bytes", kOptional, &E::peak_memory_bytes},
   };
   return fields;
 }

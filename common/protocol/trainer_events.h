@@ -76,6 +76,7 @@ struct ResultEvent {
   std::string device;
   bool simulated = false;
   nlohmann::json details = nlohmann::json::object();  // anything else worth keeping
+  std::optional<int64_t> peak_memory_bytes;           // the attempt's peak
 };
 
 // `error`: once, last, on failure. `kind` as the trainer wrote it (the

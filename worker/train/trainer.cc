@@ -4,6 +4,8 @@
 // the result event.
 #include "worker/train/trainer.h"
 
+#include <dlfcn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -30,6 +32,13 @@
 #include "worker/train/step_profiler.h"
 #include "worker/train/token_data.h"
 #include "worker/train/train_step.h"
+
+// The CUDA caching allocator's statistics (PyTorch >= 2.0 built with CUDA).
+#if LADDER_TORCH_AT_LEAST(2, 0) && __has_include(<c10/cuda/CUDACachingAllocator.h>) && \
+    __has_include(<cuda_runtime_api.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#define LADDER_CUDA_ALLOCATOR_STATS 1
+#endif
 
 namespace ladder::train {
 
@@ -116,6 +125,31 @@ EvalResult Evaluate(LanguageModel& model, const TokenSpan& span, const std::vect
   r.standard_error = m > 1 ? std::sqrt(sum_sq / (m - 1) / m) : 0.0;
   r.tokens = static_cast<int64_t>(losses.size()) * context;
   return r;
+}
+
+// This process's peak memory: on CUDA the caching allocator's peak of bytes
+// allocated to tensors on `cuda_device` (torch.cuda.max_memory_allocated),
+// on CPU the peak resident set (getrusage ru_maxrss, in KiB on Linux).
+// nullopt when unknown.
+std::optional<int64_t> PeakMemoryBytes(std::optional<int> cuda_device) {
+  if (cuda_device) {
+#ifdef LADDER_CUDA_ALLOCATOR_STATS
+    // Looked up at run time: a libtorch without CUDA has the header but no
+    // libc10_cuda to link.
+    void* symbol = ::dlsym(RTLD_DEFAULT, "_ZN3c104cuda20CUDACachingAllocator9allocatorE");
+    if (symbol == nullptr) return std::nullopt;
+    auto* allocator =
+        static_cast<std::atomic<c10::cuda::CUDACachingAllocator::CUDAAllocator*>*>(symbol)->load();
+    if (allocator == nullptr) return std::nullopt;
+    // allocated_bytes[0]: the aggregate over small and large pools.
+    return allocator->getDeviceStats(*cuda_device).allocated_bytes[0].peak;
+#else
+    return std::nullopt;
+#endif
+  }
+  struct rusage usage {};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return std::nullopt;
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
 }
 
 std::string TorchVersion() {
@@ -612,6 +646,7 @@ int Attempt::EmitResult() {
   r.wall_seconds = wall_before_ + SecondsSince(attempt_start_);
   r.device = options_.device;
   r.simulated = false;
+  r.peak_memory_bytes = PeakMemoryBytes(cuda_ ? std::optional<int>(device_.index()) : std::nullopt);
   r.details = ResultDetails(epochs, epoch_tokens, attempt_tps,
                             Mfu(attempt_tps * flops_.training, peak_flops_));
   EmitEvent(r);
