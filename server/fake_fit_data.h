@@ -53,7 +53,7 @@ class FakeFitData final : public FitSource, public RefitStore {
     for (const auto& f : fits_) out.push_back(f.sweep_id);
     return out;
   }
-  std::vector<store::StoredFit> stored() const {
+  std::vector<StoredFit> stored() const {
     std::lock_guard<std::mutex> lock(mu_);
     return fits_;
   }
@@ -66,28 +66,25 @@ class FakeFitData final : public FitSource, public RefitStore {
       return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
     return it->second;
   }
-  absl::StatusOr<std::vector<store::StoredFit>> LatestFits(int64_t sweep_id,
-                                                           const std::string& family,
-                                                           const std::string& form) override {
+  absl::StatusOr<std::vector<StoredFit>> LatestFits(int64_t sweep_id, const std::string& family,
+                                                    const std::string& form) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++latest_calls_;
-    std::map<std::pair<std::string, fit::FitForm>, store::StoredFit> latest;
+    std::map<std::pair<std::string, fit::FitForm>, StoredFit> latest;
     for (const auto& f : Matching(sweep_id, family, form))
       latest[{f.result->family, f.result->form}] = f;
-    std::vector<store::StoredFit> out;
+    std::vector<StoredFit> out;
     for (auto& [key, f] : latest) out.push_back(f);
     return out;
   }
-  absl::StatusOr<std::vector<store::StoredFit>> FitHistory(int64_t sweep_id,
-                                                           const std::string& family,
-                                                           const std::string& form) override {
+  absl::StatusOr<std::vector<StoredFit>> FitHistory(int64_t sweep_id, const std::string& family,
+                                                    const std::string& form) override {
     std::lock_guard<std::mutex> lock(mu_);
     return Matching(sweep_id, family, form);
   }
-  absl::StatusOr<std::vector<store::StoredFit>> FitsAfter(int64_t sweep_id,
-                                                          int64_t after_id) override {
+  absl::StatusOr<std::vector<StoredFit>> FitsAfter(int64_t sweep_id, int64_t after_id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<store::StoredFit> out;
+    std::vector<StoredFit> out;
     for (const auto& f : fits_) {
       if (f.sweep_id == sweep_id && f.id > after_id) out.push_back(f);
     }
@@ -104,7 +101,7 @@ class FakeFitData final : public FitSource, public RefitStore {
   }
   absl::Status StoreFit(int64_t sweep_id, const fit::FitResult& fit) override {
     std::lock_guard<std::mutex> lock(mu_);
-    store::StoredFit f;
+    StoredFit f;
     f.id = static_cast<int64_t>(fits_.size()) + 1;
     f.sweep_id = sweep_id;
     f.result = std::make_shared<const fit::FitResult>(fit);
@@ -122,9 +119,9 @@ class FakeFitData final : public FitSource, public RefitStore {
   }
 
  private:
-  std::vector<store::StoredFit> Matching(int64_t sweep_id, const std::string& family,
-                                         const std::string& form) const {
-    std::vector<store::StoredFit> out;
+  std::vector<StoredFit> Matching(int64_t sweep_id, const std::string& family,
+                                  const std::string& form) const {
+    std::vector<StoredFit> out;
     for (const auto& f : fits_) {
       if (f.sweep_id == sweep_id && (family.empty() || f.result->family == family) &&
           (form.empty() || fit::FitFormName(f.result->form) == form))
@@ -135,7 +132,7 @@ class FakeFitData final : public FitSource, public RefitStore {
 
   mutable std::mutex mu_;
   std::map<int64_t, v1::Sweep> sweeps_;
-  std::vector<store::StoredFit> fits_;
+  std::vector<StoredFit> fits_;
   std::vector<int64_t> needing_refit_;
   std::function<void()> on_load_;
   int get_sweep_calls_ = 0;

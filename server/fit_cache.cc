@@ -6,7 +6,7 @@
 
 namespace ladder {
 
-absl::StatusOr<std::vector<store::StoredFit>> FitCache::Latest(int64_t sweep_id) {
+absl::StatusOr<std::vector<StoredFit>> FitCache::Latest(int64_t sweep_id) {
   const auto now = clock_->Now();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -21,8 +21,8 @@ absl::StatusOr<std::vector<store::StoredFit>> FitCache::Latest(int64_t sweep_id)
   return *fits;
 }
 
-absl::StatusOr<store::StoredFit> FitCache::Find(int64_t sweep_id, const std::string& family,
-                                                fit::FitForm form) {
+absl::StatusOr<StoredFit> FitCache::Find(int64_t sweep_id, const std::string& family,
+                                         fit::FitForm form) {
   auto fits = Latest(sweep_id);
   if (!fits.ok()) return fits.status();
   for (const auto& f : *fits) {

@@ -27,15 +27,14 @@ class FitCache {
       : fits_(fits), ttl_(ttl), clock_(clock) {}
 
   // Latest version of every (family, form) of the sweep.
-  absl::StatusOr<std::vector<store::StoredFit>> Latest(int64_t sweep_id);
+  absl::StatusOr<std::vector<StoredFit>> Latest(int64_t sweep_id);
   // The latest fit of (family, form), or NOT_FOUND naming what is missing.
-  absl::StatusOr<store::StoredFit> Find(int64_t sweep_id, const std::string& family,
-                                        fit::FitForm form);
+  absl::StatusOr<StoredFit> Find(int64_t sweep_id, const std::string& family, fit::FitForm form);
   void Invalidate(int64_t sweep_id);
 
  private:
   struct Entry {
-    std::vector<store::StoredFit> fits;
+    std::vector<StoredFit> fits;
     Clock::SteadyTime read;
   };
   FitSource* fits_;

@@ -16,6 +16,7 @@
 #include "server/fit/fit_result.h"
 #include "server/fit/observation.h"
 #include "server/store/fit_store.h"
+#include "server/stored_fit.h"
 
 namespace ladder {
 
@@ -29,16 +30,15 @@ class FitSource {
   // NOT_FOUND if there is no such sweep.
   virtual absl::StatusOr<v1::Sweep> GetSweep(int64_t sweep_id) = 0;
   // The latest version of each (family, form) of a sweep; "" filters match all.
-  virtual absl::StatusOr<std::vector<store::StoredFit>> LatestFits(int64_t sweep_id,
-                                                                   const std::string& family,
-                                                                   const std::string& form) = 0;
+  virtual absl::StatusOr<std::vector<StoredFit>> LatestFits(int64_t sweep_id,
+                                                            const std::string& family,
+                                                            const std::string& form) = 0;
   // Every version, oldest first.
-  virtual absl::StatusOr<std::vector<store::StoredFit>> FitHistory(int64_t sweep_id,
-                                                                   const std::string& family,
-                                                                   const std::string& form) = 0;
+  virtual absl::StatusOr<std::vector<StoredFit>> FitHistory(int64_t sweep_id,
+                                                            const std::string& family,
+                                                            const std::string& form) = 0;
   // Fits of a sweep stored after fit id `after_id`, oldest first.
-  virtual absl::StatusOr<std::vector<store::StoredFit>> FitsAfter(int64_t sweep_id,
-                                                                  int64_t after_id) = 0;
+  virtual absl::StatusOr<std::vector<StoredFit>> FitsAfter(int64_t sweep_id, int64_t after_id) = 0;
 };
 
 class RefitStore {
@@ -60,14 +60,11 @@ class PgFitData final : public FitSource, public RefitStore {
   PgFitData(store::SweepStore* sweeps, store::FitStore* fits) : sweeps_(sweeps), fits_(fits) {}
 
   absl::StatusOr<v1::Sweep> GetSweep(int64_t sweep_id) override;
-  absl::StatusOr<std::vector<store::StoredFit>> LatestFits(int64_t sweep_id,
-                                                           const std::string& family,
-                                                           const std::string& form) override;
-  absl::StatusOr<std::vector<store::StoredFit>> FitHistory(int64_t sweep_id,
-                                                           const std::string& family,
-                                                           const std::string& form) override;
-  absl::StatusOr<std::vector<store::StoredFit>> FitsAfter(int64_t sweep_id,
-                                                          int64_t after_id) override;
+  absl::StatusOr<std::vector<StoredFit>> LatestFits(int64_t sweep_id, const std::string& family,
+                                                    const std::string& form) override;
+  absl::StatusOr<std::vector<StoredFit>> FitHistory(int64_t sweep_id, const std::string& family,
+                                                    const std::string& form) override;
+  absl::StatusOr<std::vector<StoredFit>> FitsAfter(int64_t sweep_id, int64_t after_id) override;
   absl::StatusOr<std::vector<fit::Observation>> LoadObservations(int64_t sweep_id) override;
   absl::Status StoreFit(int64_t sweep_id, const fit::FitResult& fit) override;
   absl::StatusOr<std::vector<int64_t>> SweepsNeedingRefit() override;

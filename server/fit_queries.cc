@@ -54,8 +54,8 @@ absl::Status FitQueries::CheckFamily(int64_t sweep_id, const std::string& family
                                     " has no family '" + family + "' (it has " + all + ")");
 }
 
-absl::StatusOr<store::StoredFit> FitQueries::FirstOk(int64_t sweep_id, const std::string& family,
-                                                     const std::vector<fit::FitForm>& forms) {
+absl::StatusOr<StoredFit> FitQueries::FirstOk(int64_t sweep_id, const std::string& family,
+                                              const std::vector<fit::FitForm>& forms) {
   std::string why;
   for (const fit::FitForm form : forms) {
     auto f = cache_->Find(sweep_id, family, form);
@@ -79,7 +79,7 @@ absl::StatusOr<v1::GetFitResponse> FitQueries::GetFit(const v1::GetFitRequest& r
   auto fits = fits_->LatestFits(req.sweep_id(), req.family(), req.form());
   if (!fits.ok()) return fits.status();
   v1::GetFitResponse out;
-  for (const auto& f : *fits) *out.add_fits() = store::FitToProto(f);
+  for (const auto& f : *fits) *out.add_fits() = FitToProto(f);
   return out;
 }
 
@@ -94,7 +94,7 @@ absl::StatusOr<v1::ListFitHistoryResponse> FitQueries::History(
   auto fits = fits_->FitHistory(req.sweep_id(), req.family(), req.form());
   if (!fits.ok()) return fits.status();
   v1::ListFitHistoryResponse out;
-  for (const auto& f : *fits) *out.add_fits() = store::FitToProto(f);
+  for (const auto& f : *fits) *out.add_fits() = FitToProto(f);
   return out;
 }
 
@@ -196,7 +196,7 @@ absl::StatusOr<std::vector<v1::Fit>> FitQueries::FitsAfter(int64_t sweep_id, int
   auto fits = fits_->FitsAfter(sweep_id, after_id);
   if (!fits.ok()) return fits.status();
   std::vector<v1::Fit> out;
-  for (const auto& f : *fits) out.push_back(store::FitToProto(f));
+  for (const auto& f : *fits) out.push_back(FitToProto(f));
   return out;
 }
 

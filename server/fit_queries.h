@@ -48,8 +48,8 @@ class FitQueries {
   absl::StatusOr<std::vector<std::string>> Families(int64_t sweep_id);
   // The first ok fit among `forms` for the family, or FAILED_PRECONDITION
   // saying why each one cannot answer.
-  absl::StatusOr<store::StoredFit> FirstOk(int64_t sweep_id, const std::string& family,
-                                           const std::vector<fit::FitForm>& forms);
+  absl::StatusOr<StoredFit> FirstOk(int64_t sweep_id, const std::string& family,
+                                    const std::vector<fit::FitForm>& forms);
 
   FitSource* fits_;
   FitCache* cache_;

@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "server/fit/fit_json.h"
-
 namespace ladder::store {
 namespace {
 
@@ -27,40 +25,30 @@ json NumberOrNull(const pqxx::field& f) {
   return f.is_null() ? json(nullptr) : json(f.as<double>());
 }
 
-absl::StatusOr<StoredFit> FitFromRow(const pqxx::row& row) {
-  StoredFit out;
+FitRow FitFromRow(const pqxx::row& row) {
+  FitRow out;
   out.id = row[0].as<int64_t>();
   out.sweep_id = row[1].as<int64_t>();
   out.version = row[2].as<int>();
   out.created_unix_ms = row[3].as<int64_t>();
-  json j = {{"family", row[4].as<std::string>()},
-            {"form", row[5].as<std::string>()},
-            {"status", row[6].as<std::string>()},
-            {"reason", row[7].as<std::string>()},
-            {"parameters", json::parse(row[8].as<std::string>())},
-            {"details", json::parse(row[9].as<std::string>())},
-            {"runs_used", row[10].as<int>()},
-            {"rmse_log_loss", NumberOrNull(row[11])},
-            {"holdout_relative_error", NumberOrNull(row[12])},
-            {"bootstrap_resamples", row[13].as<int>()},
-            {"fit_seconds", row[14].as<double>()},
-            {"flops_count", row[15].as<std::string>()},
-            {"max_trained_flops", NumberOrNull(row[16])}};
-  auto result = fit::FitResultFromJson(j);
-  if (!result.ok()) {
-    return absl::InternalError("fit " + std::to_string(out.id) +
-                               " cannot be read back: " + std::string(result.status().message()));
-  }
-  out.result = std::make_shared<const fit::FitResult>(*std::move(result));
+  out.fit = {{"family", row[4].as<std::string>()},
+             {"form", row[5].as<std::string>()},
+             {"status", row[6].as<std::string>()},
+             {"reason", row[7].as<std::string>()},
+             {"parameters", json::parse(row[8].as<std::string>())},
+             {"details", json::parse(row[9].as<std::string>())},
+             {"runs_used", row[10].as<int>()},
+             {"rmse_log_loss", NumberOrNull(row[11])},
+             {"holdout_relative_error", NumberOrNull(row[12])},
+             {"bootstrap_resamples", row[13].as<int>()},
+             {"fit_seconds", row[14].as<double>()},
+             {"flops_count", row[15].as<std::string>()},
+             {"max_trained_flops", NumberOrNull(row[16])}};
   return out;
 }
 
-absl::Status ReadFits(pqxx::work& txn, pqxx::result rows, std::vector<StoredFit>* out) {
-  for (const auto& row : rows) {
-    auto f = FitFromRow(row);
-    if (!f.ok()) return f.status();
-    out->push_back(*std::move(f));
-  }
+absl::Status ReadFits(pqxx::work&, pqxx::result rows, std::vector<FitRow>* out) {
+  for (const auto& row : rows) out->push_back(FitFromRow(row));
   return absl::OkStatus();
 }
 
@@ -71,9 +59,9 @@ double OrNan(const json& j, const char* key) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<fit::Observation>> FitStore::LoadObservations(int64_t sweep_id,
-                                                                         bool with_curves) {
-  std::vector<fit::Observation> out;
+absl::StatusOr<std::vector<ObservationRow>> FitStore::LoadObservations(int64_t sweep_id,
+                                                                       bool with_curves) {
+  std::vector<ObservationRow> out;
   absl::Status st = pool_->Transact("load observations", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
     std::map<int64_t, size_t> index;
@@ -82,7 +70,7 @@ absl::StatusOr<std::vector<fit::Observation>> FitStore::LoadObservations(int64_t
              "  COALESCE(unique_tokens, 0), COALESCE((config->'plan'->>'budget')::float8, 0) "
              "FROM runs WHERE sweep_id = $1 AND state = 'succeeded' ORDER BY ordinal",
              sweep_id)) {
-      fit::Observation o;
+      ObservationRow o;
       o.run_id = row[0].as<int64_t>();
       o.family = row[1].as<std::string>();
       o.params = row[2].is_null() ? 0 : row[2].as<double>();
@@ -114,13 +102,12 @@ absl::StatusOr<std::vector<fit::Observation>> FitStore::LoadObservations(int64_t
   return out;
 }
 
-absl::StatusOr<StoredFit> FitStore::StoreFit(int64_t sweep_id, const fit::FitResult& result) {
-  const json j = fit::FitResultToJson(result);
+absl::StatusOr<FitRow> FitStore::StoreFit(int64_t sweep_id, const json& j) {
   const auto num = [&](const char* k) -> std::optional<double> {
     const double v = OrNan(j, k);
     return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
   };
-  StoredFit out;
+  FitRow out;
   absl::Status st = pool_->Transact("store fit", [&](pqxx::work& txn) -> absl::Status {
     // Serialises version numbering per sweep across coordinators.
     txn.exec_params("SELECT pg_advisory_xact_lock(7340033, $1::int)",
@@ -145,7 +132,7 @@ absl::StatusOr<StoredFit> FitStore::StoreFit(int64_t sweep_id, const fit::FitRes
         j.value("fit_seconds", 0.0), j.value("flops_count", std::string("exact")),
         max_flops ? pqxx::to_string(*max_flops) : std::string());
     const int64_t id = row[0].as<int64_t>();
-    std::vector<StoredFit> fits;
+    std::vector<FitRow> fits;
     absl::Status s =
         ReadFits(txn, txn.exec_params(std::string(kFitColumns) + "WHERE f.id = $1", id), &fits);
     if (!s.ok()) return s;
@@ -156,10 +143,10 @@ absl::StatusOr<StoredFit> FitStore::StoreFit(int64_t sweep_id, const fit::FitRes
   return out;
 }
 
-absl::StatusOr<std::vector<StoredFit>> FitStore::LatestFits(int64_t sweep_id,
-                                                            const std::string& family,
-                                                            const std::string& form) {
-  std::vector<StoredFit> out;
+absl::StatusOr<std::vector<FitRow>> FitStore::LatestFits(int64_t sweep_id,
+                                                         const std::string& family,
+                                                         const std::string& form) {
+  std::vector<FitRow> out;
   absl::Status st = pool_->Transact("latest fits", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
     return ReadFits(
@@ -177,10 +164,10 @@ absl::StatusOr<std::vector<StoredFit>> FitStore::LatestFits(int64_t sweep_id,
   return out;
 }
 
-absl::StatusOr<std::vector<StoredFit>> FitStore::FitHistory(int64_t sweep_id,
-                                                            const std::string& family,
-                                                            const std::string& form) {
-  std::vector<StoredFit> out;
+absl::StatusOr<std::vector<FitRow>> FitStore::FitHistory(int64_t sweep_id,
+                                                         const std::string& family,
+                                                         const std::string& form) {
+  std::vector<FitRow> out;
   absl::Status st = pool_->Transact("fit history", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
     return ReadFits(
@@ -196,8 +183,8 @@ absl::StatusOr<std::vector<StoredFit>> FitStore::FitHistory(int64_t sweep_id,
   return out;
 }
 
-absl::StatusOr<std::vector<StoredFit>> FitStore::FitsAfter(int64_t sweep_id, int64_t after_id) {
-  std::vector<StoredFit> out;
+absl::StatusOr<std::vector<FitRow>> FitStore::FitsAfter(int64_t sweep_id, int64_t after_id) {
+  std::vector<FitRow> out;
   absl::Status st = pool_->Transact("fits after", [&](pqxx::work& txn) -> absl::Status {
     out.clear();
     return ReadFits(txn,
@@ -225,34 +212,6 @@ absl::StatusOr<std::vector<int64_t>> FitStore::SweepsNeedingRefit() {
   });
   if (!st.ok()) return st;
   return out;
-}
-
-v1::Fit FitToProto(const StoredFit& f) {
-  const fit::FitResult& r = *f.result;
-  v1::Fit p;
-  p.set_id(f.id);
-  p.set_sweep_id(f.sweep_id);
-  p.set_family(r.family);
-  p.set_form(fit::FitFormName(r.form));
-  p.set_version(f.version);
-  p.set_status(fit::FitStatusName(r.status));
-  p.set_reason(r.reason);
-  for (const auto& param : r.parameters) {
-    auto* fp = p.add_parameters();
-    fp->set_name(param.name);
-    fp->mutable_value()->set_estimate(param.value.estimate);
-    fp->mutable_value()->set_lower(param.value.lower);
-    fp->mutable_value()->set_upper(param.value.upper);
-  }
-  p.set_runs_used(r.runs_used);
-  p.set_rmse_log_loss(r.rmse_log_loss);
-  p.set_holdout_relative_error(r.holdout_relative_error);
-  p.set_bootstrap_resamples(r.bootstrap_resamples);
-  p.set_fit_seconds(r.fit_seconds);
-  p.set_created_unix_ms(f.created_unix_ms);
-  p.set_flops_count(fit::FlopsCountName(r.flops_count));
-  p.set_max_trained_flops(r.max_trained_flops);
-  return p;
 }
 
 }  // namespace ladder::store
