@@ -19,14 +19,20 @@ namespace {
 
 using nlohmann::json;
 
+// The time a lease statement stamps or compares with: parameter `n`, the
+// store's clock in microseconds since the epoch, or the database's now()
+// when it is NULL (no clock given: one clock for every coordinator).
+#define LADDER_NOW(n) \
+  "COALESCE('epoch'::timestamptz + " n "::bigint * interval '1 microsecond', now())"
+
 const PgStatement kRegisterWorker(
     "register_worker",
     "INSERT INTO workers (name, hostname, devices, max_memory_bytes, trainer, state, "
     "last_heartbeat_at) "
-    "VALUES ($1, $2, $3::jsonb, $4, $5, 'active', now()) "
+    "VALUES ($1, $2, $3::jsonb, $4, $5, 'active', " LADDER_NOW("$6") ") "
     "ON CONFLICT (name) DO UPDATE SET hostname = excluded.hostname, devices = excluded.devices, "
     "  max_memory_bytes = excluded.max_memory_bytes, trainer = excluded.trainer, state = 'active', "
-    "  registered_at = now(), last_heartbeat_at = now() "
+    "  registered_at = now(), last_heartbeat_at = " LADDER_NOW("$6") " "
     "RETURNING id");
 
 // Ends the live attempts of a (re-)registering worker and requeues their runs.
@@ -40,7 +46,7 @@ const PgStatement kOrphanAttempts(
     "  state = CASE WHEN r.failures + 1 >= r.max_attempts THEN 'failed' ELSE 'queued' END, "
     "  finished_at = CASE WHEN r.failures + 1 >= r.max_attempts THEN now() END, "
     "  last_error = 'worker_restarted: the worker registered again while this run was live', "
-    "  not_before = now(), updated_at = now() "
+    "  not_before = " LADDER_NOW("$2") ", updated_at = now() "
     "FROM e WHERE r.id = e.run_id AND r.state IN ('leased', 'running') RETURNING r.sweep_id");
 
 // One statement: pick the best queued run that fits the device, mark it
@@ -55,7 +61,8 @@ const PgStatement kLeaseRun(
     // and stops at the first run that fits (no join, no sort).
     "c AS ("
     "  SELECT r.id FROM runs r "
-    "  WHERE r.state = 'queued' AND r.not_before <= now() AND r.memory_bytes <= (SELECT mem FROM "
+    "  WHERE r.state = 'queued' AND r.not_before <= " LADDER_NOW("$5") " "
+    "    AND r.memory_bytes <= (SELECT mem FROM "
     "dev) "
     "    AND (r.device_kind = 'any' OR r.device_kind = (SELECT kind FROM dev)) "
     // One live lease per device (also a unique index, for racing calls).
@@ -68,7 +75,8 @@ const PgStatement kLeaseRun(
     "ins AS ("
     "  INSERT INTO attempts (run_id, number, worker_id, device_index, lease_token, "
     "lease_expires_at) "
-    "  SELECT u.id, u.attempts, $1, $2, $3, now() + $4 * interval '1 millisecond' FROM u "
+    "  SELECT u.id, u.attempts, $1, $2, $3, " LADDER_NOW("$5") " + $4 * interval '1 millisecond' "
+    "  FROM u "
     "  RETURNING id, run_id, number, lease_expires_at) "
     "SELECT ins.id, ins.run_id, ins.number, (extract(epoch FROM ins.lease_expires_at) * "
     "1000)::bigint, "
@@ -84,13 +92,13 @@ const PgStatement kWorkerState(
 
 const PgStatement kHeartbeatWorker(
     "heartbeat_worker",
-    "UPDATE workers SET last_heartbeat_at = now(), "
+    "UPDATE workers SET last_heartbeat_at = " LADDER_NOW("$2") ", "
     "  state = CASE WHEN state = 'gone' THEN 'active' ELSE state END "
     "WHERE id = $1 RETURNING state");
 
 const PgStatement kExtendLeases(
     "extend_leases",
-    "UPDATE attempts a SET lease_expires_at = now() + $4 * interval '1 millisecond' "
+    "UPDATE attempts a SET lease_expires_at = " LADDER_NOW("$5") " + $4 * interval '1 millisecond' "
     "FROM unnest($2::bigint[], $3::text[]) AS t(id, token) "
     "WHERE a.id = t.id AND a.lease_token = t.token AND a.worker_id = $1 AND a.outcome IS NULL "
     "RETURNING a.id");
@@ -98,7 +106,7 @@ const PgStatement kExtendLeases(
 // Validates the lease and extends it; records the trainer's start.
 const PgStatement kProgressAttempt(
     "progress_attempt",
-    "UPDATE attempts SET lease_expires_at = now() + $3 * interval '1 millisecond', "
+    "UPDATE attempts SET lease_expires_at = " LADDER_NOW("$5") " + $3 * interval '1 millisecond', "
     "  started_at = CASE WHEN $4 <> '' THEN COALESCE(started_at, now()) ELSE started_at END, "
     "  started = CASE WHEN $4 <> '' THEN $4::jsonb ELSE started END "
     "WHERE id = $1 AND lease_token = $2 AND outcome IS NULL RETURNING run_id");
@@ -219,7 +227,8 @@ const PgStatement kEndAttempt(
 const PgStatement kRequeueRun(
     "requeue_run",
     "UPDATE runs SET state = 'queued', failures = failures + $2, "
-    "  not_before = now() + $3 * interval '1 millisecond', last_error = $4, updated_at = now() "
+    "  not_before = " LADDER_NOW("$5") " + $3 * interval '1 millisecond', last_error = $4, "
+    "  updated_at = now() "
     "WHERE id = $1");
 
 const PgStatement kFailRun(
@@ -232,19 +241,28 @@ const PgStatement kExpireLeases(
     "WITH e AS ("
     "  UPDATE attempts SET outcome = 'expired', reason = 'lease_expired', "
     "    message = 'no heartbeat or report before the lease expired', finished_at = now() "
-    "  WHERE id IN (SELECT id FROM attempts WHERE outcome IS NULL AND lease_expires_at < now() "
+    "  WHERE id IN (SELECT id FROM attempts WHERE outcome IS NULL "
+    "               AND lease_expires_at <= " LADDER_NOW("$2") " "
     "               ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
     "  RETURNING run_id) "
     "UPDATE runs r SET failures = r.failures + 1, "
     "  state = CASE WHEN r.failures + 1 >= r.max_attempts THEN 'failed' ELSE 'queued' END, "
     "  finished_at = CASE WHEN r.failures + 1 >= r.max_attempts THEN now() END, "
     "  last_error = 'lease_expired: no heartbeat or report before the lease expired', "
-    "  not_before = now(), updated_at = now() "
+    "  not_before = " LADDER_NOW("$2") ", updated_at = now() "
     "FROM e WHERE r.id = e.run_id AND r.state IN ('leased', 'running') RETURNING r.sweep_id");
 
-const PgStatement kMarkGone("mark_gone",
-                            "UPDATE workers SET state = 'gone' WHERE state <> 'gone' "
-                            "AND last_heartbeat_at < now() - $1 * interval '1 millisecond'");
+// Gives every live lease at least one more ttl ($1 ms) from now.
+const PgStatement kExtendLiveLeases(
+    "extend_live_leases",
+    "UPDATE attempts SET lease_expires_at = "
+    "  GREATEST(lease_expires_at, " LADDER_NOW("$2") " + $1 * interval '1 millisecond') "
+    "WHERE outcome IS NULL");
+
+const PgStatement kMarkGone(
+    "mark_gone",
+    "UPDATE workers SET state = 'gone' WHERE state <> 'gone' "
+    "AND last_heartbeat_at < " LADDER_NOW("$2") " - $1 * interval '1 millisecond'");
 
 double NumberOr(const json& j, const char* key, double fallback) {
   auto it = j.find(key);
@@ -311,6 +329,21 @@ bool IsPermanentFailure(const std::string& reason) {
   return reason == "bad_config" || reason == "data";
 }
 
+std::chrono::milliseconds RetryBackoff(int failures, std::chrono::milliseconds base,
+                                       std::chrono::milliseconds max) {
+  const double doubled =
+      static_cast<double>(base.count()) * std::pow(2.0, std::max(failures, 1) - 1);
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(std::min(static_cast<double>(max.count()), doubled)));
+}
+
+LeaseStore::Now::Now(const Clock* clock) {
+  if (clock == nullptr) return;
+  text_ = std::to_string(
+      std::chrono::duration_cast<std::chrono::microseconds>(clock->WallNow().time_since_epoch())
+          .count());
+}
+
 absl::StatusOr<int64_t> LeaseStore::RegisterWorker(const v1::RegisterWorkerRequest& req) {
   json devices = json::array();
   int64_t max_mem = 0;
@@ -323,13 +356,12 @@ absl::StatusOr<int64_t> LeaseStore::RegisterWorker(const v1::RegisterWorkerReque
     max_mem = std::max(max_mem, d.memory_bytes());
   }
   int64_t id = 0;
-  std::vector<int64_t> sweeps;
+  const Now now(clock_);
   absl::Status st = pool_->Transact("register worker", [&](pqxx::work& txn) -> absl::Status {
     id = txn.exec_prepared1(kRegisterWorker.name, req.name(), req.hostname(), devices.dump(),
-                            max_mem, req.trainer())[0]
+                            max_mem, req.trainer(), now.get())[0]
              .as<int64_t>();
-    for (const auto& row : txn.exec_prepared(kOrphanAttempts.name, id))
-      sweeps.push_back(row[0].as<int64_t>());
+    txn.exec_prepared(kOrphanAttempts.name, id, now.get());
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -339,11 +371,12 @@ absl::StatusOr<int64_t> LeaseStore::RegisterWorker(const v1::RegisterWorkerReque
 absl::StatusOr<v1::LeaseRunResponse> LeaseStore::LeaseRun(int64_t worker_id, int32_t device_index) {
   v1::LeaseRunResponse out;
   const std::string token = NewLeaseToken();
+  const Now now(clock_);
   // One statement claims the run and creates its attempt (atomic by itself),
   // so no transaction block around it: two round trips fewer per lease.
   absl::Status st = pool_->Autocommit("lease run", [&](pqxx::nontransaction& txn) -> absl::Status {
     pqxx::result rows = txn.exec_prepared(kLeaseRun.name, worker_id, device_index, token,
-                                          static_cast<int64_t>(settings_.ttl.count()));
+                                          static_cast<int64_t>(settings_.ttl.count()), now.get());
     if (!rows.empty()) {
       out.set_granted(true);
       v1::Lease* l = out.mutable_lease();
@@ -402,8 +435,9 @@ absl::StatusOr<v1::HeartbeatResponse> LeaseStore::Heartbeat(const v1::HeartbeatR
     ids.push_back(a.attempt_id());
     tokens.push_back(a.lease_token());
   }
+  const Now now(clock_);
   absl::Status st = pool_->Transact("heartbeat", [&](pqxx::work& txn) -> absl::Status {
-    pqxx::result w = txn.exec_prepared(kHeartbeatWorker.name, req.worker_id());
+    pqxx::result w = txn.exec_prepared(kHeartbeatWorker.name, req.worker_id(), now.get());
     if (w.empty()) {
       return absl::NotFoundError("worker_id: worker " + std::to_string(req.worker_id()) +
                                  " is not registered");
@@ -411,9 +445,9 @@ absl::StatusOr<v1::HeartbeatResponse> LeaseStore::Heartbeat(const v1::HeartbeatR
     out.set_drain(w[0][0].as<std::string>() == "draining");
     if (ids.empty()) return absl::OkStatus();
     std::vector<int64_t> extended;
-    for (const auto& row :
-         txn.exec_prepared(kExtendLeases.name, req.worker_id(), PgArrayLiteral(ids),
-                           PgArrayLiteral(tokens), static_cast<int64_t>(settings_.ttl.count()))) {
+    for (const auto& row : txn.exec_prepared(
+             kExtendLeases.name, req.worker_id(), PgArrayLiteral(ids), PgArrayLiteral(tokens),
+             static_cast<int64_t>(settings_.ttl.count()), now.get())) {
       extended.push_back(row[0].as<int64_t>());
     }
     for (int64_t id : ids) {
@@ -472,10 +506,12 @@ absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(
   for (auto& [step, j] : by_step) points.push_back(std::move(j));
   int64_t dropped = 0;
   int64_t run_id = 0;
+  const Now now(clock_);
   absl::Status st = pool_->Transact("report progress", [&](pqxx::work& txn) -> absl::Status {
     dropped = 0;
-    pqxx::result a = txn.exec_prepared(kProgressAttempt.name, req.attempt_id(), req.lease_token(),
-                                       static_cast<int64_t>(settings_.ttl.count()), started);
+    pqxx::result a =
+        txn.exec_prepared(kProgressAttempt.name, req.attempt_id(), req.lease_token(),
+                          static_cast<int64_t>(settings_.ttl.count()), started, now.get());
     if (a.empty()) {
       out.set_revoked(true);
       return absl::OkStatus();
@@ -590,6 +626,7 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
   if (req.reason().size() > 64) return absl::InvalidArgumentError("reason: longer than 64 bytes");
   const std::string reason = StorableText(req.reason(), 64);
   const std::string message = StorableText(req.message(), 4096);
+  const Now now(clock_);
   AttemptEnd end;
   absl::Status st = pool_->Transact("fail attempt", [&](pqxx::work& txn) -> absl::Status {
     auto locked = Lock(txn, req.attempt_id(), req.lease_token());
@@ -615,7 +652,7 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
       txn.exec_prepared0(kEndAttempt.name, req.attempt_id(),
                          reason == "drained" ? "released" : "cancelled", reason, message);
       if (live_run) {
-        txn.exec_prepared0(kRequeueRun.name, locked->run_id, 0, int64_t{0}, error);
+        txn.exec_prepared0(kRequeueRun.name, locked->run_id, 0, int64_t{0}, error, now.get());
         end.will_retry = true;
       }
       return absl::OkStatus();
@@ -627,10 +664,9 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
       txn.exec_prepared0(kFailRun.name, locked->run_id, error);
       end.run_ended = true;
     } else {
-      const double backoff = std::min<double>(
-          static_cast<double>(settings_.max_backoff.count()),
-          static_cast<double>(settings_.retry_backoff.count()) * std::pow(2.0, failures - 1));
-      txn.exec_prepared0(kRequeueRun.name, locked->run_id, 1, static_cast<int64_t>(backoff), error);
+      const auto backoff = RetryBackoff(failures, settings_.retry_backoff, settings_.max_backoff);
+      txn.exec_prepared0(kRequeueRun.name, locked->run_id, 1, static_cast<int64_t>(backoff.count()),
+                         error, now.get());
       end.will_retry = true;
     }
     return absl::OkStatus();
@@ -641,9 +677,10 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
 
 absl::StatusOr<LeaseStore::Expired> LeaseStore::ExpireLeases(int limit) {
   Expired out;
+  const Now now(clock_);
   absl::Status st = pool_->Transact("expire leases", [&](pqxx::work& txn) -> absl::Status {
     out = Expired{};
-    for (const auto& row : txn.exec_prepared(kExpireLeases.name, limit)) {
+    for (const auto& row : txn.exec_prepared(kExpireLeases.name, limit, now.get())) {
       ++out.attempts;
       const int64_t s = row[0].as<int64_t>();
       if (std::find(out.sweeps.begin(), out.sweeps.end(), s) == out.sweeps.end())
@@ -657,13 +694,11 @@ absl::StatusOr<LeaseStore::Expired> LeaseStore::ExpireLeases(int limit) {
 
 absl::StatusOr<int> LeaseStore::ExtendLiveLeasesForRestart() {
   int n = 0;
+  const Now now(clock_);
   absl::Status st = pool_->Transact("extend live leases", [&](pqxx::work& txn) -> absl::Status {
-    n = static_cast<int>(
-        txn.exec_params0("UPDATE attempts SET lease_expires_at = "
-                         "  GREATEST(lease_expires_at, now() + $1 * interval '1 millisecond') "
-                         "WHERE outcome IS NULL",
-                         static_cast<int64_t>(settings_.ttl.count()))
-            .affected_rows());
+    n = static_cast<int>(txn.exec_prepared0(kExtendLiveLeases.name,
+                                            static_cast<int64_t>(settings_.ttl.count()), now.get())
+                             .affected_rows());
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -672,9 +707,11 @@ absl::StatusOr<int> LeaseStore::ExtendLiveLeasesForRestart() {
 
 absl::StatusOr<int> LeaseStore::MarkSilentWorkersGone(std::chrono::milliseconds silence) {
   int n = 0;
+  const Now now(clock_);
   absl::Status st = pool_->Transact("mark gone workers", [&](pqxx::work& txn) -> absl::Status {
     n = static_cast<int>(
-        txn.exec_prepared0(kMarkGone.name, static_cast<int64_t>(silence.count())).affected_rows());
+        txn.exec_prepared0(kMarkGone.name, static_cast<int64_t>(silence.count()), now.get())
+            .affected_rows());
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

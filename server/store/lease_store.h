@@ -18,6 +18,7 @@
 #include <chrono>
 #include <vector>
 
+#include "common/clock.h"
 #include "ladder/v1/ladder.pb.h"
 #include "server/store/pg_pool.h"
 
@@ -50,7 +51,12 @@ struct AttemptEnd {
 
 class LeaseStore {
  public:
-  LeaseStore(PgPool* pool, LeaseSettings settings) : pool_(pool), settings_(settings) {}
+  // `clock` (its wall time) sets and judges lease deadlines, retry
+  // not-before times and worker heartbeats. Null (the default): the
+  // database's clock, one clock for every coordinator on the database; tests
+  // pass a FakeClock so expiry and back-off need no sleeps.
+  LeaseStore(PgPool* pool, LeaseSettings settings, const Clock* clock = nullptr)
+      : pool_(pool), settings_(settings), clock_(clock) {}
 
   // Creates or refreshes the worker named in the request; a worker that
   // registers again (restarted) loses its earlier live attempts, which end as
@@ -93,8 +99,8 @@ class LeaseStore {
   // max_attempts or the reason is not retryable (bad_config, data).
   absl::StatusOr<AttemptEnd> FailAttempt(const v1::FailAttemptRequest& request);
 
-  // Ends attempts whose lease expired (up to `limit`), queueing or failing
-  // their runs.
+  // Ends attempts whose lease expired (its deadline reached; up to `limit`),
+  // queueing or failing their runs.
   struct Expired {
     int attempts = 0;
     std::vector<int64_t> sweeps;  // touched
@@ -112,8 +118,20 @@ class LeaseStore {
   const LeaseSettings& settings() const { return settings_; }
 
  private:
+  // The time parameter of a statement: the clock's wall time in
+  // microseconds since the epoch, or NULL (the database's now()).
+  class Now {
+   public:
+    explicit Now(const Clock* clock);
+    const char* get() const { return text_.empty() ? nullptr : text_.c_str(); }
+
+   private:
+    std::string text_;
+  };
+
   PgPool* pool_;
   const LeaseSettings settings_;
+  const Clock* clock_;
 };
 
 // A fresh random lease token (128 bits, hex).
@@ -121,5 +139,10 @@ std::string NewLeaseToken();
 
 // Failure reasons that the same config would hit again: never retried.
 bool IsPermanentFailure(const std::string& reason);
+
+// How long a run waits before its retry after its `failures`-th failure
+// (1 = the first): `base`, doubled for each failure before it, at most `max`.
+std::chrono::milliseconds RetryBackoff(int failures, std::chrono::milliseconds base,
+                                       std::chrono::milliseconds max);
 
 }  // namespace ladder::store

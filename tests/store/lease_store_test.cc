@@ -27,6 +27,22 @@ namespace {
 using namespace std::chrono_literals;
 using testing::StoreTest;
 
+// A FakeClock for a LeaseStore: an hour ahead of the database's clock, so
+// what the database stamps with now() (a new run's not_before) is in its
+// past. Lease deadlines, expiry and back-off then follow Advance alone.
+std::chrono::system_clock::time_point AheadOfTheDatabase() {
+  return std::chrono::system_clock::now() + 1h;
+}
+
+v1::HeartbeatRequest HeartbeatFor(int64_t worker, const v1::Lease& l) {
+  v1::HeartbeatRequest hb;
+  hb.set_worker_id(worker);
+  auto* a = hb.add_attempts();
+  a->set_attempt_id(l.attempt_id());
+  a->set_lease_token(l.lease_token());
+  return hb;
+}
+
 TEST_F(StoreTest, TwoWorkersRacingForOneRunNeverBothGetIt) {
   CreateSweep(1);
   constexpr int kWorkers = 8;
@@ -130,16 +146,68 @@ TEST_F(StoreTest, UnknownWorkerOrDeviceIsNotFound) {
   EXPECT_NE(std::string(r.status().message()).find("device_index"), std::string::npos);
 }
 
+TEST_F(StoreTest, ALeaseIsLiveUntilItsTtlAndExpiredFromIt) {
+  store::LeaseSettings s;
+  s.ttl = 30s;
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), s, &clock);
+  CreateSweep(1);
+  auto l = leases.LeaseRun(Register("w"), 0);
+  ASSERT_TRUE(l.ok() && l->granted());
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock.WallNow().time_since_epoch())
+          .count();
+  // From the store's clock (an hour ahead of the database's), to the
+  // millisecond (the database rounds its microseconds).
+  EXPECT_NEAR(l->lease().expires_unix_ms(), now_ms + 30000, 1);
+  clock.Advance(30s - 1ms);
+  EXPECT_EQ(leases.ExpireLeases()->attempts, 0);
+  EXPECT_EQ(db_.Query("SELECT outcome IS NULL FROM attempts"), "t");
+  clock.Advance(1ms);
+  EXPECT_EQ(leases.ExpireLeases()->attempts, 1);
+  EXPECT_EQ(db_.Query("SELECT outcome || ':' || reason FROM attempts"), "expired:lease_expired");
+  EXPECT_EQ(db_.Query("SELECT state FROM runs"), "queued");
+}
+
+TEST_F(StoreTest, AFailedRunWaitsOutItsBackOffWhichDoublesUpToTheCap) {
+  store::LeaseSettings s;
+  s.retry_backoff = 1s;
+  s.max_backoff = 3s;
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), s, &clock);
+  CreateSweep(1, /*max_attempts=*/10);
+  const int64_t w = Register("w");
+  auto l = leases.LeaseRun(w, 0);
+  for (auto backoff : {1000ms, 2000ms, 3000ms, 3000ms}) {
+    ASSERT_TRUE(l.ok() && l->granted());
+    v1::FailAttemptRequest fail;
+    fail.set_attempt_id(l->lease().attempt_id());
+    fail.set_lease_token(l->lease().lease_token());
+    fail.set_reason("crashed");
+    auto end = leases.FailAttempt(fail);
+    ASSERT_TRUE(end.ok() && end->will_retry) << end.status();
+    clock.Advance(backoff - 1ms);
+    auto early = leases.LeaseRun(w, 0);
+    ASSERT_TRUE(early.ok());
+    EXPECT_FALSE(early->granted()) << "leased before its " << backoff.count() << " ms back-off";
+    clock.Advance(1ms);
+    l = leases.LeaseRun(w, 0);
+    EXPECT_TRUE(l.ok() && l->granted())
+        << "not leased after its " << backoff.count() << " ms back-off";
+  }
+}
+
 TEST_F(StoreTest, ExpiredLeaseIsGrantedToAnotherWorker) {
   store::LeaseSettings s;
   s.ttl = 200ms;
-  store::LeaseStore leases(pool_.get(), s);
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), s, &clock);
   CreateSweep(1);
   const int64_t w1 = Register("w1"), w2 = Register("w2");
   auto first = leases.LeaseRun(w1, 0);
   ASSERT_TRUE(first.ok() && first->granted());
   EXPECT_FALSE(leases.LeaseRun(w2, 0)->granted());
-  std::this_thread::sleep_for(400ms);
+  clock.Advance(200ms);
   auto touched = leases.ExpireLeases();
   ASSERT_TRUE(touched.ok());
   EXPECT_EQ(touched->sweeps.size(), 1u);
@@ -155,33 +223,32 @@ TEST_F(StoreTest, ExpiredLeaseIsGrantedToAnotherWorker) {
 TEST_F(StoreTest, HeartbeatKeepsALeaseAlive) {
   store::LeaseSettings s;
   s.ttl = 300ms;
-  store::LeaseStore leases(pool_.get(), s);
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), s, &clock);
   CreateSweep(1);
   const int64_t w = Register("w");
   auto l = leases.LeaseRun(w, 0);
   for (int i = 0; i < 6; ++i) {
-    std::this_thread::sleep_for(100ms);
-    v1::HeartbeatRequest hb;
-    hb.set_worker_id(w);
-    auto* a = hb.add_attempts();
-    a->set_attempt_id(l->lease().attempt_id());
-    a->set_lease_token(l->lease().lease_token());
-    auto r = leases.Heartbeat(hb);
+    clock.Advance(299ms);  // six times past the first deadline, each within a ttl
+    auto r = leases.Heartbeat(HeartbeatFor(w, l->lease()));
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->revoked_attempt_ids_size(), 0);
-    ASSERT_TRUE(leases.ExpireLeases().ok());
+    EXPECT_EQ(leases.ExpireLeases()->attempts, 0);
   }
   EXPECT_EQ(db_.Query("SELECT outcome IS NULL FROM attempts"), "t");
+  clock.Advance(300ms);  // no heartbeat for a ttl
+  EXPECT_EQ(leases.ExpireLeases()->attempts, 1);
 }
 
 TEST_F(StoreTest, StaleCompletionIsRefusedAndNeverOverwritesTheResult) {
   store::LeaseSettings s;
   s.ttl = 150ms;
-  store::LeaseStore leases(pool_.get(), s);
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), s, &clock);
   CreateSweep(1);
   const int64_t w1 = Register("w1"), w2 = Register("w2");
   v1::Lease old = leases.LeaseRun(w1, 0)->lease();
-  std::this_thread::sleep_for(300ms);
+  clock.Advance(150ms);
   ASSERT_TRUE(leases.ExpireLeases().ok());
   v1::Lease current = leases.LeaseRun(w2, 0)->lease();
   ASSERT_TRUE(Complete(current, 2.5).ok());
@@ -230,11 +297,12 @@ TEST_F(StoreTest, ResultWithoutAFiniteLossIsInvalid) {
 TEST_F(StoreTest, ExpiredAttemptMayStillCompleteWhileItsRunWaitsInTheQueue) {
   store::LeaseSettings s;
   s.ttl = 100ms;
-  store::LeaseStore leases(pool_.get(), s);
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), s, &clock);
   CreateSweep(1);
   const int64_t w = Register("w");
   v1::Lease l = leases.LeaseRun(w, 0)->lease();
-  std::this_thread::sleep_for(250ms);
+  clock.Advance(100ms);
   ASSERT_EQ(leases.ExpireLeases()->attempts, 1);
   EXPECT_EQ(db_.Query("SELECT state FROM runs"), "queued");
   auto end = Complete(l, 2.75);
@@ -247,15 +315,18 @@ TEST_F(StoreTest, ExpiredAttemptMayStillCompleteWhileItsRunWaitsInTheQueue) {
 TEST_F(StoreTest, LiveLeasesGetOneMoreTtlWhenACoordinatorStarts) {
   store::LeaseSettings s;
   s.ttl = 300ms;
-  store::LeaseStore leases(pool_.get(), s);
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), s, &clock);
   CreateSweep(1);
   leases.LeaseRun(Register("w"), 0);
   // The lease ran out while no coordinator was running...
-  db_.Query("UPDATE attempts SET lease_expires_at = now() - interval '1 minute' RETURNING 1");
+  clock.Advance(1min);
   // ...and a starting coordinator gives it another ttl before reclaiming anything.
   ASSERT_EQ(*leases.ExtendLiveLeasesForRestart(), 1);
   EXPECT_EQ(leases.ExpireLeases()->attempts, 0);
-  std::this_thread::sleep_for(500ms);
+  clock.Advance(299ms);
+  EXPECT_EQ(leases.ExpireLeases()->attempts, 0);
+  clock.Advance(1ms);
   EXPECT_EQ(leases.ExpireLeases()->attempts, 1);
 }
 
@@ -307,7 +378,8 @@ TEST_F(StoreTest, RepeatedFailureIsAcknowledgedOnce) {
 TEST_F(StoreTest, ProgressStoresTheCurveAndAResumedAttemptContinuesIt) {
   store::LeaseSettings s;
   s.ttl = 150ms;
-  store::LeaseStore leases(pool_.get(), s);
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), s, &clock);
   CreateSweep(1);
   const int64_t w = Register("w");
   v1::Lease first = leases.LeaseRun(w, 0)->lease();
@@ -328,7 +400,9 @@ TEST_F(StoreTest, ProgressStoresTheCurveAndAResumedAttemptContinuesIt) {
   };
   ASSERT_FALSE(report(first, 1, 10, 5.0)->revoked());
   EXPECT_EQ(db_.Query("SELECT state FROM runs"), "running");
-  std::this_thread::sleep_for(300ms);
+  clock.Advance(149ms);
+  EXPECT_EQ(leases.ExpireLeases()->attempts, 0) << "a progress report extends the lease";
+  clock.Advance(150ms);
   ASSERT_TRUE(leases.ExpireLeases().ok());
   EXPECT_TRUE(report(first, 11, 12, 5.0)->revoked()) << "an expired lease must not write";
   v1::Lease second = leases.LeaseRun(w, 0)->lease();
@@ -356,9 +430,13 @@ TEST_F(StoreTest, ReRegisteringWorkerLosesItsLiveAttempts) {
 }
 
 TEST_F(StoreTest, SilentWorkersAreMarkedGone) {
-  const int64_t w = Register("w");
-  std::this_thread::sleep_for(50ms);
-  auto n = leases_->MarkSilentWorkersGone(10ms);
+  FakeClock clock(AheadOfTheDatabase());
+  store::LeaseStore leases(pool_.get(), store::LeaseSettings{}, &clock);
+  const int64_t w = Register("w", int64_t{1} << 34, &leases);
+  clock.Advance(10ms);
+  EXPECT_EQ(*leases.MarkSilentWorkersGone(10ms), 0) << "silent for exactly 10 ms";
+  clock.Advance(1ms);
+  auto n = leases.MarkSilentWorkersGone(10ms);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 1);
   store::WorkerStore workers(pool_.get());
