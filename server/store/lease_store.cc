@@ -12,7 +12,7 @@
 #include "common/logging.h"
 #include "common/protocol/run_config.h"
 #include "common/protocol/trainer_events.h"
-#include "server/result_check.h"
+#include "server/store/result_check.h"
 
 namespace ladder::store {
 namespace {

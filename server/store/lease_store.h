@@ -89,7 +89,7 @@ class LeaseStore {
   // current. An attempt whose lease expired is still accepted while its run
   // waits in the queue with no newer attempt (nothing better exists, and the
   // work is not thrown away). A result that is not plausible for the run's
-  // plan (server/result_check.h: loss, tokens and FLOPs against the plan)
+  // plan (server/store/result_check.h: loss, tokens and FLOPs against the plan)
   // fails the attempt (reason bad_result, retried like a crash) and returns
   // INVALID_ARGUMENT naming the field; nothing of it is stored.
   absl::StatusOr<AttemptEnd> CompleteAttempt(const v1::CompleteAttemptRequest& request);

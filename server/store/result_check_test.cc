@@ -1,5 +1,5 @@
 // Results are checked against the run's plan before anything is stored.
-#include "server/result_check.h"
+#include "server/store/result_check.h"
 
 #include <gtest/gtest.h>
 

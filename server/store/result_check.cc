@@ -1,4 +1,4 @@
-#include "server/result_check.h"
+#include "server/store/result_check.h"
 
 #include <absl/status/status.h>
 
