@@ -4,6 +4,7 @@
 
 #include "client/commands.h"
 #include "client/format.h"
+#include "common/enums/enums.h"
 
 namespace ladder::cli {
 namespace {
@@ -37,8 +38,7 @@ void AddFitCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* history = new bool(false);
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
   cmd->add_option("--family", *family, "only this family");
-  cmd->add_option("--form", *form,
-                  "only this form (power_law_compute, chinchilla, isoflop, data_constrained)");
+  cmd->add_option("--form", *form, "only this form (" + enums::NameList<enums::FitForm>() + ")");
   cmd->add_flag("--history", *history, "every version, oldest first");
   cmd->callback([&ctx, exit_code, sweep_id, family, form, history] {
     auto* stub = ctx.fits();

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "common/enums/proto_enums.h"
+
 namespace ladder::cli {
 
 std::string Si(double v) {
@@ -58,37 +60,13 @@ std::string Bar(double f, int width) {
 }
 
 std::string StateName(v1::RunState s) {
-  switch (s) {
-    case v1::RUN_STATE_QUEUED:
-      return "queued";
-    case v1::RUN_STATE_LEASED:
-      return "leased";
-    case v1::RUN_STATE_RUNNING:
-      return "running";
-    case v1::RUN_STATE_SUCCEEDED:
-      return "succeeded";
-    case v1::RUN_STATE_FAILED:
-      return "failed";
-    case v1::RUN_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "?";
-  }
+  auto state = enums::FromProto(s);
+  return state ? std::string(enums::Name(*state)) : "?";
 }
 
 std::string StateName(v1::SweepState s) {
-  switch (s) {
-    case v1::SWEEP_STATE_ACTIVE:
-      return "active";
-    case v1::SWEEP_STATE_SUCCEEDED:
-      return "succeeded";
-    case v1::SWEEP_STATE_FAILED:
-      return "failed";
-    case v1::SWEEP_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "?";
-  }
+  auto state = enums::FromProto(s);
+  return state ? std::string(enums::Name(*state)) : "?";
 }
 
 std::string Table(const std::vector<std::vector<std::string>>& rows) {

@@ -1,8 +1,10 @@
 // ladder runs SWEEP: one line per run.
+#include <cctype>
 #include <iostream>
 
 #include "client/commands.h"
 #include "client/format.h"
+#include "common/enums/proto_enums.h"
 
 namespace ladder::cli {
 
@@ -12,19 +14,20 @@ void AddRunsCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* state = new std::string;
   cmd->add_option("SWEEP", *sweep_id, "sweep id")->required();
   cmd->add_option("--state", *state,
-                  "only runs in this state (queued, running, succeeded, failed, ...)");
+                  "only runs in this state (" + enums::NameList<enums::RunState>() + ")");
   cmd->callback([&ctx, exit_code, sweep_id, state] {
     v1::ListRunsRequest req;
     req.set_sweep_id(*sweep_id);
     if (!state->empty()) {
-      v1::RunState s;
-      std::string upper = "RUN_STATE_";
-      for (char c : *state) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      if (!v1::RunState_Parse(upper, &s)) {
-        *exit_code = ctx.Usage("--state: unknown run state '" + *state + "'");
+      std::string lower;
+      for (char c : *state) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      auto s = enums::Parse<enums::RunState>(lower);
+      if (!s) {
+        *exit_code = ctx.Usage("--state: unknown run state '" + *state + "' (expected " +
+                               enums::NameList<enums::RunState>() + ")");
         return;
       }
-      req.set_state(s);
+      req.set_state(enums::ToProto(*s));
     }
     auto* stub = ctx.runs();
     if (!stub) {

@@ -140,7 +140,7 @@ absl::Status Coordinator::Start() {
   watch.max_total = options_.max_watch_streams;
   watch_hub_ = std::make_unique<WatchHub>(sweep_store_.get(), watch);
   sweeps_service_ = std::make_unique<SweepsService>(sweep_manager_.get(), watch_hub_.get());
-  sweeps_service_->SetOnImported([this](int64_t sweep_id) { refit_loop_->Schedule(sweep_id); });
+  sweep_manager_->AddObserver(refit_loop_.get());  // imported sweeps are fitted
   watch_hub_->SetAddFits([this](int64_t sweep_id, SweepWatch* watch, v1::SweepEvent* event) {
     auto fits = fit_queries_->FitsAfter(sweep_id, watch->last_fit_id);
     if (!fits.ok()) return;

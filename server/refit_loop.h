@@ -10,7 +10,8 @@
 //                       data_constrained when the runs carry budgets or
 //                       unique tokens
 // At start it refits every sweep with results newer than its newest fit.
-// It is an AttemptObserver: every succeeded attempt schedules its sweep.
+// It is an AttemptObserver: every succeeded attempt schedules its sweep; and
+// an ImportObserver: every imported sweep is scheduled.
 //
 // Time (the debounce, the pacing) is read from a Clock, so tests drive it
 // with a FakeClock; the data comes through RefitStore (server/fit_data.h).
@@ -31,6 +32,7 @@
 #include "common/clock.h"
 #include "common/enums/enums.h"
 #include "server/attempt_observer.h"
+#include "server/import_observer.h"
 #include "server/coordinator_metrics.h"
 #include "server/fit/fit_options.h"
 #include "server/fit/observation.h"
@@ -39,7 +41,7 @@
 
 namespace ladder {
 
-class RefitLoop final : public AttemptObserver {
+class RefitLoop final : public AttemptObserver, public ImportObserver {
  public:
   struct Options {
     std::chrono::milliseconds debounce{2000};  // wait this long after a result before refitting
@@ -63,6 +65,8 @@ class RefitLoop final : public AttemptObserver {
   void Schedule(int64_t sweep_id);
   // Schedules the sweep of every succeeded attempt.
   void OnAttemptEnded(const store::AttemptEnd& end, enums::AttemptOutcome outcome) override;
+  // Schedules every imported sweep.
+  void OnSweepImported(int64_t sweep_id) override { Schedule(sweep_id); }
   // Refits now, on the calling thread.
   absl::Status RefitNow(int64_t sweep_id);
   // Refits that have completed since start (for tests).

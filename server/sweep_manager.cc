@@ -90,7 +90,10 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
 
 absl::StatusOr<v1::Sweep> SweepManager::Import(const v1::ImportResultsRequest& request) {
   if (absl::Status st = ValidateImport(request); !st.ok()) return st;
-  return sweeps_->CreateImportedSweep(request);
+  auto out = sweeps_->CreateImportedSweep(request);
+  if (!out.ok()) return out.status();
+  for (ImportObserver* o : observers_) o->OnSweepImported(out->id());
+  return out;
 }
 
 absl::StatusOr<v1::Sweep> SweepManager::Get(int64_t sweep_id) {

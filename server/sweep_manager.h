@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ladder/v1/ladder.pb.h"
+#include "server/import_observer.h"
 #include "server/store/sweep_store.h"
 #include "server/store/worker_store.h"
 #include "server/sweep_planner.h"
@@ -37,8 +38,13 @@ class SweepManager {
   absl::StatusOr<v1::CreateSweepResponse> Create(const std::string& spec_yaml, bool dry_run);
 
   // Stores results trained elsewhere as a finished sweep of kind
-  // "imported", after ValidateImport (INVALID_ARGUMENT naming the field).
+  // "imported", after ValidateImport (INVALID_ARGUMENT naming the field),
+  // then tells the import observers.
   absl::StatusOr<v1::Sweep> Import(const v1::ImportResultsRequest& request);
+
+  // `observer` (which must outlive the manager) is told of every import.
+  // Call before the manager is shared between threads (at wiring).
+  void AddObserver(ImportObserver* observer) { observers_.push_back(observer); }
 
   // NOT_FOUND if there is no such sweep.
   absl::StatusOr<v1::Sweep> Get(int64_t sweep_id);
@@ -58,6 +64,7 @@ class SweepManager {
  private:
   store::SweepStore* sweeps_;
   store::WorkerStore* workers_;
+  std::vector<ImportObserver*> observers_;  // fixed once serving
 };
 
 // INVALID_ARGUMENT naming the field ("results[3].final_loss: ..."): values

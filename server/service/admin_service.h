@@ -1,6 +1,12 @@
 // ladder.v1.Admin: bearer tokens (admin scope, enforced by RequestAuthorizer
 // on a TLS port). Refused on a plaintext port, where nothing authenticates
 // the caller: tokens are made there with `ladder-coordinator create-token`.
+//
+// It talks to TokenStore directly, with no manager between: the rules of a
+// token (secret generation, hashing, scope names, revocation) are the
+// store's, shared with `ladder-coordinator create-token` and the
+// RequestAuthorizer, and the only rule of the RPC (admin scope) is checked
+// here; a manager would be a pass-through.
 #pragma once
 
 #include "ladder/v1/ladder.grpc.pb.h"

@@ -57,7 +57,6 @@ grpc::Status SweepsService::ImportResults(grpc::ServerContext*, const v1::Import
   if (!out.ok()) return ToGrpcStatus(out.status());
   LOG_INFO << "sweep " << out->id() << " '" << req->name() << "' imported with "
            << req->results_size() << " results";
-  if (on_imported_) on_imported_(out->id());
   *resp = *std::move(out);
   return grpc::Status::OK;
 }

@@ -2,8 +2,6 @@
 // handler; errors are converted by ToGrpcStatus.
 #pragma once
 
-#include <functional>
-
 #include "ladder/v1/ladder.grpc.pb.h"
 #include "server/sweep_manager.h"
 #include "server/watch_hub.h"
@@ -30,13 +28,9 @@ class SweepsService final : public v1::Sweeps::WithCallbackMethod_WatchSweep<v1:
   grpc::Status ImportResults(grpc::ServerContext*, const v1::ImportResultsRequest*,
                              v1::Sweep*) override;
 
-  // Told of every sweep whose results changed outside the agent path (imports).
-  void SetOnImported(std::function<void(int64_t sweep_id)> fn) { on_imported_ = std::move(fn); }
-
  private:
   SweepManager* manager_;
   WatchHub* watch_hub_;
-  std::function<void(int64_t)> on_imported_;
 };
 
 }  // namespace ladder

@@ -2,6 +2,13 @@
 // handlers over the worker store and the scheduler. Agent calls on a TLS
 // port act only for the worker the client certificate's CN names
 // (WorkerIdentity); DrainWorker (admin) is refused on a plaintext port.
+//
+// Workers talks to WorkerStore directly, with no manager between: ListWorkers
+// is a pure read, and DrainWorker is one row update whose only rules (who may
+// ask: the admin check here; NOT_FOUND / FAILED_PRECONDITION for an unknown
+// or gone worker: the store's transaction) leave nothing for a manager to
+// own. What drain means to leases is the lease store's (LeaseRun refuses a
+// draining worker), reached through the Scheduler like every Agent call.
 #pragma once
 
 #include "ladder/v1/ladder.grpc.pb.h"
