@@ -34,7 +34,7 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
   auto runs = PlanSweep(*spec);
   if (!runs.ok()) return runs.status();
 
-  auto largest = workers_->LargestDeviceMemory(spec->device);
+  auto largest = sweeps_->LargestDeviceMemory(spec->device);
   if (!largest.ok()) return largest.status();
   if (*largest > 0) {
     for (const PlannedRun& r : *runs) {

@@ -12,6 +12,7 @@
 #include <absl/status/statusor.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "server/store/sweep_store.h"
 #include "server/store/worker_store.h"
 #include "server/sweep_planner.h"
+#include "server/sweep_records.h"
 #include "server/sweep_spec.h"
 
 namespace ladder {
@@ -29,7 +31,9 @@ class SweepManager {
   // The stores must outlive the manager; `workers` tells how large the
   // registered devices are.
   SweepManager(store::SweepStore* sweeps, store::WorkerStore* workers)
-      : sweeps_(sweeps), workers_(workers) {}
+      : owned_(std::make_unique<PgSweepRecords>(sweeps, workers)), sweeps_(owned_.get()) {}
+  // Over any SweepRecords (tests: an in-memory fake), which must outlive it.
+  explicit SweepManager(SweepRecords* records) : sweeps_(records) {}
 
   // Parses and plans `spec_yaml`; refuses it whole (INVALID_ARGUMENT naming
   // the field) if it is malformed or a run is larger than every registered
@@ -62,8 +66,8 @@ class SweepManager {
   absl::StatusOr<v1::Run> GetRun(int64_t run_id, bool include_curve);
 
  private:
-  store::SweepStore* sweeps_;
-  store::WorkerStore* workers_;
+  std::unique_ptr<SweepRecords> owned_;  // with the first constructor
+  SweepRecords* sweeps_;
   std::vector<ImportObserver*> observers_;  // fixed once serving
 };
 
