@@ -244,7 +244,7 @@ const std::vector<Field<ResultEvent>>& EventSchema<ResultEvent>::Fields() {
   using E = ResultEvent;
   static const std::vector<Field<E>> fields = {
       {"final_eval_loss", kRequired, &E::final_eval_loss},
-      {"final_train_loss", kRequired, &E::final_train_loss, kNoColumn},
+      {"final_train_loss", kNullable, &E::final_train_loss, kNoColumn},
       {"params_total", kRequired, &E::params_total, "params"},
       {"params_non_embedding", kRequired, &E::params_non_embedding, "non_embedding_params"},
       {"tokens", kRequired, &E::tokens},

@@ -64,7 +64,9 @@ struct CheckpointEvent {
 // `result`: once, last, on success.
 struct ResultEvent {
   double final_eval_loss = 0;
-  double final_train_loss = 0;
+  // Null when no step was logged in this attempt (a run resumed after its
+  // last step, killed during the final eval).
+  std::optional<double> final_train_loss;
   int64_t params_total = 0;
   int64_t params_non_embedding = 0;
   int64_t tokens = 0;

@@ -243,5 +243,19 @@ TEST(TrainerEventsTest, TrainerProtocolDocMatchesTheTables) {
   EXPECT_EQ(tables.size(), 5u) << "an event in the doc the protocol does not know";
 }
 
+// A run resumed after its last step (killed during the final eval) logs no
+// step in its last attempt: its result's final_train_loss is null, and the
+// result is still a result.
+TEST(TrainerEventsTest, AResultWithoutATrainLossIsStillAResult) {
+  ResultEvent r = Distinct<ResultEvent>();
+  r.final_train_loss.reset();
+  const json j = WriteEvent(r);
+  EXPECT_TRUE(j.at("final_train_loss").is_null());
+  ResultEvent back;
+  EXPECT_FALSE(ReadEvent(j, &back));
+  EXPECT_FALSE(back.final_train_loss.has_value());
+  EXPECT_EQ(back.final_eval_loss, r.final_eval_loss);
+}
+
 }  // namespace
 }  // namespace ladder::protocol

@@ -635,7 +635,7 @@ int Attempt::EmitResult() {
       train_seconds_attempt_ > 0 ? tokens_attempt_ / train_seconds_attempt_ : 0.0;
   ResultEvent r;
   r.final_eval_loss = last_eval_->loss;
-  r.final_train_loss = last_logged_train_loss_;
+  if (std::isfinite(last_logged_train_loss_)) r.final_train_loss = last_logged_train_loss_;
   r.params_total = counts_.total;
   r.params_non_embedding = counts_.non_embedding;
   r.tokens = state_.tokens;
