@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/enums/enums.h"
 #include "common/logging.h"
 #include "common/protocol/run_config.h"
 #include "common/protocol/trainer_events.h"
@@ -270,11 +271,16 @@ double NumberOr(const json& j, const char* key, double fallback) {
   return it->get<double>();
 }
 
+using enums::AttemptOutcome;
+using enums::RunState;
+
+std::string OutcomeName(AttemptOutcome o) { return std::string(enums::Name(o)); }
+
 struct LockedAttempt {
   int64_t run_id = 0;
-  std::string outcome;
+  std::optional<AttemptOutcome> outcome;  // nullopt: the attempt is live
   int64_t sweep_id = 0;
-  std::string run_state;
+  RunState run_state = RunState::kQueued;
   int failures = 0;
   int max_attempts = 0;
   std::string family;
@@ -294,10 +300,16 @@ absl::StatusOr<LockedAttempt> Lock(pqxx::work& txn, int64_t attempt_id, const st
   }
   LockedAttempt l;
   l.run_id = a[0][0].as<int64_t>();
-  l.outcome = a[0][1].as<std::string>();
+  const auto outcome = a[0][1].as<std::string>();
+  if (!outcome.empty()) {
+    l.outcome = enums::Parse<AttemptOutcome>(outcome);
+    if (!l.outcome) return absl::InternalError("attempt outcome '" + outcome + "' is unknown");
+  }
   pqxx::row r = txn.exec_prepared1(kLockRun.name, l.run_id);
   l.sweep_id = r[0].as<int64_t>();
-  l.run_state = r[1].as<std::string>();
+  const auto state = enums::Parse<RunState>(r[1].as<std::string>());
+  if (!state) return absl::InternalError("run state '" + r[1].as<std::string>() + "' is unknown");
+  l.run_state = *state;
   l.failures = r[2].as<int>();
   l.max_attempts = r[3].as<int>();
   l.family = r[4].as<std::string>();
@@ -555,12 +567,12 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
     end.sweep_id = locked->sweep_id;
     end.family = locked->family;
     end.sweep_may_be_done = !locked->others_queued;
-    if (locked->outcome == "succeeded") {
+    if (locked->outcome == AttemptOutcome::kSucceeded) {
       end.already_recorded = true;
       return absl::OkStatus();
     }
     bool late_but_latest = false;
-    if (locked->outcome == "expired" && locked->run_state == "queued") {
+    if (locked->outcome == AttemptOutcome::kExpired && locked->run_state == RunState::kQueued) {
       // Expired but not yet leased again: this is still the newest attempt.
       late_but_latest = txn.exec_params1(
                                "SELECT max(number) = (SELECT number FROM attempts WHERE id = $2) "
@@ -568,14 +580,15 @@ absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttempt
                                locked->run_id, req.attempt_id())[0]
                             .as<bool>();
     }
-    if (!locked->outcome.empty() && !late_but_latest) {
-      return absl::FailedPreconditionError("attempt " + std::to_string(req.attempt_id()) +
-                                           " is no longer current (" + locked->outcome +
-                                           "); its result was not recorded");
+    if (locked->outcome && !late_but_latest) {
+      return absl::FailedPreconditionError(
+          "attempt " + std::to_string(req.attempt_id()) + " is no longer current (" +
+          OutcomeName(*locked->outcome) + "); its result was not recorded");
     }
-    if (!late_but_latest && locked->run_state != "leased" && locked->run_state != "running") {
+    if (!late_but_latest && !IsLive(locked->run_state)) {
       return absl::FailedPreconditionError("run " + std::to_string(locked->run_id) + " is " +
-                                           locked->run_state + "; the result was not recorded");
+                                           std::string(enums::Name(locked->run_state)) +
+                                           "; the result was not recorded");
     }
     auto result = CheckResult(req.result_json(), locked->plan);
     if (!result.ok()) {
@@ -636,28 +649,30 @@ absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest&
     end.sweep_id = locked->sweep_id;
     end.family = locked->family;
     end.sweep_may_be_done = !locked->others_queued;
-    if (locked->outcome == "failed" || locked->outcome == "released" ||
-        locked->outcome == "cancelled" || locked->outcome == "expired") {
+    if (locked->outcome && *locked->outcome != AttemptOutcome::kSucceeded) {
       // Already ended (a repeated report, or the lease ran out first): nothing to do.
       end.already_recorded = true;
       return absl::OkStatus();
     }
-    if (locked->outcome == "succeeded") {
+    if (locked->outcome == AttemptOutcome::kSucceeded) {
       return absl::FailedPreconditionError("attempt " + std::to_string(req.attempt_id()) +
                                            " already succeeded; it cannot fail");
     }
-    const bool live_run = locked->run_state == "leased" || locked->run_state == "running";
+    const bool live_run = IsLive(locked->run_state);
     const std::string error = reason + ": " + message;
     if (reason == "drained" || reason == "cancelled") {
-      txn.exec_prepared0(kEndAttempt.name, req.attempt_id(),
-                         reason == "drained" ? "released" : "cancelled", reason, message);
+      txn.exec_prepared0(
+          kEndAttempt.name, req.attempt_id(),
+          OutcomeName(reason == "drained" ? AttemptOutcome::kReleased : AttemptOutcome::kCancelled),
+          reason, message);
       if (live_run) {
         txn.exec_prepared0(kRequeueRun.name, locked->run_id, 0, int64_t{0}, error, now.get());
         end.will_retry = true;
       }
       return absl::OkStatus();
     }
-    txn.exec_prepared0(kEndAttempt.name, req.attempt_id(), "failed", reason, message);
+    txn.exec_prepared0(kEndAttempt.name, req.attempt_id(), OutcomeName(AttemptOutcome::kFailed),
+                       reason, message);
     if (!live_run) return absl::OkStatus();
     const int failures = locked->failures + 1;
     if (IsPermanentFailure(reason) || failures >= locked->max_attempts) {
