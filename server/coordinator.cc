@@ -138,17 +138,9 @@ absl::Status Coordinator::Start() {
   watch.poll_interval = options_.watch_poll_interval;
   watch.max_per_client = options_.max_watch_streams_per_client;
   watch.max_total = options_.max_watch_streams;
-  watch_hub_ = std::make_unique<WatchHub>(sweep_store_.get(), watch);
+  watch_hub_ = std::make_unique<WatchHub>(sweep_store_.get(), fit_queries_.get(), watch);
   sweeps_service_ = std::make_unique<SweepsService>(sweep_manager_.get(), watch_hub_.get());
   sweep_manager_->AddObserver(refit_loop_.get());  // imported sweeps are fitted
-  watch_hub_->SetAddFits([this](int64_t sweep_id, SweepWatch* watch, v1::SweepEvent* event) {
-    auto fits = fit_queries_->FitsAfter(sweep_id, watch->last_fit_id);
-    if (!fits.ok()) return;
-    for (auto& f : *fits) {
-      watch->last_fit_id = std::max(watch->last_fit_id, f.id());
-      *event->add_fits() = std::move(f);
-    }
-  });
   runs_service_ = std::make_unique<RunsService>(sweep_manager_.get());
   workers_service_ = std::make_unique<WorkersService>(worker_store_.get());
   agent_service_ = std::make_unique<AgentService>(scheduler_.get(), worker_store_.get(),

@@ -17,10 +17,11 @@
 #include "server/fit/fit_result.h"
 #include "server/fit_cache.h"
 #include "server/fit_data.h"
+#include "server/fit_feed.h"
 
 namespace ladder {
 
-class FitQueries {
+class FitQueries : public FitFeed {
  public:
   // `fits` answers history and existence; `cache` the latest fits.
   FitQueries(FitSource* fits, FitCache* cache) : fits_(fits), cache_(cache) {}
@@ -37,7 +38,7 @@ class FitQueries {
   absl::StatusOr<v1::CompareFamiliesResponse> Compare(const v1::CompareFamiliesRequest& request);
 
   // Fits of a sweep stored after `after_id` (for watch streams).
-  absl::StatusOr<std::vector<v1::Fit>> FitsAfter(int64_t sweep_id, int64_t after_id);
+  absl::StatusOr<std::vector<v1::Fit>> FitsAfter(int64_t sweep_id, int64_t after_id) override;
 
  private:
   // NOT_FOUND for an unknown sweep; INVALID_ARGUMENT (naming `field`) for a

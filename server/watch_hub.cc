@@ -65,8 +65,8 @@ class WatchHub::Stream : public grpc::ServerWriteReactor<v1::SweepEvent> {
   bool finish_after_write_ = false;  // the sweep ended with the event in flight
 };
 
-WatchHub::WatchHub(store::SweepStore* sweeps, Options options)
-    : sweeps_(sweeps), options_(options) {}
+WatchHub::WatchHub(store::SweepStore* sweeps, FitFeed* fits, Options options)
+    : sweeps_(sweeps), options_(options), fits_(fits) {}
 
 WatchHub::~WatchHub() { Stop(); }
 
@@ -217,10 +217,14 @@ bool WatchHub::Step(Stream* s, Clock::time_point now) {
     return false;
   }
   s->failures_ = 0;
-  if (add_fits_) {
-    const int before = s->event_.fits_size();
-    add_fits_(s->sweep_id_, &s->watch_, &s->event_);
-    if (s->event_.fits_size() > before) has_event = true;
+  if (fits_ != nullptr) {
+    if (auto fits = fits_->FitsAfter(s->sweep_id_, s->watch_.last_fit_id); fits.ok()) {
+      for (auto& f : *fits) {
+        s->watch_.last_fit_id = std::max(s->watch_.last_fit_id, f.id());
+        *s->event_.add_fits() = std::move(f);
+        has_event = true;
+      }
+    }
   }
   if (has_event) {
     s->finish_after_write_ = s->watch_.ended();

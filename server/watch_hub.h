@@ -21,7 +21,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "ladder/v1/ladder.grpc.pb.h"
+#include "server/fit_feed.h"
 #include "server/sweep_manager.h"
 
 namespace ladder {
@@ -42,17 +42,12 @@ class WatchHub {
     int max_per_client = 8;
     int max_total = 256;
   };
-  // Appends fits stored since watch->last_fit_id to a watch event, so
-  // watchers see new fits as they land. Called on the hub's thread.
-  using AddFitsFn = std::function<void(int64_t sweep_id, SweepWatch* watch, v1::SweepEvent* event)>;
-
-  WatchHub(store::SweepStore* sweeps, Options options);
+  // `fits` (may be null: no fits in the events) outlives the hub.
+  WatchHub(store::SweepStore* sweeps, FitFeed* fits, Options options);
   ~WatchHub();
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
 
-  // Before Start.
-  void SetAddFits(AddFitsFn fn) { add_fits_ = std::move(fn); }
   void Start();
   // Finishes the open streams with UNAVAILABLE and waits until gRPC has
   // released each of them (OnDone). Idempotent.
@@ -84,7 +79,7 @@ class WatchHub {
 
   store::SweepStore* const sweeps_;
   const Options options_;
-  AddFitsFn add_fits_;
+  FitFeed* const fits_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
