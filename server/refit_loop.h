@@ -32,12 +32,12 @@
 #include "common/clock.h"
 #include "common/enums/enums.h"
 #include "server/attempt_observer.h"
-#include "server/import_observer.h"
 #include "server/coordinator_metrics.h"
 #include "server/fit/fit_options.h"
 #include "server/fit/observation.h"
 #include "server/fit_cache.h"
 #include "server/fit_data.h"
+#include "server/import_observer.h"
 
 namespace ladder {
 
