@@ -187,7 +187,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // One line naming the flag, and the exit code of every other bad flag.
+    std::cerr << "ladder-coordinator: " << e.what() << " (see --help)\n";
+    return kExitBadFlags;
   }
   if (o.metrics_listen == "off") o.metrics_listen.clear();
   o.migrate = !no_migrate;
