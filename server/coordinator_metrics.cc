@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "common/enums/enums.h"
 #include "common/grpc_status.h"
 
 namespace ladder {
@@ -84,7 +85,9 @@ std::set<std::string> SweepsWithSeries(const SchedulingSnapshot& snapshot, int e
   for (const auto& r : snapshot.runs_by_sweep) {
     const int64_t id = std::strtoll(r.sweep.c_str(), nullptr, 10);
     names[id] = r.sweep;
-    live[id] |= r.count > 0 && (r.state == "queued" || r.state == "leased" || r.state == "running");
+    const auto state = enums::Parse<enums::RunState>(r.state);
+    live[id] |=
+        r.count > 0 && state && (*state == enums::RunState::kQueued || enums::IsLive(*state));
   }
   std::set<std::string> kept;
   int ended = 0;
