@@ -4,6 +4,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "common/protocol/bounded_json.h"
 #include "common/utf8.h"
 
 namespace ladder::protocol {
@@ -319,19 +320,11 @@ std::optional<ReadError> ReadEvent(const json& object, E* out) {
 }
 
 std::optional<ReadError> ReadEventLine(std::string_view line, TrainerEvent* out) {
-  json object;
+  std::string parse_error;
+  const std::optional<json> object = ParseBoundedJson(line, &parse_error);
+  if (!object) return LineError(parse_error);
   try {
-    object = json::parse(line.begin(), line.end());
-  } catch (const json::parse_error& e) {
-    return LineError("not JSON (byte " + std::to_string(e.byte) + ")");
-  } catch (const json::out_of_range& e) {
-    // A number the parser cannot hold, e.g. 1e400 (nlohmann error 406).
-    return LineError("not JSON: a number out of range");
-  } catch (const json::exception& e) {
-    return LineError("not JSON: parser error " + std::to_string(e.id));
-  }
-  try {
-    return ReadObject(object, out);
+    return ReadObject(*object, out);
   } catch (const std::exception& e) {
     // The reader checks each type before reading it, so this is not
     // expected; if it happens anyway, it is still this line's fault.

@@ -155,11 +155,33 @@ TEST(TrainerEventsTest, WritingNeverThrowsOnInvalidUtf8) {
   EXPECT_FALSE(ReadEventLine(line, &back));
 }
 
+// A value nested 500,000 deep where the protocol keeps any object (a
+// result's `details`) parses, but copying it recursed once per level and
+// overflowed the worker's stack: refused at parse time instead.
+TEST(TrainerEventsTest, DeeplyNestedDetailsAreRefusedNotCopied) {
+  // A result line whose details hold `levels` nested arrays.
+  const auto line_with_details = [](int levels) {
+    json result = WriteEvent(Distinct<ResultEvent>());
+    result["details"] = "HERE";
+    std::string line = result.dump();
+    const std::string nested = std::string(levels, '[') + std::string(levels, ']');
+    line.replace(line.find("\"HERE\""), 6, "{\"x\":" + nested + "}");
+    return line;
+  };
+  TrainerEvent back;
+  const auto error = ReadEventLine(line_with_details(500000), &back);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->message, "not JSON: nested deeper than 64 levels");
+  // Up to 64 levels in all are read: the result object, details, 62 arrays.
+  EXPECT_FALSE(ReadEventLine(line_with_details(62), &back));
+  EXPECT_TRUE(ReadEventLine(line_with_details(63), &back));
+}
+
 TEST(TrainerEventsTest, HostileLinesGiveErrorsNotExceptions) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   const std::map<std::string, std::string> cases = {
       {R"({"event":"checkpoint","step":1e400,"tokens":1})", "not JSON: a number out of range"},
-      {deep, "not a JSON object"},
+      {deep, "not JSON: nested deeper than 64 levels"},
       {"{\"event\":\"checkpoint\",\"x\":\"\xC3\x28\"}", "not JSON (byte 29)"},
       {"[1]", "not a JSON object"},
       {R"({"event":1})", "no 'event' string"},

@@ -11,6 +11,7 @@
 
 #include "common/enums/enums.h"
 #include "common/logging.h"
+#include "common/protocol/bounded_json.h"
 #include "common/protocol/run_config.h"
 #include "common/protocol/trainer_events.h"
 #include "server/store/result_check.h"
@@ -265,12 +266,6 @@ const PgStatement kMarkGone(
     "UPDATE workers SET state = 'gone' WHERE state <> 'gone' "
     "AND last_heartbeat_at < " LADDER_NOW("$2") " - $1 * interval '1 millisecond'");
 
-double NumberOr(const json& j, const char* key, double fallback) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number()) return fallback;
-  return it->get<double>();
-}
-
 using enums::AttemptOutcome;
 using enums::RunState;
 
@@ -477,7 +472,10 @@ absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(
   v1::ReportProgressResponse out;
   std::string started;
   if (!req.started_json().empty()) {
-    json s = json::parse(req.started_json(), nullptr, /*allow_exceptions=*/false);
+    std::string parse_error;
+    std::optional<json> parsed = protocol::ParseBoundedJson(req.started_json(), &parse_error);
+    if (!parsed) return absl::InvalidArgumentError("started_json: " + parse_error);
+    json& s = *parsed;
     if (!s.is_object()) return absl::InvalidArgumentError("started_json: is not a JSON object");
     ReplaceNulCharacters(s);
     started = StorableDump(s);

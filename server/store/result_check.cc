@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/protocol/bounded_json.h"
 #include "common/utf8.h"
 
 namespace ladder {
@@ -123,7 +124,10 @@ std::string StorableDump(const json& j) {
 
 absl::StatusOr<CheckedResult> CheckResult(const std::string& result_json,
                                           const PlannedLimits& plan) {
-  json r = json::parse(result_json, nullptr, /*allow_exceptions=*/false);
+  std::string parse_error;
+  std::optional<json> parsed = protocol::ParseBoundedJson(result_json, &parse_error);
+  if (!parsed) return absl::InvalidArgumentError("result_json: " + parse_error);
+  json& r = *parsed;
   if (!r.is_object()) return absl::InvalidArgumentError("result_json: is not a JSON object");
   ReplaceNulCharacters(r);
   CheckedResult out;

@@ -37,6 +37,17 @@ void ExpectRefused(const std::string& json, const std::string& field) {
       << r.status();
 }
 
+// A worker's result nested 500,000 deep would parse, then overflow the
+// coordinator's stack when copied or dumped: refused, nothing stored.
+TEST(ResultCheckTest, ADeeplyNestedResultIsRefused) {
+  const std::string nested = std::string(500000, '[') + std::string(500000, ']');
+  auto r = CheckResult(Result("\"extra\":" + nested), kPlan);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "result_json: not JSON: nested deeper than 64 levels");
+  EXPECT_EQ(CheckResult("{", kPlan).status().message(), "result_json: not JSON (byte 2)");
+}
+
 TEST(ResultCheckTest, APlausibleResultPasses) {
   auto r = CheckResult(Result(), kPlan);
   ASSERT_TRUE(r.ok()) << r.status();
