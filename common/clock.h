@@ -55,9 +55,10 @@ class RealClock final : public Clock {
 
 class FakeClock final : public Clock {
  public:
-  // Both clocks start at the real time of construction (so rows a database
-  // stamps with now() are not in this clock's future) and then move only by
-  // Advance.
+  // Both clocks start at the real time of construction (rows a database
+  // stamped with now() before then are in this clock's past; a test that
+  // compares with rows stamped later starts it ahead, FakeClock(wall_start))
+  // and then move only by Advance.
   FakeClock();
   explicit FakeClock(WallTime wall_start);
 

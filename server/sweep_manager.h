@@ -3,7 +3,8 @@
 // (validated whole before anything is stored), reads and cancellation of
 // sweeps and their runs, and change detection for watchers. The Sweeps and
 // Runs RPC handlers (service/) are thin wrappers over it and never reach
-// the stores themselves. The conversion from the planner's types to the
+// the stores themselves, except WatchSweep, whose SweepWatch (below, served
+// by WatchHub) reads the sweep store directly. The conversion from the planner's types to the
 // store's rows (SweepRow, RunRows) is here too: stores know nothing above them.
 //
 // Thread-safe.

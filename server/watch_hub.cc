@@ -8,7 +8,7 @@
 namespace ladder {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // A store hiccup is retried this many polls in a row before the watcher is
 // told to reconnect.
@@ -60,7 +60,7 @@ class WatchHub::Stream : public grpc::ServerWriteReactor<v1::SweepEvent> {
   // The hub's thread only:
   SweepWatch watch_;
   v1::SweepEvent event_;  // being written while write_in_flight_
-  Clock::time_point next_poll_ = Clock::now();
+  SteadyClock::time_point next_poll_ = SteadyClock::now();
   int failures_ = 0;
   bool finish_after_write_ = false;  // the sweep ended with the event in flight
 };
@@ -187,7 +187,7 @@ void WatchHub::Finish(Stream* s, grpc::Status status) {
   s->Finish(std::move(status));
 }
 
-bool WatchHub::Step(Stream* s, Clock::time_point now) {
+bool WatchHub::Step(Stream* s, SteadyClock::time_point now) {
   if (s->write_in_flight_) return false;  // OnWriteDone wakes us
   if (stopping_) {
     Finish(s, grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -246,17 +246,17 @@ void WatchHub::Run() {
     // Streams in `snapshot` stay alive: only this thread finishes them.
     const std::vector<Stream*> snapshot = streams_;
     lk.unlock();
-    const Clock::time_point now = Clock::now();
+    const SteadyClock::time_point now = SteadyClock::now();
     for (Stream* s : snapshot) Step(s, now);
     lk.lock();
     if (stopping_ && streams_.empty() && total_ == 0) return;
-    Clock::time_point next = Clock::time_point::max();
+    SteadyClock::time_point next = SteadyClock::time_point::max();
     if (!stopping_) {
       for (const Stream* s : streams_) {
         if (!s->write_in_flight_) next = std::min(next, s->next_poll_);
       }
     }
-    if (next == Clock::time_point::max()) {
+    if (next == SteadyClock::time_point::max()) {
       cv_.wait(lk, [&] { return wake_; });
     } else {
       cv_.wait_until(lk, next, [&] { return wake_; });

@@ -6,9 +6,10 @@
 // ladder-sim), the check of TRAINER_PROTOCOL.md's tables, and the SQL that
 // stores a result's columns (server/store/lease_store.cc).
 //
-// Adding a field to an event: a member and a row in its table (here), the
-// trainer that sets it and, for a stored result field, a migration adding
-// the nullable column. A field that old trainers do not send must be
+// Adding a field to an event: a member and a row in its table (here) and
+// its row in worker/TRAINER_PROTOCOL.md's table (a test checks the two
+// agree), the trainer that sets it and, for a stored result field, a
+// migration adding the nullable column. A field that old trainers do not send must be
 // Presence::kOptional.
 //
 // Needs only nlohmann/json (ladder-train builds with it alone). Pure
