@@ -9,9 +9,12 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 
+#include "common/enums/enums.h"
 #include "common/utf8.h"
 
 namespace ladder {
@@ -459,18 +462,21 @@ void ReadName(Reader& r, const YAML::Node& root, SweepSpec* spec) {
 // kind: sets spec->kind; returns the kind as written (empty when missing).
 std::string ReadKind(Reader& r, const YAML::Node& root, SweepSpec* spec) {
   const std::string kind = r.String("kind", "", /*required=*/true);
-  if (kind == "ladder") {
-    spec->kind = SweepKind::kLadder;
-  } else if (kind == "isoflop") {
-    spec->kind = SweepKind::kIsoflop;
-  } else if (kind == "grid") {
-    spec->kind = SweepKind::kGrid;
-  } else if (kind == "data_constrained") {
-    spec->kind = SweepKind::kDataConstrained;
+  // Every kind in the enum's name table but `imported`, which only
+  // `ladder import` makes.
+  std::vector<std::string_view> names;
+  for (SweepKind k : enums::Values<SweepKind>()) {
+    if (k != SweepKind::kImported) names.push_back(enums::Name(k));
+  }
+  const std::optional<SweepKind> parsed = enums::Parse<SweepKind>(kind);
+  if (parsed && *parsed != SweepKind::kImported) {
+    spec->kind = *parsed;
   } else if (!kind.empty()) {
-    r.Error(
-        "kind", root["kind"],
-        "unknown kind '" + Shown(kind) + "' (expected ladder, isoflop, grid or data_constrained)");
+    std::string expected;
+    for (size_t i = 0; i < names.size(); ++i) {
+      expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + std::string(names[i]);
+    }
+    r.Error("kind", root["kind"], "unknown kind '" + Shown(kind) + "' (expected " + expected + ")");
   }
   return kind;
 }

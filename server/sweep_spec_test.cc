@@ -78,6 +78,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "families: is required"},
         BadCase{"unknown kind", "name: x\nkind: ladders\nfamilies: [lstm]\n",
                 "kind (line 2): unknown kind 'ladders'"},
+        BadCase{"imported kind", "name: x\nkind: imported\nfamilies: [lstm]\n",
+                "kind (line 2): unknown kind 'imported' (expected ladder, isoflop, grid or "
+                "data_constrained)"},
         BadCase{"zero budget",
                 "name: x\nkind: isoflop\nfamilies: [lstm]\nisoflop: {budgets: [1e12, 0]}\n",
                 "isoflop.budgets[1] (line 4): must be positive"},
