@@ -18,6 +18,7 @@ void AddExportCommand(CLI::App& app, CliContext& ctx, int* exit_code);
 void AddFitCommand(CLI::App& app, CliContext& ctx, int* exit_code);
 void AddPredictCommand(CLI::App& app, CliContext& ctx, int* exit_code);  // predict, optimal
 void AddCompareCommand(CLI::App& app, CliContext& ctx, int* exit_code);
+void AddBacktestCommand(CLI::App& app, CliContext& ctx, int* exit_code);
 void AddImportCommand(CLI::App& app, CliContext& ctx, int* exit_code);
 void AddPlotCommand(CLI::App& app, CliContext& ctx, int* exit_code);
 void AddTokenCommand(CLI::App& app, CliContext& ctx, int* exit_code);

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   AddFitCommand(app, *ctx, &exit_code);
   AddPredictCommand(app, *ctx, &exit_code);
   AddCompareCommand(app, *ctx, &exit_code);
+  AddBacktestCommand(app, *ctx, &exit_code);
   AddImportCommand(app, *ctx, &exit_code);
   AddPlotCommand(app, *ctx, &exit_code);
   AddTokenCommand(app, *ctx, &exit_code);

@@ -113,14 +113,16 @@ enum class FitForm {
   kChinchilla = 1,       // Approach 3, L(N,D) = E + A/N^alpha + B/D^beta
   kIsoflop = 2,          // Approach 2, N_opt ~ C^a, D_opt ~ C^b
   kDataConstrained = 3,  // Muennighoff et al. 2023, D -> D'
+  kPowerLawSharedE = 4,  // power_law_compute fitted jointly over families: one E, own A, alpha
 };
 template <>
 struct NameTable<FitForm> {
-  static constexpr std::array<NameEntry<FitForm>, 4> kNames = {{
+  static constexpr std::array<NameEntry<FitForm>, 5> kNames = {{
       {FitForm::kPowerLawCompute, "power_law_compute"},
       {FitForm::kChinchilla, "chinchilla"},
       {FitForm::kIsoflop, "isoflop"},
       {FitForm::kDataConstrained, "data_constrained"},
+      {FitForm::kPowerLawSharedE, "power_law_shared_e"},
   }};
 };
 

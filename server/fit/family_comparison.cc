@@ -17,6 +17,7 @@ namespace {
 absl::StatusOr<PowerLawInCompute> FrontierOf(const FitResult& fit, const std::vector<double>& v) {
   switch (fit.form) {
     case FitForm::kPowerLawCompute:
+    case FitForm::kPowerLawSharedE:
       return PowerLawFromVector(v);
     case FitForm::kChinchilla:
       return ComputeOptimalFrontier(ChinchillaFromVector(v));

@@ -13,6 +13,14 @@ FitResult FitScalingLaw(FitForm form, const std::vector<Observation>& runs,
       return FitIsoflop(runs, options);
     case FitForm::kDataConstrained:
       return FitDataConstrained(runs, options);
+    case FitForm::kPowerLawSharedE: {
+      // Fitted jointly over a sweep's families (shared_e_fit.h), never from one family's runs.
+      FitResult result;
+      result.form = form;
+      result.status = FitStatus::kInsufficientData;
+      result.reason = "power_law_shared_e is fitted over several families at once: FitSharedE";
+      return result;
+    }
   }
   FitResult result;
   result.form = form;

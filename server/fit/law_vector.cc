@@ -9,6 +9,7 @@ namespace ladder::fit {
 std::vector<std::string> LawNames(FitForm form) {
   switch (form) {
     case FitForm::kPowerLawCompute:
+    case FitForm::kPowerLawSharedE:
       return {"E", "A", "alpha"};
     case FitForm::kChinchilla:
       return {"E", "A", "alpha", "B", "beta"};
@@ -74,6 +75,7 @@ std::vector<std::pair<std::string, double>> ReportedValues(FitForm form,
                                                            const std::vector<double>& v) {
   switch (form) {
     case FitForm::kPowerLawCompute:
+    case FitForm::kPowerLawSharedE:
       return {{"E", v[0]}, {"A", v[1]}, {"alpha", v[2]}};
     case FitForm::kChinchilla: {
       const ChinchillaLaw law = ChinchillaFromVector(v);

@@ -100,7 +100,7 @@ absl::StatusOr<LossPrediction> PredictLossAtCompute(const FitResult& fit, double
   if (absl::Status s = CheckUsable(fit); !s.ok()) return s;
   if (absl::Status s = CheckPositive("compute", compute); !s.ok()) return s;
   LossPrediction out;
-  if (fit.form == FitForm::kPowerLawCompute) {
+  if (fit.form == FitForm::kPowerLawCompute || fit.form == FitForm::kPowerLawSharedE) {
     out.loss = Evaluate(
         fit, [&](const std::vector<double>& v) { return PowerLawFromVector(v).Loss(compute); });
   } else if (fit.form == FitForm::kChinchilla) {
@@ -108,7 +108,7 @@ absl::StatusOr<LossPrediction> PredictLossAtCompute(const FitResult& fit, double
       return ComputeOptimalFrontier(ChinchillaFromVector(v)).Loss(compute);
     });
   } else {
-    return WrongForm(fit, "loss at compute", "power_law_compute or chinchilla");
+    return WrongForm(fit, "loss at compute", "power_law_compute, power_law_shared_e or chinchilla");
   }
   out.extrapolation_factor = compute / fit.max_trained_flops;
   return out;

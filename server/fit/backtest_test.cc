@@ -1,0 +1,3 @@
+#include "server/fit/backtest.h"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,3 @@
+#include "server/fit/shared_e_fit.h"
+
+#include <gtest/gtest.h>
