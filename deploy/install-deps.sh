@@ -2,6 +2,12 @@
 # Installs the Debian 12 packages Ladder builds, tests and runs with, if any
 # is missing (apt-get update first). Run as root, or as a user with sudo.
 # The list is the one place the project's system dependencies are written.
+#
+#   deploy/install-deps.sh [--corpus]
+#
+# --corpus adds the packages the default corpus, debian-en, is made from
+# (deploy/data/prepare-english.sh; about 90 MB to download, 380 MB
+# installed). demo.sh passes it; the test suite does not need them.
 set -euo pipefail
 
 PACKAGES=(
@@ -30,6 +36,15 @@ PACKAGES=(
   # the deployment checks: YAML manifests, shell scripts, systemd units
   python3-yaml shellcheck systemd
 )
+CORPUS_PACKAGES=(
+  # deploy/data/prepare-english.sh: the debian-en corpus (bible-kjv above too)
+  dict-gcide wordnet-base linux-doc-6.1 python3.11-doc perl-doc postgresql-doc-15 vim-runtime
+)
+case "${1:-}" in
+  --corpus) PACKAGES+=("${CORPUS_PACKAGES[@]}") ;;
+  "") ;;
+  *) echo "install-deps: unknown argument $1 (only --corpus)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ladder's main job, from a fresh clone: installs what is missing, builds,
-# prepares the default corpus, starts the local stack (private PostgreSQL,
-# coordinator on TLS, one worker), submits the LSTM-vs-Transformer CPU ladder
+# prepares the default corpus (debian-en, deploy/data/prepare-english.sh),
+# starts the local stack (private PostgreSQL, coordinator on TLS, one worker),
+# submits the LSTM-vs-Transformer CPU ladder
 # (deploy/sweeps/lstm-vs-transformer-cpu.yaml), watches it to the end, then
 # prints the fitted scaling laws, a predicted loss at 100x the largest run, the
 # compute-equivalent gain of the Transformer over the LSTM, and a plot.
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --simulated) SIMULATED=1; shift ;;
     --no-install) INSTALL=0; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +43,11 @@ say() { printf '\n== %s\n' "$*"; }
 
 if [ "$INSTALL" = 1 ]; then
   say "installing missing Debian packages"
-  ./deploy/install-deps.sh
+  if [ "$SIMULATED" = 1 ]; then
+    ./deploy/install-deps.sh
+  else
+    ./deploy/install-deps.sh --corpus  # and the packages of the default corpus
+  fi
 fi
 if [ "$BUILD" = 1 ]; then
   say "building (first time: several minutes)"
@@ -50,9 +55,15 @@ if [ "$BUILD" = 1 ]; then
   cmake --build build -j"$(nproc)" --target ladder ladder-coordinator ladder-worker ladder-train ladder-sim
 fi
 
-say "preparing the default corpus (King James Bible, byte tokens)"
 mkdir -p "$STATE"
+# kjv is small and its package is a base dependency: prepared for sweeps
+# that name it. The simulated trainer reads no corpus, so --simulated skips
+# the large one (and its packages).
 ./deploy/data/prepare-kjv.sh "$STATE/data"
+if [ "$SIMULATED" = 0 ]; then
+  say "preparing the default corpus (debian-en: English text from Debian packages, byte tokens)"
+  ./deploy/data/prepare-english.sh "$STATE/data"
+fi
 
 # One worker with one CPU slot of one thread per core: small models train
 # faster side by side than with threads split inside one run.
