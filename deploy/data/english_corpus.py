@@ -27,6 +27,7 @@ import argparse
 import glob
 import gzip
 import hashlib
+import html
 import html.parser
 import json
 import os
@@ -86,15 +87,38 @@ def wordnet(data):
     return "\n".join(out) + "\n"
 
 
-POD_CODE = re.compile(r"[A-Z]<<+ (.*?) >+>|[A-Z]<([^<>]*)>")
+POD_CODE = re.compile(r"([A-Z])(?:<<+ (.*?) >+>|<([^<>]*)>)")
+# E<lt> and E<gt> stand in as private-use characters until the codes around
+# them are gone (C<a E<lt> b> must not leave "C<a < b>").
+POD_ESCAPES = {"lt": "\ue000", "gt": "\ue001", "verbar": "|", "sol": "/"}
+
+
+def pod_escape(match):
+    name = match.group(1)
+    if name in POD_ESCAPES:
+        return POD_ESCAPES[name]
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", name):
+        code = int(name[2:], 16) if name[:2].lower() == "0x" else int(name)
+        return chr(code) if code <= 0x10FFFF else ""
+    return html.unescape("&" + name + ";")
+
+
+def pod_code(match):
+    inner = match.group(2) if match.group(2) is not None else match.group(3)
+    if match.group(1) == "L" and "|" in inner:
+        return inner.split("|", 1)[0]  # L<text|target>: the text
+    return inner
 
 
 def pod(data):
     # Keep the prose and the verbatim code; drop formatting codes' letters
-    # (B<x> -> x, repeated until nested codes are gone) and index entries.
+    # (B<x> -> x, repeated until nested codes are gone) and index entries;
+    # escapes (E<lt>) become their characters.
     text = re.sub(r"X<[^<>]*>", "", plain(data))
+    text = re.sub(r"E<([0-9A-Za-z]+)>", pod_escape, text)
     for _ in range(4):
-        text = POD_CODE.sub(lambda m: m.group(1) or m.group(2) or "", text)
+        text = POD_CODE.sub(pod_code, text)
+    text = text.replace("\ue000", "<").replace("\ue001", ">")
     text = re.sub(r"(?m)^=(?:pod|cut|begin|end|for|encoding)\b.*$", "", text)
     return re.sub(r"(?m)^=(?:head\d|item|over|back) ?", "", text)
 
@@ -103,14 +127,20 @@ class HtmlText(html.parser.HTMLParser):
     SKIP = {"script", "style", "head"}
     BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
              "pre", "dt", "dd", "table", "ul", "ol", "dl", "blockquote"}
+    NAV = {"navheader", "navfooter"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.parts = []
         self.skip = 0
         self.pre = 0
+        self.divs = []  # per open div: whether it is a navigation bar
 
     def handle_starttag(self, tag, attrs):
+        if tag == "div":  # the manual's navigation bars are not text
+            nav = dict(attrs).get("class") in self.NAV
+            self.divs.append(nav)
+            self.skip += nav
         if tag in self.SKIP:
             self.skip += 1
         elif tag in self.BLOCK:
@@ -119,6 +149,8 @@ class HtmlText(html.parser.HTMLParser):
                 self.pre += 1
 
     def handle_endtag(self, tag):
+        if tag == "div" and self.divs:
+            self.skip -= self.divs.pop()
         if tag in self.SKIP:
             self.skip = max(0, self.skip - 1)
         elif tag in self.BLOCK:
@@ -268,7 +300,9 @@ def main():
             split = "val" if j % VAL_STRIDE == VAL_PHASE else "train"
             keyed.append((Fraction(2 * j + 1, 2 * n), index, split, block))
         counts[source[0]] = len(data)
-        described.append(f"{source[1]} {package_version(source[1])}")
+        # A stand-in root (tests) is not the installed package's version.
+        version = package_version(source[1]) if args.root == "/" or source[2] is None else "(stand-in)"
+        described.append(f"{source[1]} {version}")
         print(f"prepare-english: {source[0]}: {len(data)} bytes", file=sys.stderr)
     keyed.sort(key=lambda k: (k[0], k[1]))
 
