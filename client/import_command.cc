@@ -1,6 +1,6 @@
 // ladder import FILE --name NAME: results trained elsewhere (CSV or JSON,
 // formats in import_parser.h) become a finished sweep of kind "imported",
-// fitted like any other.
+// fitted like any other (and by the isoflop form when rows carry budgets).
 #include <iostream>
 
 #include "client/commands.h"
@@ -16,6 +16,12 @@ void AddImportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* name = new std::string;
   cmd->add_option("FILE", *file, "a .csv or .json file (or - for CSV on stdin)")->required();
   cmd->add_option("--name", *name, "sweep name (default: the file name)");
+  cmd->footer("Columns (CSV header) or keys (JSON objects): " + ImportAcceptedNames() +
+              ".\nfamily, params (N, non-embedding), tokens (D) and loss are required; flops "
+              "defaults to 6ND.\nbudget: the IsoFLOP budget (FLOPs) a run was trained at, the same "
+              "value for every run of one budget; rows with budgets give the sweep the isoflop "
+              "(Approach 2) fit.\nseed: the run's seed (several seeds of one configuration are "
+              "fine).\nAny other column or key is refused (exit 2) before anything is sent.");
   cmd->callback([&ctx, exit_code, file, name] {
     std::string text, error;
     if (!ReadInput(*file, &text, &error)) {

@@ -1,10 +1,13 @@
 #include "client/import_parser.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
+#include <vector>
 
 #include "common/utf8.h"
 
@@ -14,9 +17,136 @@ namespace {
 // Quoted values in errors are cut to this many bytes.
 constexpr size_t kMaxShownBytes = 60;
 
-std::string Shown(const std::string& s) {
-  if (s.size() <= kMaxShownBytes) return s;
-  return std::string(utf8::Prefix(s, kMaxShownBytes)) + "...";
+// `s` quoted for an error line: cut to kMaxShownBytes, or a placeholder when
+// it is not UTF-8 (the line must print as text).
+std::string Quoted(const std::string& s) {
+  if (!utf8::IsValid(s)) return "(not UTF-8)";
+  if (s.size() <= kMaxShownBytes) return "'" + s + "'";
+  return "'" + std::string(utf8::Prefix(s, kMaxShownBytes)) + "...'";
+}
+
+// The fields of one imported result.
+enum class Field { kFamily, kParams, kTokens, kLoss, kFlops, kUniqueTokens, kBudget, kSeed };
+
+struct FieldNames {
+  Field field;
+  std::vector<std::string> names;  // the field's own name first, then its aliases
+};
+
+// One table for the CSV header, the JSON keys, errors and --help, so the
+// list a refusal prints is the list the parser accepts.
+const std::vector<FieldNames>& Fields() {
+  static const std::vector<FieldNames> fields = {
+      {Field::kFamily, {"family"}},
+      {Field::kParams, {"params"}},
+      {Field::kTokens, {"tokens"}},
+      {Field::kLoss, {"loss", "final_loss", "final_eval_loss"}},
+      {Field::kFlops, {"flops"}},
+      {Field::kUniqueTokens, {"unique_tokens"}},
+      {Field::kBudget, {"budget", "compute_budget"}},
+      {Field::kSeed, {"seed"}},
+  };
+  return fields;
+}
+
+std::optional<Field> FieldNamed(const std::string& name) {
+  for (const FieldNames& f : Fields()) {
+    for (const std::string& n : f.names) {
+      if (n == name) return f.field;
+    }
+  }
+  return std::nullopt;
+}
+
+const std::string& OwnName(Field field) {
+  for (const FieldNames& f : Fields()) {
+    if (f.field == field) return f.names.front();
+  }
+  static const std::string none;
+  return none;
+}
+
+// Files name each field once; `names` are the unknown ones seen, quoted.
+std::string UnknownNames(const char* what, const std::vector<std::string>& names) {
+  std::string out = std::string("unknown ") + what + (names.size() > 1 ? "s " : " ");
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+  return out + " (accepted: " + ImportAcceptedNames() + ")";
+}
+
+// Maps each known name in `names` (a CSV header's cells or a JSON object's
+// keys) to its field. False with *error (prefixed by `at`) on an unknown
+// name or a field named twice.
+bool MapNames(const std::vector<std::string>& names, const char* what, const std::string& at,
+              std::map<Field, size_t>* index, std::string* error) {
+  std::vector<std::string> unknown;
+  std::map<Field, std::string> given_as;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::optional<Field> f = FieldNamed(names[i]);
+    if (!f) {
+      unknown.push_back(Quoted(names[i]));
+      continue;
+    }
+    if (index->count(*f)) {
+      *error = at + ": " +
+               (given_as[*f] == names[i] ? Quoted(names[i]) + " is given twice"
+                                         : Quoted(given_as[*f]) + " and " + Quoted(names[i]) +
+                                               " both give " + OwnName(*f) + "; keep one");
+      return false;
+    }
+    (*index)[*f] = i;
+    given_as[*f] = names[i];
+  }
+  if (!unknown.empty()) {
+    *error = at + ": " + UnknownNames(what, unknown);
+    return false;
+  }
+  return true;
+}
+
+// A seed: a whole number an int64 holds ("7", or "7.0" as spreadsheets and
+// pandas write integers of a column with gaps).
+bool ParseSeed(const std::string& text, int64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (end != text.c_str() && *end == '\0' && errno == 0) {
+    *out = v;
+    return true;
+  }
+  const double d = std::strtod(text.c_str(), &end);
+  // 2^63: the first double past int64.
+  if (end == text.c_str() || *end != '\0' || !std::isfinite(d) || d != std::floor(d) ||
+      std::fabs(d) >= 9223372036854775808.0) {
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+void SetNumber(Field field, double v, v1::ImportedResult* r) {
+  switch (field) {
+    case Field::kParams:
+      r->set_params(v);
+      break;
+    case Field::kTokens:
+      r->set_tokens(v);
+      break;
+    case Field::kLoss:
+      r->set_final_loss(v);
+      break;
+    case Field::kFlops:
+      r->set_flops(v);
+      break;
+    case Field::kUniqueTokens:
+      r->set_unique_tokens(v);
+      break;
+    case Field::kBudget:
+      r->set_budget(v);
+      break;
+    case Field::kFamily:
+    case Field::kSeed:
+      break;  // not numbers of double precision
+  }
 }
 
 std::vector<std::string> SplitCsv(const std::string& line) {
@@ -54,7 +184,81 @@ bool TooMany(const v1::ImportResultsRequest& req, const std::string& where, std:
   return true;
 }
 
+// One CSV data row into `r`; `header` names the columns as the file wrote them.
+bool ReadCsvRow(const std::vector<std::string>& cells, const std::map<Field, size_t>& col,
+                const std::vector<std::string>& header, const std::string& at,
+                v1::ImportedResult* r, std::string* error) {
+  const size_t family_col = col.at(Field::kFamily);
+  if (family_col >= cells.size()) {
+    *error = at + ": too few columns";
+    return false;
+  }
+  if (!utf8::IsValid(cells[family_col])) {
+    *error = at + ", column " + header[family_col] + ": not valid UTF-8";
+    return false;
+  }
+  r->set_family(cells[family_col]);
+  for (const auto& [field, i] : col) {
+    if (field == Field::kFamily || i >= cells.size() || cells[i].empty()) continue;
+    const std::string& cell = cells[i];
+    if (field == Field::kSeed) {
+      int64_t seed = 0;
+      if (!ParseSeed(cell, &seed)) {
+        *error = at + ", column " + header[i] + ": not a whole number: " + Quoted(cell);
+        return false;
+      }
+      r->set_seed(seed);
+      continue;
+    }
+    char* end = nullptr;
+    const double v = std::strtod(cell.c_str(), &end);
+    if (end == cell.c_str() || *end != '\0') {
+      *error = at + ", column " + header[i] + ": not a number: " + Quoted(cell);
+      return false;
+    }
+    SetNumber(field, v, r);
+  }
+  return true;
+}
+
+// One JSON element's numbers and seed into `r` (its family is already set).
+bool ReadJsonNumbers(const nlohmann::json& o, const std::string& at, v1::ImportedResult* r,
+                     std::string* error) {
+  for (const auto& [key, value] : o.items()) {
+    const Field field = *FieldNamed(key);  // MapNames accepted every key
+    if (field == Field::kFamily || value.is_null()) continue;
+    if (field == Field::kSeed) {
+      int64_t seed = 0;
+      if (value.is_number_integer() && !value.is_number_unsigned()) {
+        seed = value.get<int64_t>();
+      } else if (!value.is_number() || !ParseSeed(value.dump(), &seed)) {
+        *error = at + "." + key + ": must be a whole number";
+        return false;
+      }
+      r->set_seed(seed);
+      continue;
+    }
+    if (!value.is_number()) {
+      *error = at + "." + key + ": must be a number";
+      return false;
+    }
+    SetNumber(field, value.get<double>(), r);
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string ImportAcceptedNames() {
+  std::string out;
+  for (const FieldNames& f : Fields()) {
+    if (!out.empty()) out += ", ";
+    out += f.names.front();
+    for (size_t i = 1; i < f.names.size(); ++i) out += (i == 1 ? " (or " : ", ") + f.names[i];
+    if (f.names.size() > 1) out += ")";
+  }
+  return out;
+}
 
 bool ParseImportCsv(const std::string& text, v1::ImportResultsRequest* req, std::string* error) {
   std::istringstream in(text);
@@ -63,63 +267,22 @@ bool ParseImportCsv(const std::string& text, v1::ImportResultsRequest* req, std:
     *error = "empty file";
     return false;
   }
-  std::map<std::string, size_t> col;
   const auto header = SplitCsv(line);
-  for (size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
-  for (const char* alias : {"final_loss", "final_eval_loss"}) {
-    if (!col.count("loss") && col.count(alias)) col["loss"] = col[alias];
-  }
-  for (const char* need : {"family", "params", "tokens", "loss"}) {
+  std::map<Field, size_t> col;
+  if (!MapNames(header, "column", "line 1", &col, error)) return false;
+  for (Field need : {Field::kFamily, Field::kParams, Field::kTokens, Field::kLoss}) {
     if (!col.count(need)) {
-      *error = std::string("line 1: missing column '") + need + "'";
+      *error = "line 1: missing column '" + OwnName(need) + "'";
       return false;
     }
   }
-  const size_t family_col = col["family"];
   int64_t n = 1;
   while (std::getline(in, line)) {
     ++n;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string at = "line " + std::to_string(n);
     if (TooMany(*req, at, error)) return false;
-    const auto cells = SplitCsv(line);
-    auto get = [&](const char* name, double* out) -> bool {
-      auto it = col.find(name);
-      if (it == col.end() || it->second >= cells.size() || cells[it->second].empty()) {
-        *out = 0;
-        return true;
-      }
-      const std::string& cell = cells[it->second];
-      char* end = nullptr;
-      *out = std::strtod(cell.c_str(), &end);
-      if (end == cell.c_str() || *end != '\0') {
-        *error = at + ", column " + name + ": not a number: '" +
-                 (utf8::IsValid(cell) ? Shown(cell) : "(not UTF-8)") + "'";
-        return false;
-      }
-      return true;
-    };
-    if (family_col >= cells.size()) {
-      *error = at + ": too few columns";
-      return false;
-    }
-    if (!utf8::IsValid(cells[family_col])) {
-      *error = at + ", column family: not valid UTF-8";
-      return false;
-    }
-    auto* r = req->add_results();
-    r->set_family(cells[family_col]);
-    double v;
-    if (!get("params", &v)) return false;
-    r->set_params(v);
-    if (!get("tokens", &v)) return false;
-    r->set_tokens(v);
-    if (!get("loss", &v)) return false;
-    r->set_final_loss(v);
-    if (!get("flops", &v)) return false;
-    r->set_flops(v);
-    if (!get("unique_tokens", &v)) return false;
-    r->set_unique_tokens(v);
+    if (!ReadCsvRow(SplitCsv(line), col, header, at, req->add_results(), error)) return false;
   }
   return true;
 }
@@ -140,32 +303,18 @@ bool ParseImportJson(const std::string& text, v1::ImportResultsRequest* req, std
       *error = at + ": must be an object";
       return false;
     }
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : o.items()) keys.push_back(key);
+    std::map<Field, size_t> index;
+    if (!MapNames(keys, "key", at, &index, error)) return false;
     const auto family = o.find("family");
     if (family == o.end() || !family->is_string()) {
       *error = at + ": needs a string 'family'";
       return false;
     }
-    bool ok = true;
-    auto num = [&](const char* k) -> double {
-      const auto it = o.find(k);
-      if (it == o.end() || it->is_null()) return 0.0;
-      if (!it->is_number()) {
-        if (ok) *error = at + "." + k + ": must be a number";
-        ok = false;
-        return 0.0;
-      }
-      return it->get<double>();
-    };
     auto* r = req->add_results();
     r->set_family(family->get<std::string>());
-    r->set_params(num("params"));
-    r->set_tokens(num("tokens"));
-    r->set_final_loss(o.contains("loss")         ? num("loss")
-                      : o.contains("final_loss") ? num("final_loss")
-                                                 : num("final_eval_loss"));
-    r->set_flops(num("flops"));
-    r->set_unique_tokens(num("unique_tokens"));
-    if (!ok) return false;
+    if (!ReadJsonNumbers(o, at, r, error)) return false;
   }
   return true;
 }
