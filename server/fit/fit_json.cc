@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "server/fit/law_vector.h"
+#include "server/fit/parameter_bounds.h"
 
 namespace ladder::fit {
 
@@ -84,7 +85,9 @@ json FitParametersJson(const FitResult& fit) {
   for (const FitParameter& p : fit.parameters) {
     out[p.name] = {{"estimate", Number(p.value.estimate)},
                    {"lower", Number(p.value.lower)},
-                   {"upper", Number(p.value.upper)}};
+                   {"upper", Number(p.value.upper)},
+                   {"at_bound", p.at_bound},
+                   {"bound", Number(p.bound)}};
   }
   return out;
 }
@@ -151,6 +154,7 @@ absl::StatusOr<FitResult> FitResultFromJson(const json& j) {
   // then any other names in key order.
   const auto params = j.find("parameters");
   if (params == j.end() || !params->is_object()) return Missing("parameters", "is not an object");
+  bool has_bounds = false;
   auto read_parameter = [&](const std::string& name) -> absl::Status {
     const json& p = (*params)[name];
     if (!p.is_object()) return Missing("parameters." + name, "is not an object");
@@ -161,6 +165,16 @@ absl::StatusOr<FitResult> FitResultFromJson(const json& j) {
                               {"upper", &out.value.upper}}) {
       if (absl::Status s = ReadNumber(p, key, true, field); !s.ok()) {
         return Missing("parameters." + name + "." + key, "is missing or not a number");
+      }
+    }
+    // Fits stored before bounds were flagged have no at_bound: marked below.
+    if (p.contains("at_bound")) {
+      has_bounds = true;
+      if (absl::Status s = ReadString(p, "at_bound", &out.at_bound); !s.ok()) {
+        return Missing("parameters." + name + ".at_bound", "is not a string");
+      }
+      if (absl::Status s = ReadNumber(p, "bound", false, &out.bound); !s.ok()) {
+        return Missing("parameters." + name + ".bound", "is not a number");
       }
     }
     fit.parameters.push_back(out);
@@ -177,6 +191,7 @@ absl::StatusOr<FitResult> FitResultFromJson(const json& j) {
   for (const std::string& name : order) {
     if (absl::Status s = read_parameter(name); !s.ok()) return s;
   }
+  if (!has_bounds) MarkBounds(fit.form, &fit.parameters);
 
   const auto details = j.find("details");
   if (details == j.end() || !details->is_object()) return Missing("details", "is not an object");

@@ -25,6 +25,8 @@ void ExpectSameFit(const FitResult& a, const FitResult& b) {
     EXPECT_TRUE(SameDouble(a.parameters[k].value.estimate, b.parameters[k].value.estimate));
     EXPECT_TRUE(SameDouble(a.parameters[k].value.lower, b.parameters[k].value.lower));
     EXPECT_TRUE(SameDouble(a.parameters[k].value.upper, b.parameters[k].value.upper));
+    EXPECT_EQ(a.parameters[k].at_bound, b.parameters[k].at_bound);
+    EXPECT_TRUE(SameDouble(a.parameters[k].bound, b.parameters[k].bound));
   }
   EXPECT_EQ(a.law, b.law);
   EXPECT_EQ(a.law_samples, b.law_samples);
@@ -66,6 +68,41 @@ TEST(FitJsonTest, RealFitSurvivesATextRoundTripAndPredictsTheSame) {
   EXPECT_EQ(p1->loss.estimate, p2->loss.estimate);
   EXPECT_EQ(p1->loss.lower, p2->loss.lower);
   EXPECT_EQ(p1->loss.upper, p2->loss.upper);
+}
+
+TEST(FitJsonTest, ParameterOnABoundRoundTrips) {
+  // SIMULATION: losses bending down in log-log put E on its bound at 0.
+  const std::vector<Observation> runs =
+      SimulatePowerLawRuns({-0.1, 50.0, 0.1}, LogSpaced(1e15, 1e19, 10), 0.0, 3);
+  FitOptions options;
+  options.threads = 2;
+  options.bootstrap_resamples = 20;
+  const FitResult fit = FitPowerLawCompute(runs, options);
+  ASSERT_TRUE(fit.ok()) << fit.reason;
+  ASSERT_EQ(fit.FindParameter("E")->at_bound, "lower");
+  const nlohmann::json stored = nlohmann::json::parse(FitResultToJson(fit).dump());
+  EXPECT_EQ(stored["parameters"]["E"]["at_bound"], "lower");
+  EXPECT_EQ(stored["parameters"]["E"]["bound"], 0.0);
+  EXPECT_EQ(stored["parameters"]["A"]["at_bound"], "");
+  EXPECT_TRUE(stored["parameters"]["A"]["bound"].is_null());
+  const absl::StatusOr<FitResult> back = FitResultFromJson(stored);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ExpectSameFit(fit, *back);
+
+  // A fit stored before bounds were flagged is marked when read.
+  nlohmann::json old = stored;
+  for (auto& [name, p] : old["parameters"].items()) {
+    p.erase("at_bound");
+    p.erase("bound");
+  }
+  const absl::StatusOr<FitResult> marked = FitResultFromJson(old);
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_EQ(marked->FindParameter("E")->at_bound, "lower");
+  EXPECT_EQ(marked->FindParameter("E")->bound, 0.0);
+
+  old["parameters"]["E"]["at_bound"] = 7;
+  EXPECT_NE(FitResultFromJson(old).status().message().find("parameters.E.at_bound"),
+            std::string::npos);
 }
 
 TEST(FitJsonTest, NaNsAndFailedFitsRoundTrip) {

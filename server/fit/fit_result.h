@@ -41,6 +41,11 @@ struct Interval {
 struct FitParameter {
   std::string name;
   Interval value;
+  // "lower" or "upper" when the estimate sits on that bound of the fit (E = 0,
+  // an exponent at its cap): the value is the bound's, not the data's; ""
+  // when it does not. Set by MarkBounds (parameter_bounds.h).
+  std::string at_bound;
+  double bound = std::numeric_limits<double>::quiet_NaN();  // the bound, when at_bound is set
 };
 
 struct FitResult {

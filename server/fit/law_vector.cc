@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "server/fit/bootstrap.h"
+#include "server/fit/parameter_bounds.h"
 
 namespace ladder::fit {
 
@@ -115,6 +116,7 @@ std::vector<FitParameter> ReportedParameters(FitForm form, const std::vector<dou
     p.value = PercentileInterval(point[k].second, std::move(per_parameter[k]));
     out.push_back(p);
   }
+  MarkBounds(form, &out);
   return out;
 }
 

@@ -40,7 +40,8 @@ DataConstrainedLaw DataConstrainedFromVector(const std::vector<double>& v);
 std::vector<std::pair<std::string, double>> ReportedValues(FitForm form,
                                                            const std::vector<double>& law);
 
-// Reported parameters with bootstrap 95% percentile intervals over `samples`.
+// Reported parameters with bootstrap 95% percentile intervals over `samples`,
+// each marked when its estimate sits on a bound (parameter_bounds.h).
 std::vector<FitParameter> ReportedParameters(FitForm form, const std::vector<double>& law,
                                              const std::vector<std::vector<double>>& samples);
 

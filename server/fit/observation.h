@@ -28,6 +28,10 @@ struct Observation {
   // U: distinct tokens in the training data; 0 = every token was fresh
   // (epochs = tokens / unique_tokens when U > 0).
   double unique_tokens = 0;
+  // The tokens of the corpus the run drew on (its training split after any
+  // cap); 0 = unknown. The fits ignore it: predictions count the epochs their
+  // target needs on it (data_budget.h).
+  double corpus_tokens = 0;
   // IsoFLOP sweeps: the compute budget (FLOPs) this run belongs to; 0 = none.
   // Runs of one budget must carry the identical value.
   double budget = 0;
