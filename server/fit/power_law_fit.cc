@@ -1,7 +1,5 @@
 #include "server/fit/power_law_fit.h"
 
-#include <ceres/ceres.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,6 +9,7 @@
 #include "server/fit/bootstrap.h"
 #include "server/fit/compute_frontier.h"
 #include "server/fit/fit_support.h"
+#include "server/fit/frontier_power_law.h"
 #include "server/fit/law_vector.h"
 #include "server/fit/usable_runs.h"
 
@@ -24,88 +23,14 @@ namespace {
 constexpr int kMinFrontierPoints = 4;
 constexpr int kMinResampleFrontierPoints = 3;
 
-// r = log(E + exp(k - alpha x)) - log L, with x = log(C / C_ref), p = (E, k, alpha).
-struct LogResidual {
-  LogResidual(double x_in, double log_loss_in) : x(x_in), log_loss(log_loss_in) {}
-  template <typename T>
-  bool operator()(const T* p, T* r) const {
-    r[0] = log(p[0] + exp(p[1] - p[2] * x)) - log_loss;
-    return true;
-  }
-  double x, log_loss;
-};
-
-struct Solution {
-  PowerLawInCompute law;
-  double cost = 0;
-};
-
-// Least squares from a grid of starts (plus `extra_start`, a law, when given).
-std::optional<Solution> Solve(const std::vector<FrontierPoint>& frontier,
-                              const std::optional<PowerLawInCompute>& extra_start) {
-  const int n = static_cast<int>(frontier.size());
-  double log_ref = 0, min_loss = std::numeric_limits<double>::infinity();
-  for (const FrontierPoint& p : frontier) {
-    log_ref += std::log(p.compute) / n;
-    min_loss = std::min(min_loss, p.loss);
-  }
-  std::vector<double> x(n), log_l(n);
-  for (int i = 0; i < n; ++i) {
-    x[i] = std::log(frontier[i].compute) - log_ref;
-    log_l[i] = std::log(frontier[i].loss);
-  }
-
-  std::vector<std::array<double, 3>> starts;
-  if (extra_start && extra_start->A > 0 && std::isfinite(extra_start->A)) {
-    starts.push_back({std::max(0.0, extra_start->E),
-                      std::log(extra_start->A) - extra_start->alpha * log_ref, extra_start->alpha});
-  }
-  for (double e_frac : {0.0, 0.5, 0.8, 0.95}) {
-    for (double alpha : {0.02, 0.05, 0.1, 0.2, 0.4, 0.8}) {
-      const double e = e_frac * min_loss;
-      double k = 0;
-      for (int i = 0; i < n; ++i) {
-        k += (std::log(std::max(frontier[i].loss - e, 1e-6 * frontier[i].loss)) + alpha * x[i]) / n;
-      }
-      starts.push_back({e, k, alpha});
-    }
-  }
-
-  ceres::Solver::Options solver_options;
-  solver_options.linear_solver_type = ceres::DENSE_QR;
-  solver_options.max_num_iterations = 200;
-  solver_options.function_tolerance = 1e-12;
-  solver_options.gradient_tolerance = 1e-14;
-  solver_options.parameter_tolerance = 1e-12;
-  solver_options.logging_type = ceres::SILENT;
-  solver_options.num_threads = 1;
-
-  std::optional<Solution> best;
-  for (const std::array<double, 3>& start : starts) {
-    double p[3] = {start[0], start[1], start[2]};
-    ceres::Problem problem;
-    for (int i = 0; i < n; ++i) {
-      problem.AddResidualBlock(
-          new ceres::AutoDiffCostFunction<LogResidual, 1, 3>(new LogResidual(x[i], log_l[i])),
-          nullptr, p);
-    }
-    problem.SetParameterLowerBound(p, 0, 0.0);  // E >= 0
-    problem.SetParameterLowerBound(p, 2, 0.0);  // alpha >= 0
-    problem.SetParameterUpperBound(p, 2, 10.0);
-    ceres::Solver::Summary summary;
-    ceres::Solve(solver_options, &problem, &summary);
-    if (!summary.IsSolutionUsable() || !std::isfinite(summary.final_cost)) continue;
-    if (!std::isfinite(p[0]) || !std::isfinite(p[1]) || !std::isfinite(p[2])) continue;
-    if (best && summary.final_cost >= best->cost) continue;
-    Solution s;
-    s.cost = summary.final_cost;
-    s.law.E = p[0];
-    s.law.alpha = p[2];
-    s.law.A = std::exp(p[1] + p[2] * log_ref);  // A C^-alpha = e^k (C/C_ref)^-alpha
-    if (!std::isfinite(s.law.A)) continue;
-    best = s;
-  }
-  return best;
+// The one-family case of the shared solver (frontier_power_law.h).
+std::optional<PowerLawInCompute> Solve(const std::vector<FrontierPoint>& frontier,
+                                       const std::optional<PowerLawInCompute>& extra_start) {
+  std::vector<PowerLawInCompute> extra;
+  if (extra_start) extra.push_back(*extra_start);
+  const std::optional<FrontierLawSolution> s = SolveFrontierLaws({frontier}, extra);
+  if (!s) return std::nullopt;
+  return s->laws[0];
 }
 
 }  // namespace
@@ -139,29 +64,17 @@ FitResult FitPowerLawCompute(const std::vector<Observation>& input, const FitOpt
   for (const Observation& run : runs) {
     internal::RecordScale(ComputeOf(run, options.flops_count), run.params * run.tokens, &result);
   }
-  {
-    int frontier_runs = 0;
-    std::vector<bool> seen(n, false);
-    for (const FrontierPoint& p : frontier) {
-      if (!seen[p.run]) ++frontier_runs;
-      seen[p.run] = true;
-    }
-    result.details["frontier_runs"] = frontier_runs;
-  }
+  result.details["frontier_runs"] = FrontierRuns(frontier);
 
-  const std::optional<Solution> best = Solve(frontier, std::nullopt);
+  const std::optional<PowerLawInCompute> best = Solve(frontier, std::nullopt);
   if (!best) {
     return internal::Finish(result, FitStatus::kFailed, "no start converged to a finite fit",
                             clock);
   }
-  result.law = ToVector(best->law);
-  std::vector<double> residuals;
-  for (const FrontierPoint& p : frontier) {
-    residuals.push_back(std::log(best->law.Loss(p.compute)) - std::log(p.loss));
-  }
-  result.rmse_log_loss = internal::Rmse(residuals);
+  result.law = ToVector(*best);
+  result.rmse_log_loss = internal::Rmse(FrontierLogResiduals(*best, frontier));
   result.parameters = ReportedParameters(FitForm::kPowerLawCompute, result.law, {});
-  if (!(best->law.alpha > 1e-9)) {
+  if (!(best->alpha > 1e-9)) {
     return internal::Finish(result, FitStatus::kFailed,
                             "fitted alpha = 0: loss does not fall with compute on the frontier",
                             clock);
@@ -174,9 +87,9 @@ FitResult FitPowerLawCompute(const std::vector<Observation>& input, const FitOpt
           const std::vector<FrontierPoint> rest =
               ComputeFrontier(runs, options.flops_count, curves, counts);
           if (static_cast<int>(rest.size()) < kMinFrontierPoints) return std::nullopt;
-          const std::optional<Solution> fit = Solve(rest, best->law);
+          const std::optional<PowerLawInCompute> fit = Solve(rest, best);
           if (!fit) return std::nullopt;
-          return fit->law.Loss(ComputeOf(runs[held], options.flops_count));
+          return fit->Loss(ComputeOf(runs[held], options.flops_count));
         },
         &result);
   }
@@ -188,9 +101,9 @@ FitResult FitPowerLawCompute(const std::vector<Observation>& input, const FitOpt
                          runs, options.flops_count, curves, ResampleCounts(n, options.seed, k));
                      if (static_cast<int>(points.size()) < kMinResampleFrontierPoints)
                        return std::nullopt;
-                     const std::optional<Solution> fit = Solve(points, best->law);
+                     const std::optional<PowerLawInCompute> fit = Solve(points, best);
                      if (!fit) return std::nullopt;
-                     return ToVector(fit->law);
+                     return ToVector(*fit);
                    });
   const std::string bootstrap_problem = internal::AcceptBootstrap(outcome, options, &result);
   result.parameters = ReportedParameters(FitForm::kPowerLawCompute, result.law, result.law_samples);
