@@ -237,6 +237,16 @@ absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
       return absl::InvalidArgumentError(at +
                                         "unique_tokens: must be 0 (all fresh) or in [1, tokens]");
     }
+    // A budget is an IsoFLOP compute budget, in FLOPs like flops; 0 = none.
+    if (!std::isfinite(r.budget()) || r.budget() < 0 || r.budget() > kMaxFlops) {
+      return absl::InvalidArgumentError(at +
+                                        "budget: must be 0 (none) or a compute budget in (0, " +
+                                        g(kMaxFlops) + "] FLOPs, got " + g(r.budget()));
+    }
+    if (r.seed() < 0) {
+      return absl::InvalidArgumentError(at + "seed: must not be negative (0 = not given), got " +
+                                        std::to_string(r.seed()));
+    }
   }
   return absl::OkStatus();
 }

@@ -73,7 +73,8 @@ class SweepManager {
 };
 
 // INVALID_ARGUMENT naming the field ("results[3].final_loss: ..."): values
-// out of the range their columns hold, more than kMaxRunsPerSweep results,
+// out of the range their columns hold (a budget negative, not finite or
+// past 1e30 FLOPs; a negative seed), more than kMaxRunsPerSweep results,
 // more than store::kMaxFamiliesPerSweep families.
 absl::Status ValidateImport(const v1::ImportResultsRequest& request);
 

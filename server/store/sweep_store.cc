@@ -230,9 +230,22 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateImportedSweep(const v1::ImportResult
     json result = {{"family", r.family()},         {"params", r.params()},
                    {"tokens", r.tokens()},         {"flops", flops},
                    {"final_loss", r.final_loss()}, {"unique_tokens", r.unique_tokens()}};
+    json config = json::object();
+    // The budget and seed go where planned runs keep theirs (plan.budget,
+    // train.seed), so the fits (isoflop groups by plan.budget), plot and
+    // export read imported runs like any other; 0 means not given.
+    if (r.budget() > 0) {
+      result["budget"] = r.budget();
+      config["plan"] = {{"budget", r.budget()}};
+    }
+    if (r.seed() != 0) {
+      result["seed"] = r.seed();
+      config["train"] = {{"seed", r.seed()}};
+    }
+    config["imported"] = std::move(result);
     rows.push_back({{"ordinal", i},
                     {"family", r.family()},
-                    {"config", {{"imported", result}}},
+                    {"config", std::move(config)},
                     {"shape", "imported"},
                     {"params", std::llround(r.params())},
                     {"tokens", std::llround(r.tokens())},

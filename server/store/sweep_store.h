@@ -63,7 +63,9 @@ class SweepStore {
   absl::StatusOr<v1::Sweep> CreateSweep(const NewSweep& sweep, const std::vector<NewRun>& runs);
 
   // Stores results trained elsewhere as a finished sweep of kind "imported"
-  // whose runs are all succeeded (and marked trainer "imported"). The
+  // whose runs are all succeeded (and marked trainer "imported"); an IsoFLOP
+  // budget is kept in the run's config.plan.budget and a seed in
+  // config.train.seed, where planned runs keep theirs. The
   // request must be validated already (SweepManager's ValidateImport, which
   // also refuses more than kMaxFamiliesPerSweep families).
   absl::StatusOr<v1::Sweep> CreateImportedSweep(const v1::ImportResultsRequest& request);
