@@ -549,7 +549,7 @@ void ReadSeeds(Reader& r, SweepSpec* spec) {
 // data: the dataset's name or path.
 void ReadData(Reader& r, SweepSpec* spec) {
   Reader d = r.child("data");
-  spec->dataset = d.String("dataset", "kjv");
+  spec->dataset = d.String("dataset", spec->dataset);
   if (spec->dataset.empty()) d.Error("dataset", d.node()["dataset"], "must not be empty");
   if (spec->dataset.size() > 4096) {
     d.Error("dataset", d.node()["dataset"], "must be at most 4096 bytes (a name or a path)");

@@ -81,7 +81,8 @@ struct SweepSpec {
   int max_attempts = 3;
   std::vector<int64_t> seeds = {1};
   std::string device = "any";  // any | cpu | cuda
-  std::string dataset = "kjv";
+  // The default corpus, the trainer's too (common/protocol/run_config.h).
+  std::string dataset = "debian-en";
   int context = 64;
   int vocab = 256;
   model::ArchitectureRule architecture;

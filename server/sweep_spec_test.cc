@@ -36,7 +36,7 @@ TEST(SweepSpecTest, ParsesALadderWithEveryDefaultFilledIn) {
   EXPECT_DOUBLE_EQ(spec->train.learning_rate.scale, 1.5);
   EXPECT_DOUBLE_EQ(spec->train.learning_rate.family_scale.at(model::Family::kLstm), 2.0);
   EXPECT_EQ(spec->max_attempts, 3);
-  EXPECT_EQ(spec->dataset, "kjv");
+  EXPECT_EQ(spec->dataset, "debian-en");
   EXPECT_EQ(spec->device, "any");
 }
 

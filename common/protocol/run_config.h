@@ -45,7 +45,9 @@ struct TrainSettings {
 
 // `data` section (optional as a whole).
 struct DataSettings {
-  std::string dataset = "kjv";           // prepared corpus name, or an absolute path
+  // A prepared corpus name, or an absolute path. The default corpus is
+  // deploy/data/prepare-english.sh's; kjv (prepare-kjv.sh) is the small one.
+  std::string dataset = "debian-en";
   std::optional<int64_t> unique_tokens;  // data-constrained: repeat the first U tokens
   double validation_fraction = 0.05;     // only for a single file given by path
 };

@@ -180,7 +180,7 @@ TEST(RunConfigTest, DataAndPlanMayBeAbsentButNotMalformed) {
   std::string error;
   ASSERT_TRUE(ParseRunConfig(base + "}", &c, &error)) << error;
   EXPECT_FALSE(c.plan.has_value());
-  EXPECT_EQ(c.data.dataset, "kjv");
+  EXPECT_EQ(c.data.dataset, "debian-en");
   EXPECT_FALSE(ParseRunConfig(base + R"(, "plan": [1]})", &c, &error));
   EXPECT_EQ(error, "plan must be an object");
   EXPECT_FALSE(ParseRunConfig(base + R"(, "plan": {"flops": -1}})", &c, &error));

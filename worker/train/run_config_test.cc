@@ -85,7 +85,7 @@ TEST(RunConfigTest, LstmNeedsNoHeadsOrMlpWidth) {
       << error.message;
   EXPECT_EQ(c.shape.family, model::Family::kLstm);
   EXPECT_EQ(c.shape.n_head, 0);
-  EXPECT_EQ(c.data.dataset, "kjv");  // the default corpus
+  EXPECT_EQ(c.data.dataset, "debian-en");  // the default corpus
   EXPECT_EQ(c.train.log_interval_steps, 10);
 }
 

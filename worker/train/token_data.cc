@@ -130,9 +130,10 @@ bool LoadCorpus(const DataSettings& data, const std::string& data_dir, int vocab
       }
     }
     if (!train) {
-      std::string hint = dataset == "kjv"
-                             ? " (run deploy/data/prepare-kjv.sh, or set LADDER_DATA_DIR)"
-                             : " (expected train.u8 and val.u8, or .u16)";
+      std::string hint =
+          dataset == "kjv"         ? " (run deploy/data/prepare-kjv.sh, or set LADDER_DATA_DIR)"
+          : dataset == "debian-en" ? " (run deploy/data/prepare-english.sh, or set LADDER_DATA_DIR)"
+                                   : " (expected train.u8 and val.u8, or .u16)";
       return DataError(error, "dataset \"" + dataset + "\" is not prepared in " + dir + hint);
     }
     c.train = {train, 0, train->size()};

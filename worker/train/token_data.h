@@ -3,8 +3,9 @@
 // Tokens are byte-level by default (vocabulary 256): a text file's bytes are
 // its tokens. A prepared corpus is a directory <data_dir>/<name>/ holding
 // train.u8 and val.u8 (or .u16, little-endian uint16 tokens for larger
-// vocabularies) and a meta.json describing them; deploy/data/prepare-kjv.sh
-// makes the default one, "kjv". A single file given by absolute path (text,
+// vocabularies) and a meta.json describing them; deploy/data/prepare-english.sh
+// makes the default one, "debian-en", and deploy/data/prepare-kjv.sh the small
+// "kjv". A single file given by absolute path (text,
 // .u8 or .u16) is split here: its last `validation_fraction` is held out.
 // Files are memory-mapped read-only, so large corpora cost no copy.
 #pragma once
