@@ -7,7 +7,10 @@
 #
 # --corpus adds the packages the default corpus, debian-en, is made from
 # (deploy/data/prepare-english.sh; about 90 MB to download, 380 MB
-# installed). demo.sh passes it; the test suite does not need them.
+# installed). demo.sh passes it; the test suite does not need them. Note:
+# dict-gcide brings dictd, a dictionary server on 127.0.0.1 only, and
+# perl-doc and python3.11-doc upgrade perl and python3.11 to their own
+# versions when the installed ones are older.
 set -euo pipefail
 
 PACKAGES=(
