@@ -25,6 +25,16 @@ class FakeFitData final : public FitSource, public RefitStore {
     for (const auto& f : families) s.add_families(f);
     sweeps_[id] = s;
   }
+  // The stored spec of sweep `id` (AddSweep gives "{}").
+  void SetSpecJson(int64_t id, const std::string& spec_json) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sweeps_[id].set_spec_json(spec_json);
+  }
+  // What LoadObservations returns for sweep `id` (none until set).
+  void SetObservations(int64_t id, std::vector<fit::Observation> runs) {
+    std::lock_guard<std::mutex> lock(mu_);
+    observations_[id] = std::move(runs);
+  }
   // Stores a fit as if a refit had (for FitSource reads).
   void AddFit(int64_t sweep_id, fit::FitResult fit) { (void)StoreFit(sweep_id, fit); }
   // Runs inside every LoadObservations (e.g. to advance a FakeClock: the
@@ -92,12 +102,14 @@ class FakeFitData final : public FitSource, public RefitStore {
   }
   absl::StatusOr<std::vector<fit::Observation>> LoadObservations(int64_t sweep_id) override {
     std::function<void()> on_load;
+    std::vector<fit::Observation> runs;
     {
       std::lock_guard<std::mutex> lock(mu_);
       on_load = on_load_;
+      if (auto it = observations_.find(sweep_id); it != observations_.end()) runs = it->second;
     }
     if (on_load) on_load();
-    return std::vector<fit::Observation>{};
+    return runs;
   }
   absl::Status StoreFit(int64_t sweep_id, const fit::FitResult& fit) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -134,6 +146,7 @@ class FakeFitData final : public FitSource, public RefitStore {
   std::map<int64_t, v1::Sweep> sweeps_;
   std::vector<StoredFit> fits_;
   std::vector<int64_t> needing_refit_;
+  std::map<int64_t, std::vector<fit::Observation>> observations_;
   std::function<void()> on_load_;
   int get_sweep_calls_ = 0;
   int latest_calls_ = 0;

@@ -5,6 +5,7 @@
 #include "common/logging.h"
 #include "server/fit/fit.h"
 #include "server/fit/prediction.h"
+#include "server/fit/shared_e_fit.h"
 
 namespace ladder {
 
@@ -27,6 +28,18 @@ std::vector<fit::FitForm> FormsForSweep(enums::SweepKind kind,
     return forms;
   }
   return {FitForm::kPowerLawCompute, FitForm::kChinchilla};
+}
+
+bool FitsSharedE(const v1::Sweep& sweep) {
+  const nlohmann::json spec = nlohmann::json::parse(sweep.spec_json(), nullptr, false);
+  if (spec.is_object()) {
+    const auto fit = spec.find("fit");
+    if (fit != spec.end() && fit->is_object()) {
+      const auto shared = fit->find("shared_e");
+      if (shared != fit->end() && shared->is_boolean()) return shared->get<bool>();
+    }
+  }
+  return sweep.families_size() >= 2;
 }
 
 RefitLoop::RefitLoop(RefitStore* data, FitCache* cache, CoordinatorMetrics* metrics,
@@ -162,6 +175,27 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
           if (auto pred = fit::PredictLossAtCompute(result, c); pred.ok()) {
             metrics_->SetPredictedLoss(s, family, c, pred->loss.estimate);
           }
+        }
+      }
+    }
+  }
+  if (FitsSharedE(*sweep)) {
+    // Every family of the sweep takes part; one without enough runs is
+    // stored as insufficient_data, like the per-family forms.
+    std::map<std::string, std::vector<fit::Observation>> members;
+    for (const std::string& family : sweep->families()) {
+      auto it = by_family.find(family);
+      members[family] = it == by_family.end() ? std::vector<fit::Observation>{} : it->second;
+    }
+    for (const auto& [family, result] : fit::FitSharedE(members, options)) {
+      if (absl::Status saved = data_->StoreFit(sweep_id, result); !saved.ok()) return saved;
+      ++stored;
+      if (result.ok()) ++ok;
+      if (result.status == fit::FitStatus::kFailed) ++failed;
+      if (metrics_ && result.ok()) {
+        for (const auto& p : result.parameters) {
+          metrics_->SetFitParameter(std::to_string(sweep_id), family,
+                                    fit::FitFormName(result.form), p.name, p.value.estimate);
         }
       }
     }

@@ -9,6 +9,8 @@
 //   imported:           power_law_compute, chinchilla, plus isoflop and
 //                       data_constrained when the runs carry budgets or
 //                       unique tokens
+// and then power_law_shared_e over all families at once when FitsSharedE
+// (one fit per family).
 // At start it refits every sweep with results newer than its newest fit.
 // It is an AttemptObserver: every succeeded attempt schedules its sweep; and
 // an ImportObserver: every imported sweep is scheduled.
@@ -94,6 +96,11 @@ class RefitLoop final : public AttemptObserver, public ImportObserver {
   int completed_ = 0;      // guarded by mu_
   std::thread thread_;
 };
+
+// Whether a refit of `sweep` also fits power_law_shared_e over its families
+// (one E, each family its own A and alpha): the spec's fit.shared_e, or,
+// where the spec does not say (imported sweeps), two or more families.
+bool FitsSharedE(const v1::Sweep& sweep);
 
 // The forms fitted for a sweep of `kind` with these observations.
 std::vector<fit::FitForm> FormsForSweep(enums::SweepKind kind,

@@ -1,11 +1,14 @@
 // RefitLoop's timing rules with a FakeClock and an in-memory store: the
-// debounce, the pacing, the catch-up at start, and what schedules a refit.
+// debounce, the pacing, the catch-up at start, and what schedules a refit;
+// and that it fits power_law_shared_e when the sweep asks for it.
 // No database and no sleeps: each test runs in milliseconds.
 #include "server/refit_loop.h"
 
 #include <gtest/gtest.h>
 
 #include "server/fake_fit_data.h"
+#include "server/fit/simulated_observations.h"
+#include "server/stored_fit.h"
 
 namespace ladder {
 namespace {
@@ -107,7 +110,9 @@ TEST_F(RefitLoopTest, SucceededAttemptsScheduleTheirSweepAndOthersDoNot) {
   ASSERT_TRUE(loop->AwaitCompleted(1));
   ASSERT_TRUE(clock_.AwaitWaiter(kIdle));
   EXPECT_EQ(loop->completed(), 1);
-  EXPECT_EQ(data_.stored_sweeps(), (std::vector<int64_t>{2, 2, 2, 2}));  // 2 families x 2 forms
+  // 2 families x 2 forms, then power_law_shared_e for each family (the
+  // default with two families).
+  EXPECT_EQ(data_.stored_sweeps(), (std::vector<int64_t>{2, 2, 2, 2, 2, 2}));
 }
 
 TEST_F(RefitLoopTest, RefitsSweepsWithNewerResultsAtStart) {
@@ -138,6 +143,79 @@ TEST_F(RefitLoopTest, StopWakesAnIdleLoop) {
   loop->Schedule(1);
   loop->Stop();  // returns without the clock moving
   EXPECT_EQ(loop->completed(), 0);
+}
+
+// SIMULATED runs on two laws sharing E = 0.8 (shared_e_fit_test.cc tests
+// the fit itself; here only that the loop fits and stores it).
+std::vector<fit::Observation> TwoFamiliesSharingE() {
+  std::vector<fit::Observation> runs = fit::SimulatePowerLawRuns(
+      {0.8, 40, 0.15}, fit::LogSpaced(1e15, 1e19, 8), 0.005, 1, 0, 0, "lstm");
+  for (const fit::Observation& r : fit::SimulatePowerLawRuns(
+           {0.8, 90, 0.2}, fit::LogSpaced(1e15, 1e19, 8), 0.005, 2, 0, 0, "transformer")) {
+    runs.push_back(r);
+  }
+  return runs;
+}
+
+std::vector<StoredFit> SharedEFits(const FakeFitData& data) {
+  std::vector<StoredFit> out;
+  for (const StoredFit& f : data.stored()) {
+    if (f.result->form == FitForm::kPowerLawSharedE) out.push_back(f);
+  }
+  return out;
+}
+
+TEST_F(RefitLoopTest, ASweepOfTwoFamiliesGetsASharedEFitForEachByDefault) {
+  data_.SetObservations(2, TwoFamiliesSharingE());
+  RefitLoop::Options o;
+  o.bootstrap_resamples = 0;
+  o.fit_threads = 1;
+  RefitLoop loop(&data_, nullptr, nullptr, o, &clock_);
+  ASSERT_TRUE(loop.RefitNow(2).ok());
+  const std::vector<StoredFit> shared = SharedEFits(data_);
+  ASSERT_EQ(shared.size(), 2u);
+  EXPECT_EQ(shared[0].result->family, "lstm");
+  EXPECT_EQ(shared[1].result->family, "transformer");
+  for (const StoredFit& f : shared) {
+    ASSERT_TRUE(f.result->ok()) << f.result->reason;
+    EXPECT_EQ(f.result->details["shared_with"], nlohmann::json({"lstm", "transformer"}));
+    EXPECT_EQ(f.result->law[0], shared[0].result->law[0]) << "E is shared";
+    EXPECT_EQ(FitToProto(f).shared_with_size(), 2);
+  }
+  // A second refit stores the next version of each.
+  ASSERT_TRUE(loop.RefitNow(2).ok());
+  EXPECT_EQ(SharedEFits(data_).back().version, 2);
+}
+
+TEST_F(RefitLoopTest, TheSpecCanTurnTheSharedEFitOff) {
+  data_.SetObservations(2, TwoFamiliesSharingE());
+  data_.SetSpecJson(2, R"({"fit": {"shared_e": false}})");
+  RefitLoop::Options o;
+  o.bootstrap_resamples = 0;
+  o.fit_threads = 1;
+  RefitLoop loop(&data_, nullptr, nullptr, o, &clock_);
+  ASSERT_TRUE(loop.RefitNow(2).ok());
+  EXPECT_TRUE(SharedEFits(data_).empty());
+  EXPECT_EQ(data_.stored().size(), 4u);  // the per-family forms still
+}
+
+TEST(FitsSharedETest, TheSpecDecidesElseTwoOrMoreFamilies) {
+  v1::Sweep sweep;
+  sweep.add_families("lstm");
+  sweep.set_spec_json("{}");
+  EXPECT_FALSE(FitsSharedE(sweep)) << "one family";
+  sweep.add_families("transformer");
+  EXPECT_TRUE(FitsSharedE(sweep)) << "two families, the spec silent (an imported sweep)";
+  sweep.set_spec_json("not json");
+  EXPECT_TRUE(FitsSharedE(sweep));
+  sweep.set_spec_json(R"({"fit": {"shared_e": false}})");
+  EXPECT_FALSE(FitsSharedE(sweep));
+  sweep.set_spec_json(R"({"fit": {"shared_e": "yes"}})");
+  EXPECT_TRUE(FitsSharedE(sweep)) << "not a boolean: the default";
+  sweep.clear_families();
+  sweep.add_families("lstm");
+  sweep.set_spec_json(R"({"fit": {"shared_e": true}})");
+  EXPECT_TRUE(FitsSharedE(sweep)) << "what the spec says (the fit then says why it cannot)";
 }
 
 TEST(FormsForSweepTest, FormsFollowTheSweepKind) {

@@ -80,6 +80,11 @@ v1::Fit FitToProto(const StoredFit& f) {
   p.set_created_unix_ms(f.created_unix_ms);
   p.set_flops_count(fit::FlopsCountName(r.flops_count));
   p.set_max_trained_flops(r.max_trained_flops);
+  if (const auto it = r.details.find("shared_with"); it != r.details.end() && it->is_array()) {
+    for (const auto& family : *it) {
+      if (family.is_string()) p.add_shared_with(family.get<std::string>());
+    }
+  }
   return p;
 }
 

@@ -720,6 +720,20 @@ void ReadKindSection(Reader& r, const YAML::Node& root, const std::string& kind,
   }
 }
 
+// fit: the refit options. Read after the families, whose number sets the
+// default of shared_e.
+void ReadFit(Reader& r, SweepSpec* spec) {
+  Reader f = r.child("fit");
+  const bool several = spec->families.size() >= 2;
+  spec->fit.shared_e = f.Bool("shared_e", several);
+  if (spec->fit.shared_e && spec->families.size() == 1) {
+    f.Error("shared_e", f.node()["shared_e"],
+            "true needs two or more families to share E; the sweep has one (" +
+                std::string(model::FamilyName(spec->families[0])) + ")");
+  }
+  f.RejectUnknown();
+}
+
 // simulation: free-form settings for ladder-sim, kept as JSON.
 void ReadSimulation(Reader& r, SweepSpec* spec) {
   YAML::Node sim = r.raw("simulation");
@@ -757,6 +771,7 @@ absl::StatusOr<SweepSpec> Parse(const std::string& yaml) {
   ReadModel(r, &spec);
   ReadTrain(r, &spec);
   ReadKindSection(r, root, kind, &spec);
+  ReadFit(r, &spec);
   ReadSimulation(r, &spec);
   r.RejectUnknown();
 
@@ -785,6 +800,7 @@ nlohmann::json SweepSpecToJson(const SweepSpec& s) {
       {"device", s.device},
       {"target_compute", s.target_compute},
       {"data", {{"dataset", s.dataset}}},
+      {"fit", {{"shared_e", s.fit.shared_e}}},
       {"model",
        {{"context", s.context},
         {"vocab", s.vocab},

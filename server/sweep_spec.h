@@ -73,6 +73,15 @@ struct DataConstrainedSpec {
   std::vector<double> params;
 };
 
+// fit: how the refit loop fits the sweep's results.
+struct FitSpec {
+  // Fit power_law_shared_e: one irreducible loss E for all families, each
+  // its own A and alpha (server/fit/shared_e_fit.h). Defaults to true with
+  // two or more families (they share the data and tokenizer, so the entropy
+  // floor); true with one family is an error.
+  bool shared_e = false;
+};
+
 struct SweepSpec {
   std::string name;
   SweepKind kind = SweepKind::kLadder;
@@ -93,6 +102,7 @@ struct SweepSpec {
   DataConstrainedSpec data_constrained;
   // Compute at which dashboards show the predicted loss (0: 100x the largest run).
   double target_compute = 0;
+  FitSpec fit;
   // Passed verbatim into every run config (read by ladder-sim only).
   nlohmann::json simulation;
 };

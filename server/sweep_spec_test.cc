@@ -48,6 +48,31 @@ TEST(SweepSpecTest, NormalisedJsonIsStableAcrossParses) {
   EXPECT_EQ(SweepSpecToJson(*a)["ladder"]["steps"], 5);
 }
 
+// fit.shared_e: on by default for two or more families (they share the
+// data's entropy floor), off for one; stored in the normalised JSON the
+// refit loop reads.
+TEST(SweepSpecTest, SharedEDefaultsToOnForTwoFamiliesAndIsStored) {
+  auto two = ParseSweepSpec(kLadder);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_TRUE(two->fit.shared_e);
+  EXPECT_EQ(SweepSpecToJson(*two)["fit"]["shared_e"], true);
+
+  const std::string one_family =
+      "name: x\nkind: ladder\nfamilies: [lstm]\nladder: {min_params: 1e4, max_params: 1e5, "
+      "steps: 3}\n";
+  auto one = ParseSweepSpec(one_family);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_FALSE(one->fit.shared_e);
+  EXPECT_EQ(SweepSpecToJson(*one)["fit"]["shared_e"], false);
+  auto one_off = ParseSweepSpec(one_family + "fit: {shared_e: false}\n");
+  ASSERT_TRUE(one_off.ok()) << one_off.status();
+
+  auto off = ParseSweepSpec(std::string(kLadder) + "fit:\n  shared_e: false\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->fit.shared_e);
+  EXPECT_EQ(SweepSpecToJson(*off)["fit"]["shared_e"], false);
+}
+
 struct BadCase {
   const char* what;
   const char* yaml;
@@ -124,6 +149,19 @@ INSTANTIATE_TEST_SUITE_P(
                 "name: x\nkind: grid\nfamilies: [lstm]\ntrain: {learning_rate: {rule: "
                 "magic}}\ngrid: {params: [1e5], tokens: [1e6]}\n",
                 "train.learning_rate.rule (line 4): unknown rule 'magic'"},
+        BadCase{"shared E with one family",
+                "name: x\nkind: grid\nfamilies: [lstm]\ngrid: {params: [1e5], tokens: "
+                "[1e6]}\nfit: {shared_e: true}\n",
+                "fit.shared_e (line 5): true needs two or more families to share E; the sweep "
+                "has one (lstm)"},
+        BadCase{"shared E not a boolean",
+                "name: x\nkind: grid\nfamilies: [lstm, transformer]\ngrid: {params: [1e5], "
+                "tokens: [1e6]}\nfit: {shared_e: maybe}\n",
+                "fit.shared_e (line 5): must be true or false, got 'maybe'"},
+        BadCase{"typo in fit",
+                "name: x\nkind: grid\nfamilies: [lstm, transformer]\ngrid: {params: [1e5], "
+                "tokens: [1e6]}\nfit: {shared: true}\n",
+                "fit.shared (line 5): unknown field"},
         BadCase{"a newline in the name (it would forge log lines)",
                 "name: \"x\\n2026-12-02T00:00:00Z I ladder] forged\"\nkind: grid\nfamilies: "
                 "[lstm]\ngrid: {params: [1e5], tokens: [1e6]}\n",
