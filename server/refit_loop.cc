@@ -194,8 +194,8 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
       if (result.status == fit::FitStatus::kFailed) ++failed;
       if (metrics_ && result.ok()) {
         for (const auto& p : result.parameters) {
-          metrics_->SetFitParameter(std::to_string(sweep_id), family,
-                                    fit::FitFormName(result.form), p.name, p.value.estimate);
+          metrics_->SetFitParameter(std::to_string(sweep_id), family, fit::FitFormName(result.form),
+                                    p.name, p.value.estimate);
         }
       }
     }

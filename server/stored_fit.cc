@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "server/fit/fit_json.h"
+#include "server/fit/parameter_bounds.h"
 
 namespace ladder {
 
@@ -43,6 +44,7 @@ fit::Observation ObservationFromRow(const store::ObservationRow& row) {
   o.loss = row.loss;
   o.unique_tokens = row.unique_tokens;
   o.budget = row.budget;
+  o.corpus_tokens = row.corpus_tokens;
   o.curve.reserve(row.curve.size());
   for (const auto& p : row.curve) o.curve.push_back({p.tokens, p.flops, p.loss});
   return o;
@@ -71,7 +73,10 @@ v1::Fit FitToProto(const StoredFit& f) {
     fp->mutable_value()->set_estimate(param.value.estimate);
     fp->mutable_value()->set_lower(param.value.lower);
     fp->mutable_value()->set_upper(param.value.upper);
+    fp->set_at_bound(param.at_bound);
+    if (!param.at_bound.empty()) fp->set_bound(param.bound);
   }
+  for (const std::string& w : fit::BoundWarnings(r.form, r.parameters)) p.add_warnings(w);
   p.set_runs_used(r.runs_used);
   p.set_rmse_log_loss(r.rmse_log_loss);
   p.set_holdout_relative_error(r.holdout_relative_error);

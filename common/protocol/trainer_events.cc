@@ -258,6 +258,7 @@ const std::vector<Field<ResultEvent>>& EventSchema<ResultEvent>::Fields() {
       {"simulated", kRequired, &E::simulated},
       {"details", kRequired, &E::details, kNoColumn},
       {"peak_memory_bytes", kOptional, &E::peak_memory_bytes},
+      {"corpus_tokens", kOptional, &E::corpus_tokens},
   };
   return fields;
 }

@@ -80,6 +80,10 @@ struct ResultEvent {
   bool simulated = false;
   nlohmann::json details = nlohmann::json::object();  // anything else worth keeping
   std::optional<int64_t> peak_memory_bytes;           // the attempt's peak
+  // The training split's size in tokens as the trainer used it (after any
+  // data.unique_tokens cap): the corpus a prediction's epochs are counted
+  // on. unique_tokens says only what this run saw.
+  std::optional<int64_t> corpus_tokens;
 };
 
 // `error`: once, last, on failure. `kind` as the trainer wrote it (the

@@ -99,7 +99,7 @@ TEST(SharedEFitTest, AFamilyWhoseOwnFitPutsEOnZeroGetsTheSharedFloor) {
 
 TEST(SharedEFitTest, IntervalsCoverTheTruth) {
   // 10 draws, 100 resamples each: each 95% interval covers its truth in at
-  // least 8 (E: 9 of 10 at the time of writing, alphas 9 and 10).
+  // least 8 (at the time of writing E 10 of 10, alpha 9 (lstm) and 10).
   int covered_e = 0, covered_lstm = 0, covered_transformer = 0;
   constexpr int kDraws = 10;
   for (uint64_t seed = 1; seed <= kDraws; ++seed) {

@@ -67,7 +67,12 @@ absl::StatusOr<std::vector<ObservationRow>> FitStore::LoadObservations(int64_t s
     std::map<int64_t, size_t> index;
     for (const auto& row : txn.exec_params(
              "SELECT id, family, non_embedding_params, tokens, flops, flops_6nd, final_eval_loss, "
-             "  COALESCE(unique_tokens, 0), COALESCE((config->'plan'->>'budget')::float8, 0) "
+             "  COALESCE(unique_tokens, 0), COALESCE((config->'plan'->>'budget')::float8, 0), "
+             // Runs from before corpus_tokens: one that went past an epoch saw
+             // the whole corpus, so its unique_tokens is the corpus; an
+             // imported run's unique_tokens is its corpus when given.
+             "  COALESCE(corpus_tokens, CASE WHEN trainer = 'imported' OR unique_tokens < tokens "
+             "    THEN unique_tokens END, 0) "
              "FROM runs WHERE sweep_id = $1 AND state = 'succeeded' ORDER BY ordinal",
              sweep_id)) {
       ObservationRow o;
@@ -80,6 +85,7 @@ absl::StatusOr<std::vector<ObservationRow>> FitStore::LoadObservations(int64_t s
       o.loss = row[6].is_null() ? NAN : row[6].as<double>();
       o.unique_tokens = row[7].as<double>();
       o.budget = row[8].as<double>();
+      o.corpus_tokens = row[9].as<double>();
       index[o.run_id] = out.size();
       out.push_back(std::move(o));
     }

@@ -30,6 +30,10 @@ struct ObservationRow {
   double loss = 0;           // final eval loss
   double unique_tokens = 0;  // 0: all fresh
   double budget = 0;         // isoflop budget of its plan, 0 if none
+  // The corpus its data came from, in tokens; 0 = unknown. The trainer's
+  // corpus_tokens; for an imported run or one that repeated data, its
+  // unique_tokens (the whole corpus, seen).
+  double corpus_tokens = 0;
   struct CurvePoint {
     double tokens = 0;
     double flops = 0;

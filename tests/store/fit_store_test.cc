@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/protocol/trainer_events.h"
 #include "server/fit/fit_json.h"
 #include "server/stored_fit.h"
 #include "tests/store/store_fixture.h"
@@ -97,6 +100,40 @@ TEST_F(StoreTest, ObservationsAreTheSucceededRuns) {
       std::to_string(static_cast<int64_t>(o.tokens)),
       db_.Query("SELECT planned_tokens FROM runs WHERE id = " + std::to_string(done.run_id())));
   EXPECT_GT(o.flops, 0);
+}
+
+// The corpus behind a run (runs.corpus_tokens, migration 0005): the
+// trainer's corpus_tokens when it says; else, from a run that went past an
+// epoch, its unique_tokens (it saw the whole corpus); else unknown (0).
+TEST_F(StoreTest, ObservationsCarryTheCorpusTheirRunsDrewOn) {
+  const int64_t sweep = CreateSweep(3);
+  const int64_t w = Register("w");
+  std::map<int64_t, double> want;
+  for (auto [corpus, unique_fraction] :
+       {std::pair<int64_t, double>{3'900'000, 1.0}, {-1, 0.25}, {-1, 1.0}}) {
+    const v1::Lease l = MustLease(w);
+    protocol::ResultEvent r;
+    ASSERT_FALSE(protocol::ReadEvent(nlohmann::json::parse(PlausibleResult(l.run_id(), 2.5)), &r));
+    r.unique_tokens = static_cast<int64_t>(r.tokens * unique_fraction);
+    if (corpus > 0) r.corpus_tokens = corpus;
+    v1::CompleteAttemptRequest req;
+    req.set_attempt_id(l.attempt_id());
+    req.set_lease_token(l.lease_token());
+    req.set_result_json(protocol::WriteEventLine(r));
+    auto end = leases_->CompleteAttempt(req);
+    ASSERT_TRUE(end.ok()) << end.status();
+    want[l.run_id()] = corpus > 0 ? corpus : unique_fraction < 1 ? r.unique_tokens : 0;
+    EXPECT_EQ(db_.Query("SELECT COALESCE(corpus_tokens::text, 'null') FROM runs WHERE id = " +
+                        std::to_string(l.run_id())),
+              corpus > 0 ? std::to_string(corpus) : "null");
+  }
+  store::FitStore fits(pool_.get());
+  auto rows = fits.LoadObservations(sweep, /*with_curves=*/false);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 3u);
+  for (const auto& row : *rows) {
+    EXPECT_EQ(ObservationFromRow(row).corpus_tokens, want[row.run_id]) << "run " << row.run_id;
+  }
 }
 
 }  // namespace

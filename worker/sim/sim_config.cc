@@ -51,6 +51,7 @@ void CheckSimulationSpec(const SimulationSpec& sim, FieldReader& r) {
   if (sim.max_progress_events < 1) {
     r.Fail("max_progress_events", "must be at least 1", sim.max_progress_events);
   }
+  if (sim.corpus_tokens < 0) r.Fail("corpus_tokens", "must be >= 0", sim.corpus_tokens);
 }
 
 // Everything that shapes the curve, nothing attempt-specific.
@@ -63,6 +64,9 @@ uint64_t Identity(const SimRunConfig& c) {
      << '|' << c.batch_tokens << '|' << c.unique_tokens << '|' << c.seed << '|' << c.dataset << '|'
      << sim.law.E << ',' << sim.law.A << ',' << sim.law.alpha << ',' << sim.law.B << ','
      << sim.law.beta << '|' << sim.params << '|' << sim.noise;
+  // Only a declared corpus shapes the curve; leaving it out keeps the
+  // identities (and checkpoints) of configurations from before it existed.
+  if (sim.corpus_tokens > 0) id << "|corpus " << sim.corpus_tokens;
   return Fnv1a(id.str());
 }
 
@@ -86,6 +90,7 @@ bool ReadSimulationSpec(const json& simulation, model::Family family, Simulation
   r.Number("fault_at", &sim.fault_at);
   r.Int("checkpoints", &sim.checkpoints);
   r.Int("max_progress_events", &sim.max_progress_events);
+  r.Int("corpus_tokens", &sim.corpus_tokens);
   CheckSimulationSpec(sim, r);
   if (!r.ok()) return false;
   *spec = std::move(sim);
@@ -115,6 +120,11 @@ absl::StatusOr<SimRunConfig> ParseSimRunConfig(const std::string& json_text) {
   c.unique_tokens = rc.data.unique_tokens.value_or(0);
   if (!ReadSimulationSpec(rc.simulation, rc.shape.family, &c.sim, &error)) {
     return absl::InvalidArgumentError(error);
+  }
+  if (c.unique_tokens > 0) {
+    c.corpus_tokens = c.unique_tokens;
+  } else if (c.sim.corpus_tokens > 0) {
+    c.corpus_tokens = c.sim.corpus_tokens;
   }
   c.identity = Identity(c);
   return c;

@@ -36,7 +36,16 @@ struct SimulationSpec {
   int checkpoints = 4;    // checkpoints at 1/k, 2/k, ... (k-1)/k of the run; 0 = none
   // Upper bound on progress events per run (the log interval is widened).
   int max_progress_events = 200;
+  // The simulated training corpus, in tokens; 0 = kDefaultSimulatedCorpusTokens.
+  // A run longer than it repeats it (the law's data-constrained term applies)
+  // unless data.unique_tokens caps the corpus lower.
+  int64_t corpus_tokens = 0;
 };
+
+// SIMULATION: the corpus a run draws on when neither data.unique_tokens nor
+// simulation.corpus_tokens says: 1e12 tokens, a web-scale corpus no
+// simulated ladder exhausts, so every run sees fresh data as before.
+inline constexpr int64_t kDefaultSimulatedCorpusTokens = 1'000'000'000'000;
 
 // The run configuration as ladder-sim uses it: the protocol's common part
 // (read by common/protocol/run_config.h, the one reader every trainer uses)
@@ -57,6 +66,9 @@ struct SimRunConfig {
   std::string dataset;
   int64_t unique_tokens = 0;  // 0 = all fresh
   SimulationSpec sim;
+  // The corpus the run draws on, reported as the result's corpus_tokens:
+  // data.unique_tokens, else simulation.corpus_tokens, else the default.
+  int64_t corpus_tokens = kDefaultSimulatedCorpusTokens;
   // Everything that identifies the run apart from its attempt: the noise
   // seed and the checkpoint's fingerprint, so every attempt of a run (and
   // the same config anywhere) draws the same curve.

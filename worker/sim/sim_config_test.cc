@@ -61,6 +61,25 @@ TEST(SimConfigTest, ReadsTheSimulationBlock) {
   EXPECT_EQ(c->sim.checkpoints, 2);
 }
 
+// SIMULATION: the corpus a run reports (the result's corpus_tokens).
+TEST(SimConfigTest, CorpusIsTheUniqueCapElseTheDeclaredElseTheDefault) {
+  const auto by_default = ParseSimRunConfig(kConfig);
+  ASSERT_TRUE(by_default.ok()) << by_default.status();
+  EXPECT_EQ(by_default->corpus_tokens, kDefaultSimulatedCorpusTokens);
+  const auto declared = ParseSimRunConfig(
+      With("\"simulation\": null", R"("simulation": {"corpus_tokens": 1500000})"));
+  ASSERT_TRUE(declared.ok()) << declared.status();
+  EXPECT_EQ(declared->corpus_tokens, 1500000);
+  EXPECT_NE(declared->identity, by_default->identity);  // it shapes the curve
+  const auto capped = ParseSimRunConfig(With("\"unique_tokens\": null", "\"unique_tokens\": 4096"));
+  ASSERT_TRUE(capped.ok()) << capped.status();
+  EXPECT_EQ(capped->corpus_tokens, 4096);
+  const auto negative =
+      ParseSimRunConfig(With("\"simulation\": null", R"("simulation": {"corpus_tokens": -1})"));
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("simulation.corpus_tokens"), std::string::npos);
+}
+
 TEST(SimConfigTest, ErrorsNameTheField) {
   auto expect = [](const std::string& text, const std::string& message) {
     auto c = ParseSimRunConfig(text);

@@ -222,9 +222,9 @@ int MakePlan(const Options& o, Plan* p) {
   if (p->law_n <= 0)
     return EmitError("bad_config", "model has no parameters to scale", kExitBadConfig);
   p->total_steps = (c.tokens + c.batch_tokens - 1) / c.batch_tokens;
-  p->unique = c.unique_tokens > 0 && c.unique_tokens < c.tokens
-                  ? static_cast<double>(c.unique_tokens)
-                  : 0.0;
+  // The corpus is data.unique_tokens when given (sim_config.h): a run longer
+  // than its corpus repeats it.
+  p->unique = c.corpus_tokens < c.tokens ? static_cast<double>(c.corpus_tokens) : 0.0;
 
   // ------------------------------------------------------------ schedule of events
   p->log_every =
@@ -404,6 +404,7 @@ int SimTrainer::EmitResult() {
   r.wall_seconds = p_.resumed.wall_seconds + Elapsed();
   r.device = o_.device;
   r.simulated = true;
+  r.corpus_tokens = c.corpus_tokens;
   r.details = {
       {"simulation", true},
       {"trainer", "ladder-sim"},

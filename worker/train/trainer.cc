@@ -647,6 +647,7 @@ int Attempt::EmitResult() {
   r.device = options_.device;
   r.simulated = false;
   r.peak_memory_bytes = PeakMemoryBytes(cuda_ ? std::optional<int>(device_.index()) : std::nullopt);
+  r.corpus_tokens = static_cast<int64_t>(corpus_.train.size());  // after the unique_tokens cap
   r.details = ResultDetails(epochs, epoch_tokens, attempt_tps,
                             Mfu(attempt_tps * flops_.training, peak_flops_));
   EmitEvent(r);
