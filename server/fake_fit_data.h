@@ -43,6 +43,15 @@ class FakeFitData final : public FitSource, public RefitStore {
     std::lock_guard<std::mutex> lock(mu_);
     on_load_ = std::move(fn);
   }
+  // The runs SweepRuns returns for a sweep (LoadObservations stays empty).
+  void SetRuns(int64_t sweep_id, std::vector<fit::Observation> runs) {
+    std::lock_guard<std::mutex> lock(mu_);
+    runs_[sweep_id] = std::move(runs);
+  }
+  int sweep_runs_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sweep_runs_calls_;
+  }
   void SetNeedingRefit(std::vector<int64_t> ids) {
     std::lock_guard<std::mutex> lock(mu_);
     needing_refit_ = std::move(ids);
@@ -100,6 +109,12 @@ class FakeFitData final : public FitSource, public RefitStore {
     }
     return out;
   }
+  absl::StatusOr<std::vector<fit::Observation>> SweepRuns(int64_t sweep_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++sweep_runs_calls_;
+    auto it = runs_.find(sweep_id);
+    return it == runs_.end() ? std::vector<fit::Observation>{} : it->second;
+  }
   absl::StatusOr<std::vector<fit::Observation>> LoadObservations(int64_t sweep_id) override {
     std::function<void()> on_load;
     std::vector<fit::Observation> runs;
@@ -148,6 +163,8 @@ class FakeFitData final : public FitSource, public RefitStore {
   std::vector<int64_t> needing_refit_;
   std::map<int64_t, std::vector<fit::Observation>> observations_;
   std::function<void()> on_load_;
+  std::map<int64_t, std::vector<fit::Observation>> runs_;
+  int sweep_runs_calls_ = 0;
   int get_sweep_calls_ = 0;
   int latest_calls_ = 0;
 };

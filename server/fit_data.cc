@@ -37,6 +37,10 @@ absl::StatusOr<std::vector<fit::Observation>> PgFitData::LoadObservations(int64_
   return ObservationsFromRows(*rows);
 }
 
+absl::StatusOr<std::vector<fit::Observation>> PgFitData::SweepRuns(int64_t sweep_id) {
+  return LoadObservations(sweep_id);
+}
+
 absl::Status PgFitData::StoreFit(int64_t sweep_id, const fit::FitResult& fit) {
   return fits_->StoreFit(sweep_id, fit::FitResultToJson(fit)).status();
 }

@@ -39,6 +39,9 @@ class FitSource {
                                                             const std::string& form) = 0;
   // Fits of a sweep stored after fit id `after_id`, oldest first.
   virtual absl::StatusOr<std::vector<StoredFit>> FitsAfter(int64_t sweep_id, int64_t after_id) = 0;
+  // One observation per succeeded run (no curves): what predictions report
+  // of the data behind them (the corpus, the tokens-per-compute recipe).
+  virtual absl::StatusOr<std::vector<fit::Observation>> SweepRuns(int64_t sweep_id) = 0;
 };
 
 class RefitStore {
@@ -65,6 +68,7 @@ class PgFitData final : public FitSource, public RefitStore {
   absl::StatusOr<std::vector<StoredFit>> FitHistory(int64_t sweep_id, const std::string& family,
                                                     const std::string& form) override;
   absl::StatusOr<std::vector<StoredFit>> FitsAfter(int64_t sweep_id, int64_t after_id) override;
+  absl::StatusOr<std::vector<fit::Observation>> SweepRuns(int64_t sweep_id) override;
   absl::StatusOr<std::vector<fit::Observation>> LoadObservations(int64_t sweep_id) override;
   absl::Status StoreFit(int64_t sweep_id, const fit::FitResult& fit) override;
   absl::StatusOr<std::vector<int64_t>> SweepsNeedingRefit() override;

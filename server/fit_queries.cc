@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "common/enums/enums.h"
+#include "server/fit/data_budget.h"
 #include "server/fit/family_comparison.h"
+#include "server/fit/parameter_bounds.h"
 #include "server/fit/prediction.h"
 
 namespace ladder {
@@ -25,7 +27,49 @@ absl::Status CheckForm(const std::string& form, const char* field) {
                                     enums::NameList<fit::FitForm>() + ")");
 }
 
+// The forms a question tries, in order, when the request names none.
+const std::vector<fit::FitForm> kComputeForms = {
+    fit::FitForm::kPowerLawSharedE, fit::FitForm::kPowerLawCompute, fit::FitForm::kChinchilla};
+const std::vector<fit::FitForm> kSizeForms = {fit::FitForm::kChinchilla,
+                                              fit::FitForm::kDataConstrained};
+
+void AddWarnings(const std::vector<std::string>& lines, const std::string& prefix,
+                 google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (const std::string& line : lines) *out->Add() = prefix + line;
+}
+
+std::vector<fit::Observation> OfFamily(const std::vector<fit::Observation>& runs,
+                                       const std::string& family) {
+  std::vector<fit::Observation> out;
+  for (const fit::Observation& r : runs) {
+    if (r.family == family) out.push_back(r);
+  }
+  return out;
+}
+
 }  // namespace
+
+absl::StatusOr<StoredFit> FitQueries::Choose(int64_t sweep_id, const std::string& family,
+                                             const std::string& form,
+                                             const std::vector<fit::FitForm>& defaults) {
+  if (form.empty()) return FirstOk(sweep_id, family, defaults);
+  return FirstOk(sweep_id, family, {*enums::Parse<fit::FitForm>(form)});  // CheckForm'ed
+}
+
+absl::StatusOr<std::vector<fit::Observation>> FitQueries::Runs(int64_t sweep_id, int64_t fit_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = runs_.find(sweep_id);
+    // A fit newer than the runs read means results came in since (a refit
+    // follows every new result): read them again.
+    if (it != runs_.end() && it->second.fit_id >= fit_id) return it->second.runs;
+  }
+  auto runs = fits_->SweepRuns(sweep_id);
+  if (!runs.ok()) return runs.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  runs_[sweep_id] = {fit_id, *runs};
+  return *runs;
+}
 
 absl::StatusOr<std::vector<std::string>> FitQueries::Families(int64_t sweep_id) {
   {
@@ -111,21 +155,57 @@ absl::StatusOr<v1::PredictLossResponse> FitQueries::PredictLoss(const v1::Predic
     return absl::InvalidArgumentError("tokens: must be positive");
   if (by_compute && !Positive(req.compute()))
     return absl::InvalidArgumentError("compute: must be positive");
+  if (auto st = CheckForm(req.form(), "form"); !st.ok()) return st;
   if (auto st = CheckFamily(req.sweep_id(), req.family(), "family"); !st.ok()) return st;
-  auto f = FirstOk(
-      req.sweep_id(), req.family(),
-      by_size
-          ? std::vector<fit::FitForm>{fit::FitForm::kChinchilla, fit::FitForm::kDataConstrained}
-          : std::vector<fit::FitForm>{fit::FitForm::kPowerLawCompute, fit::FitForm::kChinchilla});
+  auto f = Choose(req.sweep_id(), req.family(), req.form(), by_size ? kSizeForms : kComputeForms);
   if (!f.ok()) return f.status();
-  auto p = by_size ? fit::PredictLoss(*f->result, req.params(), req.tokens())
-                   : fit::PredictLossAtCompute(*f->result, req.compute());
+  auto runs = Runs(req.sweep_id(), f->id);
+  if (!runs.ok()) return runs.status();
+
+  // The data behind the target: its tokens (given, or the sweep's recipe at
+  // C), the corpus, and the epochs that makes.
+  const double corpus = fit::CorpusTokens(*runs);
+  const fit::TokenRecipe recipe =
+      fit::FitTokenRecipe(OfFamily(*runs, req.family()), f->result->flops_count);
+  const double target_tokens = by_size ? req.tokens() : recipe.TokensAt(req.compute());
+  const double epochs = Positive(target_tokens) && corpus > 0 ? target_tokens / corpus : 0;
+
+  // Beyond one epoch the fresh-data laws are optimistic: the data-constrained
+  // fit answers instead when the request left the form to us and it can.
+  StoredFit answer = *f;
+  if (epochs > 1 && req.form().empty() && answer.result->form != fit::FitForm::kDataConstrained) {
+    auto dc = cache_->Find(req.sweep_id(), req.family(), fit::FitForm::kDataConstrained);
+    if (dc.ok() && dc->result->ok()) answer = *dc;
+  }
+  absl::StatusOr<fit::LossPrediction> p;
+  if (answer.result->form == fit::FitForm::kDataConstrained) {
+    // A compute target trains on the recipe's D, so N = C / 6D (the form's count).
+    const double params = by_size ? req.params() : req.compute() / (6 * target_tokens);
+    p = Positive(params) ? fit::PredictLoss(*answer.result, params, target_tokens, corpus)
+                         : absl::FailedPreconditionError(
+                               "data_constrained: no tokens-per-compute recipe in this sweep's "
+                               "runs to place the target's N and D");
+  } else {
+    p = by_size ? fit::PredictLoss(*answer.result, req.params(), req.tokens())
+                : fit::PredictLossAtCompute(*answer.result, req.compute());
+  }
+  std::string epochs_line = fit::BeyondOneEpochWarning(target_tokens, corpus);
+  if (!epochs_line.empty() && answer.result->form == fit::FitForm::kDataConstrained) {
+    epochs_line = epochs_line.substr(0, epochs_line.find(';')) +
+                  "; answered by the data_constrained fit, which discounts repeated tokens";
+  }
   if (!p.ok()) return p.status();
   v1::PredictLossResponse out;
   SetInterval(p->loss, out.mutable_loss());
-  out.set_form(fit::FitFormName(f->result->form));
-  out.set_fit_id(f->id);
+  out.set_form(fit::FitFormName(answer.result->form));
+  out.set_fit_id(answer.id);
   out.set_extrapolation_factor(p->extrapolation_factor);
+  if (Positive(target_tokens)) out.set_target_tokens(target_tokens);
+  out.set_unique_tokens(corpus);
+  out.set_epochs(epochs);
+  AddWarnings(fit::BoundWarnings(answer.result->form, answer.result->parameters), "",
+              out.mutable_warnings());
+  if (!epochs_line.empty()) out.add_warnings(epochs_line);
   return out;
 }
 
@@ -138,6 +218,9 @@ absl::StatusOr<v1::OptimalAllocationResponse> FitQueries::Optimal(
   if (!f.ok()) return f.status();
   auto a = fit::PredictOptimalAllocation(*f->result, req.compute());
   if (!a.ok()) return a.status();
+  auto runs = Runs(req.sweep_id(), f->id);
+  if (!runs.ok()) return runs.status();
+  const double corpus = fit::CorpusTokens(*runs);
   v1::OptimalAllocationResponse out;
   SetInterval(a->params, out.mutable_params());
   SetInterval(a->tokens, out.mutable_tokens());
@@ -146,6 +229,13 @@ absl::StatusOr<v1::OptimalAllocationResponse> FitQueries::Optimal(
   out.set_form(fit::FitFormName(f->result->form));
   out.set_fit_id(f->id);
   out.set_extrapolation_factor(a->extrapolation_factor);
+  out.set_unique_tokens(corpus);
+  if (corpus > 0 && Positive(a->tokens.estimate)) out.set_epochs(a->tokens.estimate / corpus);
+  AddWarnings(fit::BoundWarnings(f->result->form, f->result->parameters), "",
+              out.mutable_warnings());
+  if (std::string line = fit::BeyondOneEpochWarning(a->tokens.estimate, corpus); !line.empty()) {
+    out.add_warnings(line);
+  }
   return out;
 }
 
@@ -167,8 +257,13 @@ absl::StatusOr<v1::CompareFamiliesResponse> FitQueries::Compare(
   }
   if (req.points() < 0 || req.points() > 1000)
     return absl::InvalidArgumentError("points: must be in [0, 1000]");
+  if (auto st = CheckForm(req.form(), "form"); !st.ok()) return st;
+  // Both families are compared under one form: the first both have usable.
+  const std::vector<fit::FitForm> forms =
+      req.form().empty() ? kComputeForms
+                         : std::vector<fit::FitForm>{*enums::Parse<fit::FitForm>(req.form())};
   absl::Status last;
-  for (const fit::FitForm form : {fit::FitForm::kPowerLawCompute, fit::FitForm::kChinchilla}) {
+  for (const fit::FitForm form : forms) {
     auto base = FirstOk(req.sweep_id(), req.base_family(), {form});
     auto target = FirstOk(req.sweep_id(), req.family(), {form});
     if (!base.ok() || !target.ok()) {
@@ -187,6 +282,11 @@ absl::StatusOr<v1::CompareFamiliesResponse> FitQueries::Compare(
     }
     out.set_base_fit_id(base->id);
     out.set_fit_id(target->id);
+    out.set_form(fit::FitFormName(form));
+    for (const StoredFit* f : {&*base, &*target}) {
+      AddWarnings(fit::BoundWarnings(form, f->result->parameters), f->result->family + ": ",
+                  out.mutable_warnings());
+    }
     return out;
   }
   return last;
