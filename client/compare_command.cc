@@ -1,9 +1,10 @@
-// ladder compare SWEEP --base lstm --family transformer: the
+// ladder compare SWEEP --base lstm --family transformer [--form F]: the
 // compute-equivalent gain CEG(C) of one family over a baseline, as a curve.
 #include <iostream>
 
 #include "client/commands.h"
 #include "client/format.h"
+#include "common/enums/enums.h"
 
 namespace ladder::cli {
 
@@ -21,7 +22,11 @@ void AddCompareCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   cmd->add_option("--min-compute", *min_c, "smallest C (default: smallest trained)");
   cmd->add_option("--max-compute", *max_c, "largest C (default: largest trained)");
   cmd->add_option("--points", *points, "points on the curve")->capture_default_str();
-  cmd->callback([&ctx, exit_code, sweep_id, base, family, min_c, max_c, points] {
+  auto* form = new std::string;
+  cmd->add_option("--form", *form,
+                  "compare both families' fits of this form (" + enums::NameList<enums::FitForm>() +
+                      "; default: the first both have)");
+  cmd->callback([&ctx, exit_code, sweep_id, base, family, min_c, max_c, points, form] {
     auto* stub = ctx.fits();
     if (!stub) {
       *exit_code = 2;
@@ -34,6 +39,7 @@ void AddCompareCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     req.set_min_compute(*min_c);
     req.set_max_compute(*max_c);
     req.set_points(*points);
+    req.set_form(*form);
     v1::CompareFamiliesResponse resp;
     grpc::Status st = stub->CompareFamilies(ctx.Call().get(), req, &resp);
     if (!st.ok()) {
@@ -43,8 +49,9 @@ void AddCompareCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (ctx.json()) {
       std::cout << ToJson(resp) << "\n";
     } else {
-      std::cout << "compute-equivalent gain of " << *family << " over " << *base << " (fits "
-                << resp.fit_id() << " vs " << resp.base_fit_id() << "):\n";
+      std::cout << "compute-equivalent gain of " << *family << " over " << *base << " ("
+                << resp.form() << " fits " << resp.fit_id() << " vs " << resp.base_fit_id()
+                << "):\n";
       std::vector<std::vector<std::string>> rows = {
           {"C (FLOPs)", "CEG", "95% interval", "extrapolation"}};
       for (const auto& p : resp.points()) {
@@ -54,6 +61,7 @@ void AddCompareCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
              p.extrapolation_factor() > 1.0 ? Sci(p.extrapolation_factor(), 3) + "x" : "in range"});
       }
       std::cout << Table(rows);
+      PrintWarnings(resp.warnings());
     }
     *exit_code = 0;
   });

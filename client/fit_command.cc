@@ -22,9 +22,13 @@ void PrintFit(const v1::Fit& f) {
   }
   std::cout << "\n";
   for (const auto& p : f.parameters()) {
-    std::cout << "    " << p.name() << " = " << Sci(p.value().estimate(), 4) << "  ["
-              << Sci(p.value().lower(), 4) << ", " << Sci(p.value().upper(), 4) << "]\n";
+    std::cout << "    " << p.name() << " = " << Sci(p.value().estimate(), 4);
+    // On a bound the value is the bound's, not the data's: say so on the line.
+    if (!p.at_bound().empty()) std::cout << " (on its " << p.at_bound() << " bound)";
+    std::cout << "  [95%: " << Sci(p.value().lower(), 4) << ", " << Sci(p.value().upper(), 4)
+              << "]\n";
   }
+  PrintWarnings(f.warnings(), "    ");
 }
 
 }  // namespace

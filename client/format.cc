@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <sstream>
 
 #include "common/enums/proto_enums.h"
@@ -85,6 +86,11 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
     o << line << "\n";
   }
   return o.str();
+}
+
+void PrintWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnings,
+                   const std::string& indent) {
+  for (const std::string& w : warnings) std::cout << indent << "warning: " << w << "\n";
 }
 
 }  // namespace ladder::cli

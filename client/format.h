@@ -19,6 +19,11 @@ std::string Bar(double fraction, int width);
 std::string StateName(v1::RunState state);
 std::string StateName(v1::SweepState state);
 
+// Each line as "<indent>warning: <line>\n" on stdout (a response's caveats:
+// a parameter on a bound, a target beyond one epoch of the corpus).
+void PrintWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnings,
+                   const std::string& indent = "");
+
 // Left-aligned columns, two spaces apart; first row is the header.
 std::string Table(const std::vector<std::vector<std::string>>& rows);
 

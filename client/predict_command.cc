@@ -1,9 +1,10 @@
-// ladder predict SWEEP --family F (--params N --tokens D | --compute C)
+// ladder predict SWEEP --family F (--params N --tokens D | --compute C) [--form F]
 // ladder optimal SWEEP --family F --compute C
 #include <iostream>
 
 #include "client/commands.h"
 #include "client/format.h"
+#include "common/enums/enums.h"
 
 namespace ladder::cli {
 namespace {
@@ -18,6 +19,20 @@ std::string Band(const v1::Interval& i, int digits = 4) {
 grpc::Status FlagNamed(const grpc::Status& st) {
   if (st.error_code() != grpc::StatusCode::INVALID_ARGUMENT) return st;
   return grpc::Status(st.error_code(), "--" + st.error_message());
+}
+
+// "7.3e+07 tokens = 0.77 epochs of the corpus (9.5e+07 unique tokens)":
+// the data a target needs, against what the sweep's corpus holds.
+std::string Epochs(double tokens, double unique_tokens, double epochs) {
+  if (!(tokens > 0)) return "";
+  std::string line = Sci(tokens) + " tokens";
+  if (unique_tokens > 0 && epochs > 0) {
+    line += " = " + Sci(epochs, 2) + " epochs of the corpus (" + Sci(unique_tokens, 2) +
+            " unique tokens)";
+  } else {
+    line += " (the corpus's size is unknown)";
+  }
+  return line;
 }
 
 std::string Extrapolation(double factor) {
@@ -39,6 +54,9 @@ void AddPredictCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   cmd->add_option("--params", *params, "N, non-embedding parameters");
   cmd->add_option("--tokens", *tokens, "D, training tokens");
   cmd->add_option("--compute", *compute, "C, training FLOPs");
+  cmd->add_option("--form", *req->mutable_form(),
+                  "answer from this form's fit (" + enums::NameList<enums::FitForm>() +
+                      "; default: the first usable, see README)");
   cmd->callback([&ctx, exit_code, req, sweep_id, family, params, tokens, compute] {
     auto* stub = ctx.fits();
     if (!stub) {
@@ -65,6 +83,11 @@ void AddPredictCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
                 << ": loss " << Band(resp.loss()) << " nats/token\n  from the " << resp.form()
                 << " fit (id " << resp.fit_id() << "), "
                 << Extrapolation(resp.extrapolation_factor()) << "\n";
+      if (std::string e = Epochs(resp.target_tokens(), resp.unique_tokens(), resp.epochs());
+          !e.empty()) {
+        std::cout << "  target: " << e << "\n";
+      }
+      PrintWarnings(resp.warnings());
     }
     *exit_code = 0;
   });
@@ -102,6 +125,11 @@ void AddPredictCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       if (std::isfinite(resp.loss().estimate()))
         std::cout << "  loss = " << Band(resp.loss()) << "\n";
       std::cout << "  " << Extrapolation(resp.extrapolation_factor()) << "\n";
+      if (std::string e = Epochs(resp.tokens().estimate(), resp.unique_tokens(), resp.epochs());
+          !e.empty()) {
+        std::cout << "  D_opt: " << e << "\n";
+      }
+      PrintWarnings(resp.warnings());
     }
     *exit_code = 0;
   });
