@@ -156,6 +156,17 @@ CoordinatorMetrics::CoordinatorMetrics(int ended_sweeps_kept)
               .Name("ladder_prediction_target_flops")
               .Help("The target compute (FLOPs) that ladder_predicted_loss refers to")
               .Register(*registry_)),
+      predicted_epochs_(
+          BuildGauge()
+              .Name("ladder_predicted_epochs")
+              .Help("Epochs of the sweep's corpus the target compute would train for, by the "
+                    "sweep's tokens-per-compute recipe; above 1 the fresh-data law is optimistic")
+              .Register(*registry_)),
+      parameters_at_bound_(BuildGauge()
+                               .Name("ladder_fit_parameters_at_bound")
+                               .Help("Parameters of the latest fit whose estimate sits on a "
+                                     "bound of the fit (E = 0, an exponent at its cap)")
+                               .Register(*registry_)),
       ended_sweeps_kept_(ended_sweeps_kept) {
   // Make the bounded counters visible from the first scrape.
   leases_.Add({{"granted", "true"}});
@@ -263,6 +274,22 @@ void CoordinatorMetrics::SetPredictedLoss(const std::string& sweep, const std::s
   auto& c = predicted_at_compute_.Add({{"sweep", sweep}});
   c.Set(compute);
   NoteFitSeries(sweep, &predicted_at_compute_, &c);
+}
+
+void CoordinatorMetrics::SetPredictedEpochs(const std::string& sweep, const std::string& family,
+                                            double epochs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& g = predicted_epochs_.Add({{"sweep", sweep}, {"family", family}});
+  g.Set(epochs);
+  NoteFitSeries(sweep, &predicted_epochs_, &g);
+}
+
+void CoordinatorMetrics::SetParametersAtBound(const std::string& sweep, const std::string& family,
+                                              const std::string& form, int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& g = parameters_at_bound_.Add({{"sweep", sweep}, {"family", family}, {"form", form}});
+  g.Set(count);
+  NoteFitSeries(sweep, &parameters_at_bound_, &g);
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

@@ -5,6 +5,7 @@
 // for running runs, reasons from a fixed list).
 //
 // Per-sweep series (ladder_runs, ladder_fit_parameter, ladder_predicted_loss,
+// ladder_predicted_epochs, ladder_fit_parameters_at_bound,
 // ladder_prediction_target_flops) are exported for the sweeps the latest
 // snapshot lists (active, or ended within its window) that are active or
 // among the `ended_sweeps_kept` most recent ended ones (by id); the others'
@@ -63,6 +64,12 @@ class CoordinatorMetrics {
                        const std::string& parameter, double value);
   void SetPredictedLoss(const std::string& sweep, const std::string& family, double compute,
                         double loss);
+  // The epochs of the sweep's corpus the target compute would train for
+  // (ladder_predicted_epochs; > 1: the fresh-data law is optimistic there).
+  void SetPredictedEpochs(const std::string& sweep, const std::string& family, double epochs);
+  // How many of a fit's parameters sit on a bound (E = 0, ...).
+  void SetParametersAtBound(const std::string& sweep, const std::string& family,
+                            const std::string& form, int count);
 
   // Creates a server interceptor that times every RPC by method and code.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
@@ -84,6 +91,8 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Gauge>& fit_parameter_;
   prometheus::Family<prometheus::Gauge>& predicted_loss_;
   prometheus::Family<prometheus::Gauge>& predicted_at_compute_;
+  prometheus::Family<prometheus::Gauge>& predicted_epochs_;
+  prometheus::Family<prometheus::Gauge>& parameters_at_bound_;
 
   const int ended_sweeps_kept_;
 

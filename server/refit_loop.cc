@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/logging.h"
+#include "server/fit/data_budget.h"
 #include "server/fit/fit.h"
+#include "server/fit/parameter_bounds.h"
 #include "server/fit/prediction.h"
 #include "server/fit/shared_e_fit.h"
 
@@ -170,11 +172,15 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
         const std::string f = fit::FitFormName(form);
         for (const auto& p : result.parameters)
           metrics_->SetFitParameter(s, family, f, p.name, p.value.estimate);
+        metrics_->SetParametersAtBound(s, family, f, fit::ParametersAtBound(result.parameters));
         if (form == fit::FitForm::kPowerLawCompute) {
           const double c = target_compute > 0 ? target_compute : 100 * result.max_trained_flops;
           if (auto pred = fit::PredictLossAtCompute(result, c); pred.ok()) {
             metrics_->SetPredictedLoss(s, family, c, pred->loss.estimate);
           }
+          const double corpus = fit::CorpusTokens(*runs);
+          const double tokens = fit::FitTokenRecipe(family_runs, result.flops_count).TokensAt(c);
+          if (corpus > 0 && tokens > 0) metrics_->SetPredictedEpochs(s, family, tokens / corpus);
         }
       }
     }
@@ -197,6 +203,9 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
           metrics_->SetFitParameter(std::to_string(sweep_id), family, fit::FitFormName(result.form),
                                     p.name, p.value.estimate);
         }
+        metrics_->SetParametersAtBound(std::to_string(sweep_id), family,
+                                       fit::FitFormName(result.form),
+                                       fit::ParametersAtBound(result.parameters));
       }
     }
   }

@@ -52,7 +52,8 @@ for name in ["ladder_rpc_duration_seconds", "ladder_lease_duration_seconds", "la
              "ladder_leases_expired_total", "ladder_attempts_ended_total", "ladder_refit_duration_seconds",
              "ladder_runs", "ladder_queue_depth", "ladder_workers", "ladder_run_tokens_per_second",
              "ladder_run_flops_per_second", "ladder_fit_parameter", "ladder_predicted_loss",
-             "ladder_prediction_target_flops"]:
+             "ladder_prediction_target_flops", "ladder_predicted_epochs",
+             "ladder_fit_parameters_at_bound"]:
     if name not in coordinator:
         fail(f"coordinator metric {name} is no longer registered in server/coordinator_metrics.cc")
 
@@ -175,7 +176,8 @@ for need in ["ladder_runs", "ladder_queue_depth", "ladder_run_tokens_per_second"
              "ladder_worker_device_utilization_ratio", "ladder_worker_device_memory_used_bytes",
              "ladder_lease_duration_seconds_bucket", "ladder_rpc_duration_seconds_bucket", "ladder_fit_parameter",
              "ladder_predicted_loss", "ladder_prediction_target_flops", "ladder_workers",
-             "ladder_refit_duration_seconds_bucket"]:
+             "ladder_refit_duration_seconds_bucket", "ladder_predicted_epochs",
+             "ladder_fit_parameters_at_bound"]:
     if need not in used:
         fail(f"dashboard: nothing shows {need}")
 
