@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "server/fit/chinchilla_fit.h"
 #include "server/fit/fit_json.h"
 #include "server/fit/power_law_fit.h"
 #include "server/fit/simulated_observations.h"
@@ -95,6 +96,27 @@ TEST(ParameterBoundsTest, LogParametrisedEIsFlaggedInItsLimit) {
   MarkBounds(FitForm::kDataConstrained, &params);
   EXPECT_EQ(params[0].at_bound, "");
   EXPECT_FALSE(BoundOfParameter(FitForm::kIsoflop, "a").lower.has_value());
+}
+
+// SIMULATION: a grid from a Chinchilla law with no floor (E = 0). Approach 3
+// walks log E down until the objective stops changing; that limit must read
+// as on the bound, and the published law's E = 1.69 must not.
+TEST(ParameterBoundsTest, ChinchillaFitOfALawWithoutAFloorIsFlagged) {
+  FitOptions options;
+  options.threads = 2;
+  options.bootstrap_resamples = 0;
+  options.holdout = false;
+  ChinchillaLaw no_floor = PublishedChinchillaLaw();
+  no_floor.E = 0;
+  const std::vector<double> sizes = LogSpaced(1e7, 1e9, 4), tokens = LogSpaced(1e9, 1e11, 4);
+  const FitResult flat = FitChinchilla(SimulateGrid(no_floor, sizes, tokens, 0.0, 1), options);
+  ASSERT_TRUE(flat.ok()) << flat.reason;
+  EXPECT_EQ(flat.FindParameter("E")->at_bound, "lower")
+      << "E = " << flat.FindParameter("E")->value.estimate;
+  const FitResult floor =
+      FitChinchilla(SimulateGrid(PublishedChinchillaLaw(), sizes, tokens, 0.0, 1), options);
+  ASSERT_TRUE(floor.ok()) << floor.reason;
+  EXPECT_EQ(floor.FindParameter("E")->at_bound, "");
 }
 
 // Off the bound, an interval that reaches it still says so (the demo's
