@@ -245,6 +245,7 @@ class ProtocolTest(unittest.TestCase):
         self.assertIn("GPT-2", details["initialisation"])
         self.assertEqual(details["eval"]["tokens"], 8192)
         self.assertEqual(details["data"]["train_split_tokens"], KJV_TRAIN_TOKENS)
+        self.assertEqual(result["corpus_tokens"], KJV_TRAIN_TOKENS)  # the whole split, uncapped
         self.assertEqual(details["schedule"]["warmup_steps"], 1)
 
     def test_data_constrained_run_repeats_and_records_epochs(self):
@@ -256,6 +257,7 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(result["details"]["data"]["tokens_per_epoch"], 155 * 64)
         self.assertEqual(result["unique_tokens"], 155 * 64)
         self.assertAlmostEqual(result["epochs"], 40960 / (155 * 64))
+        self.assertEqual(result["corpus_tokens"], 10000)  # the split as capped
 
     def test_same_seed_gives_the_same_curve_and_another_seed_does_not(self):
         a = run(self, config(tokens=20480))
