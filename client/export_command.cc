@@ -1,5 +1,6 @@
 // ladder export SWEEP --format csv|json [-o FILE]: every run with its
-// configuration and results, for notebooks and spreadsheets.
+// configuration and results, for notebooks and spreadsheets; `ladder import`
+// reads either format back (client/import_parser.h).
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -70,7 +71,8 @@ void AddExportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     } else {
       *out << "run_id,sweep_id,ordinal,family,shape,state,attempts,planned_params,planned_non_"
               "embedding_params,"
-              "planned_tokens,planned_flops,planned_flops_6nd,params,non_embedding_params,tokens,"
+              "planned_tokens,planned_flops,planned_flops_6nd,budget,params,non_embedding_params,"
+              "tokens,"
               "unique_tokens,"
               "epochs,flops,flops_6nd,final_eval_loss,wall_seconds,device,trainer,simulated,worker,"
               "learning_rate,seed\n";
@@ -79,11 +81,16 @@ void AddExportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
         const bool done = r.state() == v1::RUN_STATE_SUCCEEDED;
         const auto train = config.is_object() ? config.value("train", nlohmann::json::object())
                                               : nlohmann::json::object();
-        *out << r.id() << ',' << r.sweep_id() << ',' << r.ordinal() << ',' << r.family() << ','
-             << CsvField(r.shape()) << ',' << StateName(r.state()) << ',' << r.attempts() << ','
-             << r.planned_params() << ',' << r.planned_non_embedding_params() << ','
+        // An IsoFLOP run's budget, as planned or imported; 0 (other sweeps) is none.
+        const auto plan = config.is_object() ? config.value("plan", nlohmann::json::object())
+                                             : nlohmann::json::object();
+        const double budget = plan.is_object() ? plan.value("budget", 0.0) : 0.0;
+        *out << r.id() << ',' << r.sweep_id() << ',' << r.ordinal() << ',' << CsvField(r.family())
+             << ',' << CsvField(r.shape()) << ',' << StateName(r.state()) << ',' << r.attempts()
+             << ',' << r.planned_params() << ',' << r.planned_non_embedding_params() << ','
              << r.planned_tokens() << ',' << Num(r.planned_flops()) << ','
-             << Num(r.planned_flops_6nd()) << ',' << (done ? std::to_string(r.params()) : "") << ','
+             << Num(r.planned_flops_6nd()) << ',' << (budget > 0 ? Num(budget) : "") << ','
+             << (done ? std::to_string(r.params()) : "") << ','
              << (done ? std::to_string(r.non_embedding_params()) : "") << ','
              << (done ? std::to_string(r.tokens()) : "") << ','
              << (done ? std::to_string(r.unique_tokens()) : "") << ','

@@ -21,7 +21,9 @@ void AddImportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
               "defaults to 6ND.\nbudget: the IsoFLOP budget (FLOPs) a run was trained at, the same "
               "value for every run of one budget; rows with budgets give the sweep the isoflop "
               "(Approach 2) fit.\nseed: the run's seed (several seeds of one configuration are "
-              "fine).\nAny other column or key is refused (exit 2) before anything is sent.");
+              "fine).\nAny other column or key is refused (exit 2) before anything is sent.\n"
+              "`ladder export` output (CSV or JSON) imports back as it is: N is its "
+              "non_embedding_params, and runs that did not succeed are skipped.");
   cmd->callback([&ctx, exit_code, file, name] {
     std::string text, error;
     if (!ReadInput(*file, &text, &error)) {
@@ -31,9 +33,16 @@ void AddImportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     v1::ImportResultsRequest req;
     req.set_name(name->empty() ? *file : *name);
     const bool json = file->size() > 5 && file->substr(file->size() - 5) == ".json";
-    if (!(json ? ParseImportJson(text, &req, &error) : ParseImportCsv(text, &req, &error))) {
+    ImportNotes notes;
+    if (!(json ? ParseImportJson(text, &req, &error, &notes)
+               : ParseImportCsv(text, &req, &error, &notes))) {
       *exit_code = ctx.Usage("import " + *file + ": " + error);
       return;
+    }
+    if (notes.skipped > 0) {
+      std::cerr << "import " << *file << ": skipped " << notes.skipped
+                << (notes.skipped == 1 ? " run" : " runs")
+                << " of the export that did not succeed (no results)\n";
     }
     auto* stub = ctx.sweeps();
     if (!stub) {

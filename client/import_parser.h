@@ -8,6 +8,13 @@
 // listing the accepted ones, so a field the coordinator would never see (an
 // IsoFLOP budget under another name, say) is not dropped silently; two names
 // for one field (loss and final_loss) are refused too.
+// `ladder export` output imports back as it is: a CSV whose header has
+// run_id and state, or JSON {"runs": [...]}. There N is non_embedding_params
+// (export's params is the total), loss final_eval_loss, the seed and budget
+// the run's (JSON: inside config_json); runs that did not succeed have no
+// results and are skipped (counted in ImportNotes); the export's descriptive
+// columns (run_id, shape, device, ...) are read by nothing, in that format
+// only.
 // Values are passed on as given (a missing optional one as 0); the
 // coordinator checks their ranges (ValidateImport in server/sweep_manager.h). These parsers
 // refuse only what cannot be sent or cannot be meant: an unknown or repeated
@@ -29,10 +36,18 @@ inline constexpr int kMaxImportResults = 100000;
 // help: "family, params, tokens, loss (or final_loss, final_eval_loss), ...".
 std::string ImportAcceptedNames();
 
+// What a parse found besides the results.
+struct ImportNotes {
+  bool ladder_export = false;  // the file is `ladder export` output
+  int skipped = 0;             // its runs that did not succeed (no results), left out
+};
+
 // Fills `req` from CSV text; false with *error naming the line and column.
-bool ParseImportCsv(const std::string& text, v1::ImportResultsRequest* req, std::string* error);
+bool ParseImportCsv(const std::string& text, v1::ImportResultsRequest* req, std::string* error,
+                    ImportNotes* notes = nullptr);
 
 // Fills `req` from JSON text; false with *error naming the element and key.
-bool ParseImportJson(const std::string& text, v1::ImportResultsRequest* req, std::string* error);
+bool ParseImportJson(const std::string& text, v1::ImportResultsRequest* req, std::string* error,
+                     ImportNotes* notes = nullptr);
 
 }  // namespace ladder::cli
