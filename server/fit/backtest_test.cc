@@ -36,8 +36,7 @@ std::vector<const BacktestPrediction*> AllPredictions(const BacktestResult& resu
 // same intervals narrowed to central 50% ones covered 0.51 (at most 0.75).
 // Seed 1, the first tried, covers 0.92: the check is that a correct 95%
 // interval reaches 90% there while the 50% one does not, so quantiles taken
-// wrongly would fail it. A prediction interval for a run would add the run
-// noise (see the report of issue 11).
+// wrongly would fail it.
 TEST(BacktestTest, SimulatedPowerLawErrorsShrinkToTheNoiseAndIntervalsCover) {
   const double sigma = 0.01;
   const std::vector<Observation> runs =
@@ -203,6 +202,43 @@ TEST(BacktestTest, FamiliesAreChosenByNameAndUnknownOnesRefused) {
   EXPECT_NE(unknown.status().message().find("'rwkv'"), std::string::npos) << unknown.status();
   EXPECT_NE(unknown.status().message().find("lstm, transformer"), std::string::npos)
       << unknown.status();
+}
+
+// SIMULATION, noise-free: two families on one floor E = 0.9, 8 runs each,
+// the transformer's computes 1.5x the LSTM's. Backtesting the transformer
+// with power_law_shared_e refits both families at each of its cuts, the LSTM
+// with its runs up to the same compute; the shared fit needs 3 frontier
+// points in two families. Backtesting the LSTM at its 3rd compute leaves the
+// transformer 2 runs below it: that cut is insufficient_data.
+TEST(BacktestTest, SharedEFitsEveryFamilyUpToTheCut) {
+  const PowerLawInCompute lstm{0.9, 60, 0.15}, transformer{0.9, 400, 0.22};
+  std::vector<Observation> runs =
+      SimulatePowerLawRuns(lstm, LogSpaced(1e15, 1e19, 8), 0.0, 1, 0, 0, "lstm");
+  for (const Observation& run : SimulatePowerLawRuns(transformer, LogSpaced(1.5e15, 1.5e19, 8), 0.0,
+                                                     1, 0, 0, "transformer")) {
+    runs.push_back(run);
+  }
+  const absl::StatusOr<BacktestResult> t =
+      Backtest(FitForm::kPowerLawSharedE, runs, {"transformer"}, Options(0));
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->form, FitForm::kPowerLawSharedE);
+  ASSERT_EQ(t->cuts.size(), 5u);  // the transformer's 3rd to 7th compute
+  for (const BacktestCut& cut : t->cuts) {
+    EXPECT_EQ(cut.family, "transformer");
+    ASSERT_EQ(cut.status, FitStatus::kOk) << cut.reason;
+    for (const BacktestPrediction& p : cut.predictions) {
+      EXPECT_LT(std::abs(p.relative_error), 1e-3) << "factor " << p.extrapolation_factor;
+    }
+  }
+
+  const absl::StatusOr<BacktestResult> l =
+      Backtest(FitForm::kPowerLawSharedE, runs, {"lstm"}, Options(0));
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_EQ(l->cuts.size(), 5u);
+  EXPECT_EQ(l->cuts[0].status, FitStatus::kInsufficientData);
+  EXPECT_FALSE(l->cuts[0].reason.empty());
+  EXPECT_TRUE(l->cuts[0].predictions.empty());
+  EXPECT_EQ(l->cuts[1].status, FitStatus::kOk) << l->cuts[1].reason;
 }
 
 TEST(BacktestTest, IsoflopHasNoLossLawToBacktest) {
