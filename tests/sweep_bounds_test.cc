@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <thread>
 
@@ -38,10 +39,11 @@ class SweepBoundsTest : public ::testing::Test {
     r->set_tokens(o.tokens);
     r->set_flops(o.flops);
     r->set_final_loss(o.loss);
+    r->set_unique_tokens(o.unique_tokens);
   }
 
   // Imports runs on a power law in compute (SIMULATED) that power_law_compute
-  // fits; returns the sweep id.
+  // fits, the largest having repeated a 1e9-token corpus; returns the sweep id.
   int64_t ImportPowerLaw(const std::string& name) {
     fit::PowerLawInCompute law;
     law.E = 1.8;
@@ -49,9 +51,10 @@ class SweepBoundsTest : public ::testing::Test {
     law.alpha = 0.15;
     v1::ImportResultsRequest req;
     req.set_name(name);
-    for (const auto& o :
-         fit::SimulatePowerLawRuns(law, fit::LogSpaced(1e15, 1e19, 6), 0.005, 3, 0, 0.05, "f"))
-      AddResult(&req, o);
+    std::vector<fit::Observation> runs =
+        fit::SimulatePowerLawRuns(law, fit::LogSpaced(1e15, 1e19, 6), 0.005, 3, 0, 0.05, "f");
+    runs.back().unique_tokens = 1e9;  // D = sqrt(20 C / 6) = 5.8e9 tokens
+    for (const auto& o : runs) AddResult(&req, o);
     v1::Sweep s;
     grpc::Status st = h_->sweeps().ImportResults(CoordinatorHarness::Ctx().get(), req, &s);
     EXPECT_TRUE(st.ok()) << st.error_message();
@@ -146,11 +149,23 @@ TEST_F(SweepBoundsTest, SeriesOfEndedSweepsLeaveMetricsOnceNewerSweepsEnded) {
            t.find(
                "ladder_fit_parameter{family=\"f\",form=\"power_law_compute\",parameter="
                "\"alpha\",sweep=\"" +
-               std::to_string(first) + "\"}") != std::string::npos;
+               std::to_string(first) + "\"}") != std::string::npos &&
+           t.find("ladder_predicted_epochs{family=\"f\",sweep=\"" + std::to_string(first)) !=
+               std::string::npos;
   });
   ASSERT_TRUE(HasSweep(text, cancelled)) << text;
   ASSERT_TRUE(HasSweep(text, first)) << text;
   EXPECT_EQ(testing::MetricValue(text, first_succeeded), 6);
+  // What the prediction stands on: no parameter on a bound, and the target
+  // (100x the largest run, D = sqrt(20 C / 6) = 5.8e10 tokens) needs 58
+  // epochs of the corpus.
+  const std::string labels =
+      "{family=\"f\",form=\"power_law_compute\",sweep=\"" + std::to_string(first) + "\"}";
+  EXPECT_EQ(testing::MetricValue(text, "ladder_fit_parameters_at_bound" + labels), 0) << text;
+  EXPECT_NEAR(testing::MetricValue(text, "ladder_predicted_epochs{family=\"f\",sweep=\"" +
+                                             std::to_string(first) + "\"}"),
+              std::sqrt(20 * 1e21 / 6) / 1e9, 0.5)
+      << text;
 
   // As many newer sweeps end as the coordinator keeps series for: the two
   // older ones' series (runs, fitted parameters, predictions) are removed.
