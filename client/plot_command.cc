@@ -18,6 +18,7 @@
 
 #include "client/commands.h"
 #include "client/format.h"
+#include "client/svg_scatter.h"
 
 namespace ladder::cli {
 namespace {
@@ -46,8 +47,6 @@ struct PlotData {
   std::map<std::string, std::vector<std::array<double, 4>>> frontier;
   std::map<std::string, std::string> frontier_form;
 };
-
-const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
 
 std::string Quote(const std::string& s) {
   std::string out = "'";
@@ -142,7 +141,7 @@ void WriteComputePanel(const PlotData& data, const std::string& dir, std::ostrea
   std::vector<std::string> plots;
   int k = 0;
   for (const auto& [family, pts] : data.by_family) {
-    const std::string color = kColors[k++ % 6];
+    const std::string color = kPlotColors[k++ % 6];
     const std::string runs_file = dir + "/runs_" + family + ".dat";
     std::ofstream rf(runs_file);
     for (const auto& p : pts) rf << p.x << " " << p.y << "\n";
@@ -174,7 +173,7 @@ void WriteIsoflopPanel(const PlotData& data, const std::string& dir, std::ostrea
   bool first = true;
   int fi = 0;
   for (const auto& [family, budgets] : data.iso) {
-    const std::string color = kColors[fi++ % 6];
+    const std::string color = kPlotColors[fi++ % 6];
     int bi = 0;
     for (const auto& [budget, pts] : budgets) {
       const std::string f = dir + "/iso_" + family + "_" + std::to_string(bi++) + ".dat";

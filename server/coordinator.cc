@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/metrics_http_server.h"
 #include "server/auth/request_authorizer.h"
+#include "server/backtests.h"
 #include "server/coordinator_metrics.h"
 #include "server/fit_cache.h"
 #include "server/fit_data.h"
@@ -130,7 +131,13 @@ absl::Status Coordinator::Start() {
   refit_loop_ =
       std::make_unique<RefitLoop>(fit_data_.get(), fit_cache_.get(), metrics_.get(), refit);
   fit_queries_ = std::make_unique<FitQueries>(fit_data_.get(), fit_cache_.get());
-  fits_service_ = std::make_unique<FitsService>(fit_queries_.get());
+  // Backtests refit like the refit loop, on threads of their own.
+  Backtests::Options backtest;
+  backtest.fit_threads = refit.fit_threads;
+  backtest.bootstrap_resamples = refit.bootstrap_resamples;
+  backtest.seed = refit.seed;
+  backtests_ = std::make_unique<Backtests>(fit_data_.get(), fit_data_.get(), backtest);
+  fits_service_ = std::make_unique<FitsService>(fit_queries_.get(), backtests_.get());
   // Every success refits its sweep (debounced, on the refit thread).
   scheduler_->AddObserver(refit_loop_.get());
 
@@ -181,12 +188,16 @@ absl::Status Coordinator::Start() {
   }
   scheduler_->Start();
   refit_loop_->Start();
+  backtests_->Start();
   watch_hub_->Start();
   LOG_INFO << "serving ladder.v1 on port " << port_;
   return absl::OkStatus();
 }
 
 void Coordinator::Shutdown(std::chrono::milliseconds grace) {
+  // Before the server: calls waiting for a backtest answer UNAVAILABLE now
+  // instead of holding the server's shutdown until their deadline.
+  if (backtests_) backtests_->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
   // After the server: its Shutdown cancelled the watch streams still open.
   if (watch_hub_) watch_hub_->Stop();

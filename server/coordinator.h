@@ -35,6 +35,7 @@ class RequestAuthorizer;
 class FitCache;
 class FitQueries;
 class FitsService;
+class Backtests;
 class RefitLoop;
 class MetricsHttpServer;
 class WatchHub;
@@ -66,6 +67,7 @@ class Coordinator {
   store::PgPool* pool() { return pool_.get(); }
   Scheduler* scheduler() { return scheduler_.get(); }
   RefitLoop* refit_loop() { return refit_loop_.get(); }
+  Backtests* backtests() { return backtests_.get(); }
 
  private:
   explicit Coordinator(CoordinatorOptions options);
@@ -85,6 +87,7 @@ class Coordinator {
   std::unique_ptr<FitCache> fit_cache_;
   std::unique_ptr<RefitLoop> refit_loop_;
   std::unique_ptr<FitQueries> fit_queries_;
+  std::unique_ptr<Backtests> backtests_;
   std::unique_ptr<FitsService> fits_service_;
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;

@@ -34,5 +34,12 @@ grpc::Status FitsService::CompareFamilies(grpc::ServerContext*,
                                           v1::CompareFamiliesResponse* resp) {
   return Reply(queries_->Compare(*req), resp);
 }
+grpc::Status FitsService::Backtest(grpc::ServerContext* ctx, const v1::BacktestRequest* req,
+                                   v1::BacktestResponse* resp) {
+  // The caller's deadline bounds the wait (Backtests caps a call without one).
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      ctx->deadline() - std::chrono::system_clock::now());
+  return Reply(backtests_->Run(*req, left), resp);
+}
 
 }  // namespace ladder
