@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/model/model_counts.h"
+#include "worker/sim/sim_config.h"
 #include "worker/testing/test_configs.h"
 #include "worker/trainer_event.h"
 
@@ -69,6 +70,10 @@ TEST(LadderSimTest, StdoutIsOnlyProtocolEventsFromStartedToResult) {
   EXPECT_EQ(started["simulated"], true);
   EXPECT_EQ(result["simulated"], true);
   EXPECT_EQ(result["details"]["trainer"], "ladder-sim");
+  // No data.unique_tokens, no simulation.corpus_tokens: the documented
+  // simulated corpus, which this run does not exhaust.
+  EXPECT_EQ(result["corpus_tokens"], sim::kDefaultSimulatedCorpusTokens);
+  EXPECT_EQ(result["unique_tokens"], result["tokens"]);
   EXPECT_NE(out.stderr_text.find("SIMULAT"), std::string::npos) << out.stderr_text;
   EXPECT_EQ(out.Events("progress").size(), 16u);  // 64 steps, every 4th
   EXPECT_EQ(out.Events("checkpoint").size(), 3u);
