@@ -86,8 +86,9 @@ v1::BacktestResponse BacktestToProto(int64_t sweep_id, const fit::BacktestResult
   return out;
 }
 
-Backtests::Backtests(FitSource* fits, RefitStore* data, Options options, Clock* clock)
-    : fits_(fits), data_(data), options_(options), clock_(clock) {}
+Backtests::Backtests(FitSource* fits, RefitStore* data, CoordinatorMetrics* metrics,
+                     Options options, Clock* clock)
+    : fits_(fits), data_(data), metrics_(metrics), options_(options), clock_(clock) {}
 
 Backtests::~Backtests() { Stop(); }
 
@@ -199,19 +200,21 @@ absl::StatusOr<v1::BacktestResponse> Backtests::Run(const v1::BacktestRequest& r
   const auto deadline = clock_->Now() + std::min(wait - margin, options_.max_wait);
 
   std::unique_lock<std::mutex> lock(mu_);
-  if (stopping_ || threads_.empty()) return Unavailable(resolved->sweep_id, "not served: stopping");
+  if (stopping_ || threads_.empty())
+    return Answered("unavailable", Unavailable(resolved->sweep_id, "not served: stopping"));
   if (auto it = cache_.find(slot); it != cache_.end() && it->second.fit_ids == resolved->fit_ids) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     v1::BacktestResponse out = it->second.response;
     out.set_cached(true);
-    return out;
+    return Answered("cached", out);
   }
   std::shared_ptr<Job> job;
   if (auto it = in_flight_.find(key); it != in_flight_.end()) {
     job = it->second;  // an identical request is being computed: share it
   } else {
     if (static_cast<int>(queue_.size()) >= options_.max_queued)
-      return Unavailable(resolved->sweep_id, "not queued: too many backtests waiting; retry");
+      return Answered("unavailable", Unavailable(resolved->sweep_id,
+                                                 "not queued: too many backtests waiting; retry"));
     job = std::make_shared<Job>();
     job->request = *std::move(resolved);
     job->key = key;
@@ -221,9 +224,16 @@ absl::StatusOr<v1::BacktestResponse> Backtests::Run(const v1::BacktestRequest& r
     work_cv_.notify_one();
   }
   clock_->WaitUntil(lock, done_cv_, deadline, [&] { return job->done || stopping_; });
-  if (job->done) return job->result;
-  if (stopping_) return Unavailable(job->request.sweep_id, "not served: stopping");
-  return Unavailable(job->request.sweep_id, "still computing; retry");
+  if (job->done) return Answered("computed", job->result);
+  if (stopping_)
+    return Answered("unavailable", Unavailable(job->request.sweep_id, "not served: stopping"));
+  return Answered("still_computing", Unavailable(job->request.sweep_id, "still computing; retry"));
+}
+
+absl::StatusOr<v1::BacktestResponse> Backtests::Answered(const char* answer,
+                                                         absl::StatusOr<v1::BacktestResponse> out) {
+  if (metrics_) metrics_->CountBacktestAnswer(answer);
+  return out;
 }
 
 absl::StatusOr<v1::BacktestResponse> Backtests::Compute(const Resolved& r) {
@@ -256,7 +266,12 @@ void Backtests::Loop() {
     std::shared_ptr<Job> job = queue_.front();
     queue_.pop_front();
     lock.unlock();
+    const auto start = clock_->Now();
     absl::StatusOr<v1::BacktestResponse> result = Compute(job->request);
+    if (metrics_) {
+      metrics_->ObserveBacktest(std::chrono::duration<double>(clock_->Now() - start).count(),
+                                result.ok() ? "ok" : "failed");
+    }
     if (!result.ok())
       LOG_WARN << "backtest of sweep " << job->request.sweep_id << ": " << result.status();
     lock.lock();

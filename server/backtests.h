@@ -36,6 +36,7 @@
 
 #include "common/clock.h"
 #include "ladder/v1/ladder.pb.h"
+#include "server/coordinator_metrics.h"
 #include "server/fit/backtest.h"
 #include "server/fit_data.h"
 
@@ -58,8 +59,10 @@ class Backtests {
   };
 
   // `fits` answers sweeps and fit versions, `data` the observations; both
-  // (usually one PgFitData) and `clock` must outlive this object.
-  Backtests(FitSource* fits, RefitStore* data, Options options, Clock* clock = Clock::Real());
+  // (usually one PgFitData) and `clock` must outlive this object. `metrics`
+  // may be null.
+  Backtests(FitSource* fits, RefitStore* data, CoordinatorMetrics* metrics, Options options,
+            Clock* clock = Clock::Real());
   ~Backtests();
 
   void Start();
@@ -98,12 +101,16 @@ class Backtests {
                                                   fit::FitForm form);
   absl::StatusOr<v1::BacktestResponse> Compute(const Resolved& r);
   void Loop();
+  // Counts how a call was answered, and passes `out` through.
+  absl::StatusOr<v1::BacktestResponse> Answered(const char* answer,
+                                                absl::StatusOr<v1::BacktestResponse> out);
   // With mu_ held: keeps `response` for `slot`, evicting the least recently used.
   void Remember(const std::string& slot, const std::vector<int64_t>& fit_ids,
                 const v1::BacktestResponse& response);
 
   FitSource* fits_;
   RefitStore* data_;
+  CoordinatorMetrics* metrics_;
   const Options options_;
   Clock* clock_;
 

@@ -136,7 +136,8 @@ absl::Status Coordinator::Start() {
   backtest.fit_threads = refit.fit_threads;
   backtest.bootstrap_resamples = refit.bootstrap_resamples;
   backtest.seed = refit.seed;
-  backtests_ = std::make_unique<Backtests>(fit_data_.get(), fit_data_.get(), backtest);
+  backtests_ =
+      std::make_unique<Backtests>(fit_data_.get(), fit_data_.get(), metrics_.get(), backtest);
   fits_service_ = std::make_unique<FitsService>(fit_queries_.get(), backtests_.get());
   // Every success refits its sweep (debounced, on the refit thread).
   scheduler_->AddObserver(refit_loop_.get());

@@ -124,6 +124,14 @@ CoordinatorMetrics::CoordinatorMetrics(int ended_sweeps_kept)
                          .Name("ladder_refit_duration_seconds")
                          .Help("Time to refit a sweep's scaling laws, by status")
                          .Register(*registry_)),
+      backtest_seconds_(BuildHistogram()
+                            .Name("ladder_backtest_duration_seconds")
+                            .Help("Time to compute a backtest (off the RPC path), by status")
+                            .Register(*registry_)),
+      backtests_(BuildCounter()
+                     .Name("ladder_backtests_total")
+                     .Help("Backtest calls, by how they were answered")
+                     .Register(*registry_)),
       runs_(BuildGauge()
                 .Name("ladder_runs")
                 .Help("Runs by sweep and state (active and recently finished sweeps)")
@@ -194,6 +202,14 @@ void CoordinatorMetrics::CountLeasesExpired(double n) { leases_expired_.Add({}).
 
 void CoordinatorMetrics::ObserveRefit(double seconds, const std::string& status) {
   refit_seconds_.Add({{"status", status}}, kRefitBuckets).Observe(seconds);
+}
+
+void CoordinatorMetrics::ObserveBacktest(double seconds, const std::string& status) {
+  backtest_seconds_.Add({{"status", status}}, kRefitBuckets).Observe(seconds);
+}
+
+void CoordinatorMetrics::CountBacktestAnswer(const std::string& answer) {
+  backtests_.Add({{"answer", answer}}).Increment();
 }
 
 void CoordinatorMetrics::Update(const SchedulingSnapshot& s) {

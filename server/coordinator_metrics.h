@@ -52,6 +52,12 @@ class CoordinatorMetrics {
   void CountAttemptEnded(const std::string& outcome, const std::string& reason);
   void CountLeasesExpired(double n);
   void ObserveRefit(double seconds, const std::string& status);
+  // A backtest computed (status ok or failed), and how each Backtest call
+  // was answered: computed (it waited for a computation), cached,
+  // still_computing (its deadline came first) or unavailable (queue full,
+  // stopping).
+  void ObserveBacktest(double seconds, const std::string& status);
+  void CountBacktestAnswer(const std::string& answer);
   // Gauges from a fresh snapshot; label sets absent from it are removed, and
   // so are the per-sweep series of sweeps it does not keep (see above).
   // Called from one thread (the scheduler's maintenance loop), each call
@@ -83,6 +89,8 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Counter>& leases_expired_;
   prometheus::Family<prometheus::Counter>& attempts_ended_;
   prometheus::Family<prometheus::Histogram>& refit_seconds_;
+  prometheus::Family<prometheus::Histogram>& backtest_seconds_;
+  prometheus::Family<prometheus::Counter>& backtests_;
   prometheus::Family<prometheus::Gauge>& runs_;
   prometheus::Family<prometheus::Gauge>& queue_depth_;
   prometheus::Family<prometheus::Gauge>& workers_;

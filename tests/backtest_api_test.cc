@@ -19,6 +19,7 @@
 #include "server/fit/simulated_observations.h"
 #include "server/refit_loop.h"
 #include "tests/testing/coordinator_harness.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/local_stack.h"
 #include "tests/testing/test_database.h"
 
@@ -179,6 +180,14 @@ TEST_F(ImportedBacktestTest, PredictsLaterRunsWithinTheNoiseAndIsCachedPerFitVer
   const std::vector<int64_t> newer_ids(newer.fit_ids().begin(), newer.fit_ids().end());
   EXPECT_EQ(newer_ids, LatestFitIds(form));
   EXPECT_GT(newer_ids, ids);
+
+  // Operators see the computations and the answers.
+  const std::string metrics =
+      testing::HttpGet("127.0.0.1", h_->coordinator().metrics_port(), "/metrics");
+  EXPECT_EQ(testing::MetricValue(metrics, "ladder_backtests_total{answer=\"computed\"}"), 2);
+  EXPECT_EQ(testing::MetricValue(metrics, "ladder_backtests_total{answer=\"cached\"}"), 1);
+  EXPECT_EQ(testing::MetricValue(metrics, "ladder_backtest_duration_seconds_count{status=\"ok\"}"),
+            2);
 }
 
 TEST_F(ImportedBacktestTest, AnswersWhileStillComputingAndSharesTheComputation) {
