@@ -83,6 +83,14 @@ void AddPredictCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
                 << ": loss " << Band(resp.loss()) << " nats/token\n  from the " << resp.form()
                 << " fit (id " << resp.fit_id() << "), "
                 << Extrapolation(resp.extrapolation_factor()) << "\n";
+      // The law's interval is where the mean over seeds should be; one run
+      // also carries its own noise (the fit's residual scatter).
+      if (std::isfinite(resp.run_loss().lower()) &&
+          resp.run_loss().lower() != resp.loss().lower()) {
+        std::cout << "  one run: 95% within [" << Sci(resp.run_loss().lower(), 4) << ", "
+                  << Sci(resp.run_loss().upper(), 4) << "] (the law's interval plus the fit's"
+                  << " residual scatter)\n";
+      }
       if (std::string e = Epochs(resp.target_tokens(), resp.unique_tokens(), resp.epochs());
           !e.empty()) {
         std::cout << "  target: " << e << "\n";

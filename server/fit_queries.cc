@@ -197,6 +197,7 @@ absl::StatusOr<v1::PredictLossResponse> FitQueries::PredictLoss(const v1::Predic
   if (!p.ok()) return p.status();
   v1::PredictLossResponse out;
   SetInterval(p->loss, out.mutable_loss());
+  SetInterval(p->run_loss, out.mutable_run_loss());
   out.set_form(fit::FitFormName(answer.result->form));
   out.set_fit_id(answer.id);
   out.set_extrapolation_factor(p->extrapolation_factor);

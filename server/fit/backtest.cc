@@ -136,9 +136,10 @@ BacktestCut RunCut(FitForm form, const std::string& family, size_t k,
     p.tokens = run.tokens;
     p.actual_loss = run.loss;
     p.predicted = predicted->loss;
+    p.run_interval = predicted->run_loss;
     p.relative_error = (p.predicted.estimate - run.loss) / run.loss;
-    // NaN bounds (no bootstrap) compare false: not covered.
-    p.covered = p.predicted.lower <= run.loss && run.loss <= p.predicted.upper;
+    // NaN bounds (no bootstrap, no residuals) compare false: not covered.
+    p.covered = p.run_interval.lower <= run.loss && run.loss <= p.run_interval.upper;
     p.extrapolation_factor = p.compute / cut.cut_compute;
     cut.predictions.push_back(std::move(p));
   }

@@ -28,9 +28,13 @@ struct BacktestPrediction {
   double params = 0;
   double tokens = 0;
   double actual_loss = 0;
-  Interval predicted;  // estimate and 95% interval
+  Interval predicted;  // the law's estimate and 95% interval (LossPrediction::loss)
+  // Where one run's loss is expected (LossPrediction::run_loss): the law's
+  // uncertainty plus the fit's residual scatter. `covered` checks this one: a
+  // backtest compares the law with single runs, each with its own seed noise.
+  Interval run_interval;
   double relative_error = 0;  // (predicted - actual) / actual
-  bool covered = false;       // lower <= actual <= upper
+  bool covered = false;       // run_interval.lower <= actual <= run_interval.upper
   double extrapolation_factor = 0;  // compute / cut_compute
 };
 

@@ -1,10 +1,13 @@
 #include "server/fit/prediction.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include <boost/math/distributions/normal.hpp>
 
 #include "absl/status/status.h"
 #include "server/fit/bootstrap.h"
@@ -70,7 +73,58 @@ AllocationIntervals EvaluateAllocation(
           PercentileInterval(estimate.loss, std::move(loss))};
 }
 
+// The run interval: every bootstrap law's value (the point law's when there
+// are none) times exp(sigma z_j) for kNoiseQuantiles fixed normal quantiles
+// z_j, so the interval is deterministic and needs no random draws.
+constexpr int kNoiseQuantiles = 40;
+
+Interval RunInterval(const FitResult& fit, const Interval& law,
+                     const std::function<double(const std::vector<double>&)>& f) {
+  const double sigma = RunNoise(fit);
+  if (!std::isfinite(sigma) || sigma <= 0) return law;
+  static const std::vector<double> z = [] {
+    const boost::math::normal standard;
+    std::vector<double> out;
+    for (int j = 0; j < kNoiseQuantiles; ++j)
+      out.push_back(boost::math::quantile(standard, (j + 0.5) / kNoiseQuantiles));
+    return out;
+  }();
+  std::vector<double> centres;
+  for (const std::vector<double>& s : fit.law_samples) {
+    if (s.size() == fit.law.size()) centres.push_back(f(s));
+  }
+  if (centres.empty()) centres.push_back(law.estimate);
+  std::vector<double> values;
+  values.reserve(centres.size() * z.size());
+  for (double c : centres) {
+    for (double zj : z) values.push_back(c * std::exp(sigma * zj));
+  }
+  return PercentileInterval(law.estimate, std::move(values));
+}
+
+// Law interval and run interval of f.
+void EvaluateBoth(const FitResult& fit,
+                  const std::function<double(const std::vector<double>&)>& f,
+                  LossPrediction* out) {
+  out->loss = Evaluate(fit, f);
+  out->run_loss = RunInterval(fit, out->loss, f);
+}
+
 }  // namespace
+
+double RunNoise(const FitResult& fit) {
+  if (!std::isfinite(fit.rmse_log_loss)) return std::numeric_limits<double>::quiet_NaN();
+  const bool power_law =
+      fit.form == FitForm::kPowerLawCompute || fit.form == FitForm::kPowerLawSharedE;
+  // Power laws are fitted on the frontier's points, the others on runs.
+  int n = fit.runs_used;
+  if (power_law && fit.details.is_object() && fit.details.contains("frontier_points") &&
+      fit.details["frontier_points"].is_number())
+    n = fit.details["frontier_points"].get<int>();
+  const int p = LawSize(fit.form);
+  if (n <= 0) return std::numeric_limits<double>::quiet_NaN();
+  return fit.rmse_log_loss * std::sqrt(static_cast<double>(n) / std::max(1, n - p));
+}
 
 absl::StatusOr<LossPrediction> PredictLoss(const FitResult& fit, double params, double tokens,
                                            double unique_tokens) {
@@ -82,13 +136,17 @@ absl::StatusOr<LossPrediction> PredictLoss(const FitResult& fit, double params, 
   }
   LossPrediction out;
   if (fit.form == FitForm::kChinchilla) {
-    out.loss = Evaluate(fit, [&](const std::vector<double>& v) {
-      return ChinchillaFromVector(v).Loss(params, tokens);
-    });
+    EvaluateBoth(
+        fit,
+        [&](const std::vector<double>& v) { return ChinchillaFromVector(v).Loss(params, tokens); },
+        &out);
   } else if (fit.form == FitForm::kDataConstrained) {
-    out.loss = Evaluate(fit, [&](const std::vector<double>& v) {
-      return DataConstrainedFromVector(v).Loss(params, tokens, unique_tokens);
-    });
+    EvaluateBoth(
+        fit,
+        [&](const std::vector<double>& v) {
+          return DataConstrainedFromVector(v).Loss(params, tokens, unique_tokens);
+        },
+        &out);
   } else {
     return WrongForm(fit, "loss at (N, D)", "chinchilla or data_constrained");
   }
@@ -101,12 +159,16 @@ absl::StatusOr<LossPrediction> PredictLossAtCompute(const FitResult& fit, double
   if (absl::Status s = CheckPositive("compute", compute); !s.ok()) return s;
   LossPrediction out;
   if (fit.form == FitForm::kPowerLawCompute || fit.form == FitForm::kPowerLawSharedE) {
-    out.loss = Evaluate(
-        fit, [&](const std::vector<double>& v) { return PowerLawFromVector(v).Loss(compute); });
+    EvaluateBoth(
+        fit, [&](const std::vector<double>& v) { return PowerLawFromVector(v).Loss(compute); },
+        &out);
   } else if (fit.form == FitForm::kChinchilla) {
-    out.loss = Evaluate(fit, [&](const std::vector<double>& v) {
-      return ComputeOptimalFrontier(ChinchillaFromVector(v)).Loss(compute);
-    });
+    EvaluateBoth(
+        fit,
+        [&](const std::vector<double>& v) {
+          return ComputeOptimalFrontier(ChinchillaFromVector(v)).Loss(compute);
+        },
+        &out);
   } else {
     return WrongForm(fit, "loss at compute", "power_law_compute, power_law_shared_e or chinchilla");
   }

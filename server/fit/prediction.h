@@ -17,11 +17,23 @@
 namespace ladder::fit {
 
 struct LossPrediction {
+  // The law's loss at the target: estimate and the 95% interval of the law
+  // itself (bootstrap samples), i.e. where the mean over many seeds would be.
   Interval loss;
+  // Where ONE run's measured loss is expected (95%): each bootstrap law's
+  // value scattered by the fit's residual noise in log loss (RunNoise). Wider
+  // than `loss`; this is what a held-out run, or a backtest, checks against.
+  // Equal to `loss` when the fit has no residual estimate.
+  Interval run_loss;
   // Requested scale / largest trained scale: N*D over the largest trained
   // N*D for PredictLoss, C over max_trained_flops for PredictLossAtCompute.
   double extrapolation_factor = 0;
 };
+
+// The standard deviation of one run's log loss around the law, from the fit's
+// residuals: rmse_log_loss * sqrt(n / (n - p)) with n the points fitted and p
+// the law's free parameters (n - p at least 1). NaN when the fit has none.
+double RunNoise(const FitResult& fit);
 
 // Loss of N params trained on D tokens (U unique; 0 = all fresh).
 // chinchilla: E + A/N^alpha + B/D^beta (U ignored: the form assumes fresh data).

@@ -40,6 +40,30 @@ TEST(PredictionTest, LossAtParamsAndTokensHasBootstrapInterval) {
   EXPECT_NEAR(p->extrapolation_factor, 1e9 * 2e10 / (1e20 / 6), 1e-9);
 }
 
+// The one-run interval adds the fit's residual scatter to the law's: with
+// rmse 0.01 on 20 runs (p = 5: sigma = 0.01 sqrt(20/15)) it is wider than the
+// law's on both sides, keeps the estimate, and without residuals is the law's.
+TEST(PredictionTest, RunIntervalAddsTheResidualScatterToTheLawsInterval) {
+  FitResult fit = HandChinchilla();
+  const absl::StatusOr<LossPrediction> bare = PredictLoss(fit, 1e9, 2e10);
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->run_loss.lower, bare->loss.lower);  // no rmse: the law's interval
+  EXPECT_EQ(bare->run_loss.upper, bare->loss.upper);
+  fit.rmse_log_loss = 0.01;
+  fit.runs_used = 20;
+  EXPECT_NEAR(RunNoise(fit), 0.01 * std::sqrt(20.0 / 15.0), 1e-15);
+  const absl::StatusOr<LossPrediction> p = PredictLoss(fit, 1e9, 2e10);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->run_loss.estimate, p->loss.estimate);
+  EXPECT_LT(p->run_loss.lower, p->loss.lower);
+  EXPECT_GT(p->run_loss.upper, p->loss.upper);
+  // The scatter alone (every sample at the estimate) would give about
+  // exp(+-1.96 sigma); with the law's spread on top the interval is wider.
+  const double sigma = RunNoise(fit);
+  EXPECT_GT(p->run_loss.upper / p->loss.estimate, std::exp(1.5 * sigma));
+  EXPECT_LT(p->run_loss.upper / p->loss.upper, std::exp(2.5 * sigma));
+}
+
 TEST(PredictionTest, LossAtComputeFollowsTheComputeOptimalFrontier) {
   const FitResult fit = HandChinchilla();
   const absl::StatusOr<LossPrediction> p = PredictLossAtCompute(fit, 1e22);
