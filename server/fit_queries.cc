@@ -7,6 +7,7 @@
 #include "common/enums/enums.h"
 #include "server/fit/data_budget.h"
 #include "server/fit/family_comparison.h"
+#include "server/fit/fit.h"
 #include "server/fit/parameter_bounds.h"
 #include "server/fit/prediction.h"
 
@@ -28,8 +29,7 @@ absl::Status CheckForm(const std::string& form, const char* field) {
 }
 
 // The forms a question tries, in order, when the request names none.
-const std::vector<fit::FitForm> kComputeForms = {
-    fit::FitForm::kPowerLawSharedE, fit::FitForm::kPowerLawCompute, fit::FitForm::kChinchilla};
+const std::vector<fit::FitForm>& kComputeForms = fit::ComputeFormsByPreference();
 const std::vector<fit::FitForm> kSizeForms = {fit::FitForm::kChinchilla,
                                               fit::FitForm::kDataConstrained};
 

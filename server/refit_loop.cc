@@ -138,77 +138,95 @@ void RefitLoop::Loop() {
   }
 }
 
+namespace {
+
+// Every fit of one refit: each family's forms of the sweep's kind, then the
+// shared-E fit over all families when the sweep has it. A family with no
+// runs yet still gets its (insufficient_data) fits.
+std::vector<fit::FitResult> FitSweep(
+    const v1::Sweep& sweep, const std::vector<fit::Observation>& runs,
+    const std::map<std::string, std::vector<fit::Observation>>& by_family,
+    const fit::FitOptions& options) {
+  // An unknown kind (none today) gets the forms of a grid.
+  const enums::SweepKind kind =
+      enums::Parse<enums::SweepKind>(sweep.kind()).value_or(enums::SweepKind::kGrid);
+  std::map<std::string, std::vector<fit::Observation>> members;
+  for (const std::string& family : sweep.families()) {
+    auto it = by_family.find(family);
+    members[family] = it == by_family.end() ? std::vector<fit::Observation>{} : it->second;
+  }
+  std::vector<fit::FitResult> out;
+  for (const std::string& family : sweep.families()) {
+    for (fit::FitForm form : FormsForSweep(kind, runs)) {
+      out.push_back(fit::FitScalingLaw(form, members[family], options));
+      out.back().family = family;  // also for an empty family (insufficient data)
+    }
+  }
+  if (FitsSharedE(sweep)) {
+    for (auto& [family, result] : fit::FitSharedE(members, options)) out.push_back(result);
+  }
+  return out;
+}
+
+}  // namespace
+
+void RefitLoop::PublishTargets(
+    const v1::Sweep& sweep, const std::vector<fit::Observation>& runs,
+    const std::map<std::string, std::vector<fit::Observation>>& by_family,
+    const std::vector<fit::FitResult>& results) {
+  const std::string s = std::to_string(sweep.id());
+  const double target_compute =
+      nlohmann::json::parse(sweep.spec_json(), nullptr, false).value("target_compute", 0.0);
+  const double corpus = fit::CorpusTokens(runs);
+  for (const std::string& family : sweep.families()) {
+    // The fit a prediction at the target would use (the same order as
+    // FitQueries::PredictLoss when no form is named).
+    const fit::FitResult* chosen = nullptr;
+    for (fit::FitForm form : fit::ComputeFormsByPreference()) {
+      for (const fit::FitResult& r : results) {
+        if (!chosen && r.family == family && r.form == form && r.ok()) chosen = &r;
+      }
+    }
+    if (!chosen) continue;
+    const double c = target_compute > 0 ? target_compute : 100 * chosen->max_trained_flops;
+    if (auto pred = fit::PredictLossAtCompute(*chosen, c); pred.ok()) {
+      metrics_->SetPredictedLoss(s, family, c, pred->loss.estimate);
+    }
+    auto it = by_family.find(family);
+    if (it == by_family.end()) continue;
+    const double tokens = fit::FitTokenRecipe(it->second, chosen->flops_count).TokensAt(c);
+    if (corpus > 0 && tokens > 0) metrics_->SetPredictedEpochs(s, family, tokens / corpus);
+  }
+}
+
 absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
   const auto start = clock_->Now();
   auto sweep = data_->GetSweep(sweep_id);
   if (!sweep.ok()) return sweep.status();
   auto runs = data_->LoadObservations(sweep_id);
   if (!runs.ok()) return runs.status();
-  const double target_compute =
-      nlohmann::json::parse(sweep->spec_json(), nullptr, false).value("target_compute", 0.0);
 
   fit::FitOptions options;
   options.threads = options_.fit_threads;
   options.bootstrap_resamples = options_.bootstrap_resamples;
   options.seed = options_.seed;
   const auto by_family = fit::GroupByFamily(*runs);
-  // An unknown kind (none today) gets the forms of a grid.
-  const enums::SweepKind kind =
-      enums::Parse<enums::SweepKind>(sweep->kind()).value_or(enums::SweepKind::kGrid);
-  int stored = 0, ok = 0, failed = 0;
-  for (const std::string& family : sweep->families()) {
-    auto it = by_family.find(family);
-    const std::vector<fit::Observation> none;
-    const auto& family_runs = it == by_family.end() ? none : it->second;
-    for (fit::FitForm form : FormsForSweep(kind, *runs)) {
-      fit::FitResult result = fit::FitScalingLaw(form, family_runs, options);
-      result.family = family;  // also for an empty family (insufficient data)
-      if (absl::Status saved = data_->StoreFit(sweep_id, result); !saved.ok()) return saved;
-      ++stored;
-      if (result.ok()) ++ok;
-      if (result.status == fit::FitStatus::kFailed) ++failed;
-      if (metrics_ && result.ok()) {
-        const std::string s = std::to_string(sweep_id);
-        const std::string f = fit::FitFormName(form);
-        for (const auto& p : result.parameters)
-          metrics_->SetFitParameter(s, family, f, p.name, p.value.estimate);
-        metrics_->SetParametersAtBound(s, family, f, fit::ParametersAtBound(result.parameters));
-        if (form == fit::FitForm::kPowerLawCompute) {
-          const double c = target_compute > 0 ? target_compute : 100 * result.max_trained_flops;
-          if (auto pred = fit::PredictLossAtCompute(result, c); pred.ok()) {
-            metrics_->SetPredictedLoss(s, family, c, pred->loss.estimate);
-          }
-          const double corpus = fit::CorpusTokens(*runs);
-          const double tokens = fit::FitTokenRecipe(family_runs, result.flops_count).TokensAt(c);
-          if (corpus > 0 && tokens > 0) metrics_->SetPredictedEpochs(s, family, tokens / corpus);
-        }
-      }
+  const std::vector<fit::FitResult> results = FitSweep(*sweep, *runs, by_family, options);
+  int ok = 0, failed = 0;
+  for (const fit::FitResult& result : results) {
+    if (absl::Status saved = data_->StoreFit(sweep_id, result); !saved.ok()) return saved;
+    if (result.ok()) ++ok;
+    if (result.status == fit::FitStatus::kFailed) ++failed;
+    if (metrics_ && result.ok()) {
+      const std::string s = std::to_string(sweep_id);
+      const std::string f = fit::FitFormName(result.form);
+      for (const auto& p : result.parameters)
+        metrics_->SetFitParameter(s, result.family, f, p.name, p.value.estimate);
+      metrics_->SetParametersAtBound(s, result.family, f,
+                                     fit::ParametersAtBound(result.parameters));
     }
   }
-  if (FitsSharedE(*sweep)) {
-    // Every family of the sweep takes part; one without enough runs is
-    // stored as insufficient_data, like the per-family forms.
-    std::map<std::string, std::vector<fit::Observation>> members;
-    for (const std::string& family : sweep->families()) {
-      auto it = by_family.find(family);
-      members[family] = it == by_family.end() ? std::vector<fit::Observation>{} : it->second;
-    }
-    for (const auto& [family, result] : fit::FitSharedE(members, options)) {
-      if (absl::Status saved = data_->StoreFit(sweep_id, result); !saved.ok()) return saved;
-      ++stored;
-      if (result.ok()) ++ok;
-      if (result.status == fit::FitStatus::kFailed) ++failed;
-      if (metrics_ && result.ok()) {
-        for (const auto& p : result.parameters) {
-          metrics_->SetFitParameter(std::to_string(sweep_id), family, fit::FitFormName(result.form),
-                                    p.name, p.value.estimate);
-        }
-        metrics_->SetParametersAtBound(std::to_string(sweep_id), family,
-                                       fit::FitFormName(result.form),
-                                       fit::ParametersAtBound(result.parameters));
-      }
-    }
-  }
+  if (metrics_) PublishTargets(*sweep, *runs, by_family, results);
   if (cache_) cache_->Invalidate(sweep_id);
   const double seconds = std::chrono::duration<double>(clock_->Now() - start).count();
   // The status convention deploy/prometheus/alerts.yml relies on: "ok" when
@@ -216,8 +234,8 @@ absl::Status RefitLoop::RefitNow(int64_t sweep_id) {
   // enough but no usable fit), else "insufficient_data" (early in a ladder).
   if (metrics_)
     metrics_->ObserveRefit(seconds, ok > 0 ? "ok" : failed > 0 ? "failed" : "insufficient_data");
-  LOG_INFO << "refit sweep " << sweep_id << ": " << stored << " fits stored (" << ok << " ok) from "
-           << runs->size() << " runs in " << seconds << " s";
+  LOG_INFO << "refit sweep " << sweep_id << ": " << results.size() << " fits stored (" << ok
+           << " ok) from " << runs->size() << " runs in " << seconds << " s";
   return absl::OkStatus();
 }
 

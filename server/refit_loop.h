@@ -36,6 +36,7 @@
 #include "server/attempt_observer.h"
 #include "server/coordinator_metrics.h"
 #include "server/fit/fit_options.h"
+#include "server/fit/fit_result.h"
 #include "server/fit/observation.h"
 #include "server/fit_cache.h"
 #include "server/fit_data.h"
@@ -79,6 +80,11 @@ class RefitLoop final : public AttemptObserver, public ImportObserver {
 
  private:
   void Loop();
+  // The target gauges (predicted loss and the epochs it needs) per family,
+  // from the fit a compute prediction would use.
+  void PublishTargets(const v1::Sweep& sweep, const std::vector<fit::Observation>& runs,
+                      const std::map<std::string, std::vector<fit::Observation>>& by_family,
+                      const std::vector<fit::FitResult>& results);
 
   RefitStore* data_;
   FitCache* cache_;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "server/fake_fit_data.h"
+#include "server/fit/prediction.h"
 #include "server/fit/simulated_observations.h"
 #include "server/stored_fit.h"
 
@@ -197,6 +198,35 @@ TEST_F(RefitLoopTest, TheSpecCanTurnTheSharedEFitOff) {
   ASSERT_TRUE(loop.RefitNow(2).ok());
   EXPECT_TRUE(SharedEFits(data_).empty());
   EXPECT_EQ(data_.stored().size(), 4u);  // the per-family forms still
+}
+
+// The dashboard's predicted loss at the target comes from the fit a compute
+// prediction without a form would use: with a shared-E fit, that one.
+TEST_F(RefitLoopTest, ThePredictedLossGaugeFollowsTheFormPredictionsUse) {
+  data_.SetObservations(2, TwoFamiliesSharingE());
+  RefitLoop::Options o;
+  o.bootstrap_resamples = 0;
+  o.fit_threads = 1;
+  CoordinatorMetrics metrics;
+  RefitLoop loop(&data_, nullptr, &metrics, o, &clock_);
+  ASSERT_TRUE(loop.RefitNow(2).ok());
+  const std::vector<StoredFit> shared = SharedEFits(data_);
+  ASSERT_EQ(shared.size(), 2u);
+  std::map<std::string, double> gauge;
+  for (const auto& family : metrics.registry()->Collect()) {
+    if (family.name != "ladder_predicted_loss") continue;
+    for (const auto& m : family.metric) {
+      for (const auto& label : m.label) {
+        if (label.name == "family") gauge[label.value] = m.gauge.value;
+      }
+    }
+  }
+  for (const StoredFit& f : shared) {
+    const auto want = fit::PredictLossAtCompute(*f.result, 100 * f.result->max_trained_flops);
+    ASSERT_TRUE(want.ok());
+    ASSERT_TRUE(gauge.count(f.result->family)) << f.result->family;
+    EXPECT_DOUBLE_EQ(gauge[f.result->family], want->loss.estimate) << f.result->family;
+  }
 }
 
 TEST(FitsSharedETest, TheSpecDecidesElseTwoOrMoreFamilies) {

@@ -29,6 +29,12 @@ FitResult FitScalingLaw(FitForm form, const std::vector<Observation>& runs,
   return result;
 }
 
+const std::vector<FitForm>& ComputeFormsByPreference() {
+  static const std::vector<FitForm> forms = {FitForm::kPowerLawSharedE, FitForm::kPowerLawCompute,
+                                             FitForm::kChinchilla};
+  return forms;
+}
+
 std::map<std::string, std::vector<Observation>> GroupByFamily(
     const std::vector<Observation>& runs) {
   std::map<std::string, std::vector<Observation>> out;

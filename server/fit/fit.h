@@ -32,6 +32,13 @@ namespace ladder::fit {
 FitResult FitScalingLaw(FitForm form, const std::vector<Observation>& runs,
                         const FitOptions& options);
 
+// The forms that answer "what loss at compute C?", in the order a question
+// that names no form tries them (the first ok fit answers): the shared-E
+// law where the sweep fits one, then each family's own power law, then the
+// Chinchilla law's compute-optimal frontier. The refit loop's target gauges,
+// predictions, CEG curves and backtests all use this order.
+const std::vector<FitForm>& ComputeFormsByPreference();
+
 // Runs split by Observation::family, input order kept within each.
 std::map<std::string, std::vector<Observation>> GroupByFamily(const std::vector<Observation>& runs);
 
