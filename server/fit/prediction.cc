@@ -1,13 +1,12 @@
 #include "server/fit/prediction.h"
 
 #include <algorithm>
+#include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <boost/math/distributions/normal.hpp>
 
 #include "absl/status/status.h"
 #include "server/fit/bootstrap.h"
@@ -103,8 +102,7 @@ Interval RunInterval(const FitResult& fit, const Interval& law,
 }
 
 // Law interval and run interval of f.
-void EvaluateBoth(const FitResult& fit,
-                  const std::function<double(const std::vector<double>&)>& f,
+void EvaluateBoth(const FitResult& fit, const std::function<double(const std::vector<double>&)>& f,
                   LossPrediction* out) {
   out->loss = Evaluate(fit, f);
   out->run_loss = RunInterval(fit, out->loss, f);
