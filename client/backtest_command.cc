@@ -43,14 +43,18 @@ void PrintCut(const v1::BacktestCut& cut) {
   if (!cut.reason().empty()) std::cout << " (" << cut.reason() << ")";
   std::cout << "\n";
   if (cut.predictions().empty()) return;
+  // "covered": the measured loss lies in the one-run interval (the law's
+  // uncertainty plus the scatter of single runs about it).
   std::vector<std::vector<std::string>> rows = {
-      {"  factor", "actual", "predicted [95%]", "error %", "covered"}};
+      {"  factor", "actual", "predicted", "law 95%", "one run 95%", "error %", "covered"}};
+  auto band = [](const v1::Interval& i) {
+    return "[" + Sci(i.lower(), 4) + ", " + Sci(i.upper(), 4) + "]";
+  };
   for (const auto& p : cut.predictions()) {
-    const auto& l = p.predicted_loss();
-    rows.push_back(
-        {"  " + Factor(p.extrapolation_factor()), Sci(p.actual_loss(), 4),
-         Sci(l.estimate(), 4) + " [" + Sci(l.lower(), 4) + ", " + Sci(l.upper(), 4) + "]",
-         Percent(p.relative_error(), 2, true), p.covered() ? "y" : "n"});
+    rows.push_back({"  " + Factor(p.extrapolation_factor()), Sci(p.actual_loss(), 4),
+                    Sci(p.predicted_loss().estimate(), 4), band(p.predicted_loss()),
+                    band(p.run_loss()), Percent(p.relative_error(), 2, true),
+                    p.covered() ? "y" : "n"});
   }
   std::cout << Table(rows);
 }
@@ -91,7 +95,7 @@ std::string ErrorPlot(const v1::BacktestResponse& r) {
   plot.x_label = "extrapolation factor (run compute / largest fitted compute)";
   plot.y_label = "|relative error| of the predicted loss (%)";
   plot.y_floor = 1e-3;  // 0.001%: a smaller error is drawn there
-  plot.note = "95% interval missed";
+  plot.note = "outside the one-run 95% interval";
   std::map<std::string, size_t> index;
   for (const auto& c : r.cuts()) {
     auto [it, added] = index.emplace(c.family(), plot.series.size());

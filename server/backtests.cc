@@ -68,6 +68,7 @@ v1::BacktestResponse BacktestToProto(int64_t sweep_id, const fit::BacktestResult
       q->set_tokens(p.tokens);
       q->set_actual_loss(p.actual_loss);
       SetInterval(p.predicted, q->mutable_predicted_loss());
+      SetInterval(p.run_interval, q->mutable_run_loss());
       q->set_relative_error(p.relative_error);
       q->set_covered(p.covered);
       q->set_extrapolation_factor(p.extrapolation_factor);

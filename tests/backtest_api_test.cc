@@ -52,6 +52,9 @@ int ExpectWithinTheNoise(const v1::BacktestResponse& r, double sigma) {
       covered += p.covered();
       EXPECT_GT(p.extrapolation_factor(), 1.0) << "a prediction is of a run above its cut";
       EXPECT_LE(p.predicted_loss().lower(), p.predicted_loss().upper());
+      EXPECT_LE(p.run_loss().lower(), p.run_loss().upper());
+      EXPECT_EQ(p.covered(),
+                p.run_loss().lower() <= p.actual_loss() && p.actual_loss() <= p.run_loss().upper());
       EXPECT_LT(std::fabs(p.relative_error()), 0.1) << c.ShortDebugString();
       if (p.extrapolation_factor() < std::sqrt(10.0)) {
         ++near;
