@@ -162,6 +162,9 @@ void AddBacktestCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       "backtest",
       "How far the ladder can be trusted: refit on the runs up to each compute cut, predict "
       "every later run, and report errors and 95% coverage against the extrapolation factor");
+  // `ladder backtest SWEEP --json` (and --timeout, ...) as well as
+  // `ladder --json backtest SWEEP`: global flags after the subcommand reach the root.
+  cmd->fallthrough();
   auto* o = new BacktestOptions;
   cmd->add_option("SWEEP", o->sweep_id, "sweep id")->required();
   cmd->add_option("--family", o->family, "only this family (default: every family)");

@@ -259,7 +259,7 @@ TEST_F(BacktestApiTest, CliBacktestsALadderSimSweepWithinTheNoise) {
   }
   ASSERT_EQ(used, "10");
 
-  CliResult json = stack.Cli({"--json", "backtest", sweep, "--form", "power_law_compute"});
+  CliResult json = stack.Cli({"backtest", sweep, "--form", "power_law_compute", "--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   v1::BacktestResponse parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &parsed).ok()) << json.out;
@@ -282,6 +282,7 @@ TEST_F(BacktestApiTest, CliBacktestsALadderSimSweepWithinTheNoise) {
 
   for (const auto& [args, flag] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"backtest", sweep, "--form", "isoflop"}, "--form: isoflop"},
+           {{"backtest", sweep, "--bogus"}, "--bogus"},
            {{"backtest", sweep, "--family", "gru"}, "--family: sweep"},
            {{"backtest", sweep, "--plot", stack.dir() + "/x.png"}, "--plot: must end in .svg"}}) {
     CliResult bad = stack.Cli(args);
