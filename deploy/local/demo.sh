@@ -4,8 +4,9 @@
 # starts the local stack (private PostgreSQL, coordinator on TLS, one worker),
 # submits the LSTM-vs-Transformer CPU ladder
 # (deploy/sweeps/lstm-vs-transformer-cpu.yaml), watches it to the end, then
-# prints the fitted scaling laws, a predicted loss at 100x the largest run, the
-# compute-equivalent gain of the Transformer over the LSTM, and a plot.
+# prints the fitted scaling laws, their backtest, a predicted loss at 100x the
+# largest run, the compute-equivalent gain of the Transformer over the LSTM,
+# and a plot.
 #
 #   ./deploy/local/demo.sh [--sweep FILE] [--simulated] [--no-install] [--no-build]
 #
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     --simulated) SIMULATED=1; shift ;;
     --no-install) INSTALL=0; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -103,6 +104,9 @@ print(sum(int(f.get("runs_used", 0)) for f in fits))' 2>/dev/null || echo 0)
   sleep 0.5
 done
 ladder fit "$id"
+
+say "backtest: each cut's fit predicting the runs above it (how far this ladder can be trusted)"
+ladder backtest "$id"
 
 largest=$(ladder --json runs "$id" | python3 -c '
 import json, sys

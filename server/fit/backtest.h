@@ -6,7 +6,7 @@
 // factor C_run / C_k. SCIENCE.md, "Backtest".
 //
 // Pure numerics like the fits themselves: the coordinator calls it off the
-// RPC path (backtest_service) and caches the answer per fit version.
+// RPC path (server/backtests) and caches the answer per fit version.
 // Thread-safe; uses up to FitOptions::threads threads per fit.
 #pragma once
 
