@@ -2,7 +2,8 @@
 // OptimalAllocation RPCs. No refitting: the estimate evaluates the fit's law
 // (FitResult::law), the 95% interval evaluates every bootstrap sample
 // (FitResult::law_samples) and takes the 2.5%/97.5% quantiles. A call costs
-// O(samples) closed-form evaluations (microseconds for 200 samples).
+// O(samples) closed-form evaluations, plus 128 x samples erfc for the one-run
+// interval (about a millisecond for 200 samples).
 // Thread-safe (pure functions of a const FitResult).
 //
 // Errors (absl status codes, mapped to gRPC by the caller):

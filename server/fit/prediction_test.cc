@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "server/fit/law_vector.h"
 
@@ -62,6 +63,48 @@ TEST(PredictionTest, RunIntervalAddsTheResidualScatterToTheLawsInterval) {
   const double sigma = RunNoise(fit);
   EXPECT_GT(p->run_loss.upper / p->loss.estimate, std::exp(1.5 * sigma));
   EXPECT_LT(p->run_loss.upper / p->loss.upper, std::exp(2.5 * sigma));
+}
+
+// With no law spread (no bootstrap samples, or every sample the point law)
+// the one-run interval is the run noise alone: exactly exp(+-1.96 sigma)
+// around the estimate, not narrower (a fixed grid of noise quantiles cut the
+// tails to 1.79 sigma, a 93% interval).
+TEST(PredictionTest, RunIntervalWithoutLawSpreadIsTheNoisesOwn95PercentInterval) {
+  FitResult fit = HandChinchilla();
+  fit.rmse_log_loss = 0.01;
+  fit.runs_used = 20;
+  const double sigma = RunNoise(fit);
+  const double z = 1.959963984540054;  // the normal's 97.5% point
+  for (const bool samples_at_the_law : {false, true}) {
+    fit.law_samples.assign(samples_at_the_law ? 50 : 0, fit.law);
+    const absl::StatusOr<LossPrediction> p = PredictLoss(fit, 1e9, 2e10);
+    ASSERT_TRUE(p.ok()) << p.status();
+    const double estimate = p->loss.estimate;
+    EXPECT_NEAR(p->run_loss.lower / estimate, std::exp(-z * sigma), 1e-12) << samples_at_the_law;
+    EXPECT_NEAR(p->run_loss.upper / estimate, std::exp(z * sigma), 1e-12) << samples_at_the_law;
+  }
+}
+
+// With a law spread much wider than the noise, the one-run interval is the
+// law's (the noise adds next to nothing), and a law sample with no finite
+// loss is left out rather than poisoning the interval.
+TEST(PredictionTest, RunIntervalFollowsAWideLawSpreadAndSkipsNonFiniteSamples) {
+  FitResult fit = HandChinchilla();  // E over 1.6..1.8: log spread ~0.03
+  fit.rmse_log_loss = 1e-5;
+  fit.runs_used = 20;
+  const absl::StatusOr<LossPrediction> clean = PredictLoss(fit, 1e9, 2e10);
+  ASSERT_TRUE(clean.ok());
+  EXPECT_NEAR(clean->run_loss.lower, clean->loss.lower, 2e-3);
+  EXPECT_NEAR(clean->run_loss.upper, clean->loss.upper, 2e-3);
+  ChinchillaLaw broken = ChinchillaFromVector(fit.law);
+  broken.E = std::numeric_limits<double>::quiet_NaN();
+  fit.law_samples.push_back(ToVector(broken));
+  const absl::StatusOr<LossPrediction> p = PredictLoss(fit, 1e9, 2e10);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(std::isfinite(p->run_loss.lower));
+  EXPECT_TRUE(std::isfinite(p->run_loss.upper));
+  EXPECT_NEAR(p->run_loss.lower, clean->run_loss.lower, 2e-3);
+  EXPECT_NEAR(p->run_loss.upper, clean->run_loss.upper, 2e-3);
 }
 
 TEST(PredictionTest, LossAtComputeFollowsTheComputeOptimalFrontier) {
