@@ -3,6 +3,7 @@
 #include <absl/status/status.h>
 
 #include <cmath>
+#include <optional>
 
 #include "common/enums/enums.h"
 #include "server/fit/data_budget.h"
@@ -10,6 +11,7 @@
 #include "server/fit/fit.h"
 #include "server/fit/parameter_bounds.h"
 #include "server/fit/prediction.h"
+#include "server/fit/target_loss.h"
 
 namespace ladder {
 namespace {
@@ -162,51 +164,34 @@ absl::StatusOr<v1::PredictLossResponse> FitQueries::PredictLoss(const v1::Predic
   auto runs = Runs(req.sweep_id(), f->id);
   if (!runs.ok()) return runs.status();
 
-  // The data behind the target: its tokens (given, or the sweep's recipe at
-  // C), the corpus, and the epochs that makes.
-  const double corpus = fit::CorpusTokens(*runs);
-  const fit::TokenRecipe recipe =
-      fit::FitTokenRecipe(OfFamily(*runs, req.family()), f->result->flops_count);
-  const double target_tokens = by_size ? req.tokens() : recipe.TokensAt(req.compute());
-  const double epochs = Positive(target_tokens) && corpus > 0 ? target_tokens / corpus : 0;
-
-  // Beyond one epoch the fresh-data laws are optimistic: the data-constrained
-  // fit answers instead when the request left the form to us and it can.
-  StoredFit answer = *f;
-  if (epochs > 1 && req.form().empty() && answer.result->form != fit::FitForm::kDataConstrained) {
-    auto dc = cache_->Find(req.sweep_id(), req.family(), fit::FitForm::kDataConstrained);
-    if (dc.ok() && dc->result->ok()) answer = *dc;
-  }
-  absl::StatusOr<fit::LossPrediction> p;
-  if (answer.result->form == fit::FitForm::kDataConstrained) {
-    // A compute target trains on the recipe's D, so N = C / 6D (the form's count).
-    const double params = by_size ? req.params() : req.compute() / (6 * target_tokens);
-    p = Positive(params) ? fit::PredictLoss(*answer.result, params, target_tokens, corpus)
-                         : absl::FailedPreconditionError(
-                               "data_constrained: no tokens-per-compute recipe in this sweep's "
-                               "runs to place the target's N and D");
-  } else {
-    p = by_size ? fit::PredictLoss(*answer.result, req.params(), req.tokens())
-                : fit::PredictLossAtCompute(*answer.result, req.compute());
-  }
-  std::string epochs_line = fit::BeyondOneEpochWarning(target_tokens, corpus);
-  if (!epochs_line.empty() && answer.result->form == fit::FitForm::kDataConstrained) {
-    epochs_line = epochs_line.substr(0, epochs_line.find(';')) +
-                  "; answered by the data_constrained fit, which discounts repeated tokens";
-  }
-  if (!p.ok()) return p.status();
+  // Which fit answers once the data behind the target are known (beyond one
+  // epoch, data_constrained where it can): fit::AnswerTargetLoss.
+  std::optional<StoredFit> dc;
+  if (auto found = cache_->Find(req.sweep_id(), req.family(), fit::FitForm::kDataConstrained);
+      found.ok() && found->result->ok())
+    dc = *found;
+  fit::TargetQuestion question;
+  question.params = req.params();
+  question.tokens = req.tokens();
+  question.compute = req.compute();
+  question.form_named = !req.form().empty();
+  auto a = fit::AnswerTargetLoss(*f->result, dc ? dc->result.get() : nullptr,
+                                 OfFamily(*runs, req.family()), *runs, question);
+  if (!a.ok()) return a.status();
+  const StoredFit& answer = a->fit == f->result.get() ? *f : *dc;
+  const fit::LossPrediction* p = &a->prediction;
   v1::PredictLossResponse out;
   SetInterval(p->loss, out.mutable_loss());
   SetInterval(p->run_loss, out.mutable_run_loss());
   out.set_form(fit::FitFormName(answer.result->form));
   out.set_fit_id(answer.id);
   out.set_extrapolation_factor(p->extrapolation_factor);
-  if (Positive(target_tokens)) out.set_target_tokens(target_tokens);
-  out.set_unique_tokens(corpus);
-  out.set_epochs(epochs);
+  out.set_target_tokens(a->target_tokens);
+  out.set_unique_tokens(a->corpus_tokens);
+  out.set_epochs(a->epochs);
   AddWarnings(fit::BoundWarnings(answer.result->form, answer.result->parameters), "",
               out.mutable_warnings());
-  if (!epochs_line.empty()) out.add_warnings(epochs_line);
+  if (!a->epochs_warning.empty()) out.add_warnings(a->epochs_warning);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "server/fit/parameter_bounds.h"
 #include "server/fit/prediction.h"
 #include "server/fit/shared_e_fit.h"
+#include "server/fit/target_loss.h"
 
 namespace ladder {
 
@@ -177,25 +178,28 @@ void RefitLoop::PublishTargets(
   const std::string s = std::to_string(sweep.id());
   const double target_compute =
       nlohmann::json::parse(sweep.spec_json(), nullptr, false).value("target_compute", 0.0);
-  const double corpus = fit::CorpusTokens(runs);
   for (const std::string& family : sweep.families()) {
-    // The fit a prediction at the target would use (the same order as
-    // FitQueries::PredictLoss when no form is named).
+    // The fit a prediction at the target would use (FitQueries::PredictLoss
+    // with no form named: the preference order, then fit::AnswerTargetLoss).
     const fit::FitResult* chosen = nullptr;
+    const fit::FitResult* data_constrained = nullptr;
     for (fit::FitForm form : fit::ComputeFormsByPreference()) {
       for (const fit::FitResult& r : results) {
         if (!chosen && r.family == family && r.form == form && r.ok()) chosen = &r;
       }
     }
-    if (!chosen) continue;
-    const double c = target_compute > 0 ? target_compute : 100 * chosen->max_trained_flops;
-    if (auto pred = fit::PredictLossAtCompute(*chosen, c); pred.ok()) {
-      metrics_->SetPredictedLoss(s, family, c, pred->loss.estimate);
+    for (const fit::FitResult& r : results) {
+      if (r.family == family && r.form == fit::FitForm::kDataConstrained && r.ok())
+        data_constrained = &r;
     }
     auto it = by_family.find(family);
-    if (it == by_family.end()) continue;
-    const double tokens = fit::FitTokenRecipe(it->second, chosen->flops_count).TokensAt(c);
-    if (corpus > 0 && tokens > 0) metrics_->SetPredictedEpochs(s, family, tokens / corpus);
+    if (!chosen || it == by_family.end()) continue;
+    fit::TargetQuestion question;
+    question.compute = target_compute > 0 ? target_compute : 100 * chosen->max_trained_flops;
+    auto answer = fit::AnswerTargetLoss(*chosen, data_constrained, it->second, runs, question);
+    if (!answer.ok()) continue;
+    metrics_->SetPredictedLoss(s, family, question.compute, answer->prediction.loss.estimate);
+    if (answer->epochs > 0) metrics_->SetPredictedEpochs(s, family, answer->epochs);
   }
 }
 

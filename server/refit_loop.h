@@ -105,7 +105,9 @@ class RefitLoop final : public AttemptObserver, public ImportObserver {
 
 // Whether a refit of `sweep` also fits power_law_shared_e over its families
 // (one E, each family its own A and alpha): the spec's fit.shared_e, or,
-// where the spec does not say (imported sweeps), two or more families.
+// where the spec does not say, two or more families. Imported sweeps carry
+// no spec, so their families are taken to share data and tokenizer; a
+// question can still name power_law_compute (each family its own E).
 bool FitsSharedE(const v1::Sweep& sweep);
 
 // The forms fitted for a sweep of `kind` with these observations.

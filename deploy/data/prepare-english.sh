@@ -65,12 +65,16 @@ fi
 
 # Swap the finished directory in (two renames: a trainer starting in between
 # would not find the corpus, so re-prepare only when no runs are starting).
-rm -rf "$DATA_DIR/$NAME.new"
-if [ -d "$DATA_DIR/$NAME" ]; then
-  mv "$DATA_DIR/$NAME" "$TMP/old"
-fi
+# The new copy is in place under NAME.new before the old one moves aside to
+# NAME.old, so a failure at any step leaves a whole corpus (the old one, as
+# NAME or NAME.old) and never deletes it.
+rm -rf "$DATA_DIR/$NAME.new" "$DATA_DIR/$NAME.old"
 mv "$TMP" "$DATA_DIR/$NAME.new"
+trap 'rm -rf "$DATA_DIR/$NAME.new"' EXIT
+if [ -d "$DATA_DIR/$NAME" ]; then
+  mv "$DATA_DIR/$NAME" "$DATA_DIR/$NAME.old"
+fi
 mv "$DATA_DIR/$NAME.new" "$DATA_DIR/$NAME"
 trap - EXIT
-rm -rf "$DATA_DIR/$NAME/old"
+rm -rf "$DATA_DIR/$NAME.old"
 echo "prepare-english: $DATA_DIR/$NAME: $TRAIN train + $VAL validation tokens (bytes), sha256 $SHA" >&2

@@ -74,7 +74,8 @@ std::string BeyondOneEpochWarning(double target_tokens, double corpus_tokens) {
   const double epochs = target_tokens / corpus_tokens;
   if (!(epochs > 1)) return "";
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.3g", epochs);
+  // Two decimals below 10 ("1.02 epochs", never a bare "1 epochs").
+  std::snprintf(buffer, sizeof buffer, epochs < 10 ? "%.2f" : "%.3g", epochs);
   return std::string("the target needs ") + buffer + " epochs of the sweep's " +
          HumanCount(corpus_tokens) +
          "-token corpus; the law assumes fresh data: expect a higher loss";

@@ -68,10 +68,11 @@ absl::StatusOr<std::vector<ObservationRow>> FitStore::LoadObservations(int64_t s
     for (const auto& row : txn.exec_params(
              "SELECT id, family, non_embedding_params, tokens, flops, flops_6nd, final_eval_loss, "
              "  COALESCE(unique_tokens, 0), COALESCE((config->'plan'->>'budget')::float8, 0), "
-             // Runs from before corpus_tokens: one that went past an epoch saw
-             // the whole corpus, so its unique_tokens is the corpus; an
-             // imported run's unique_tokens is its corpus when given.
-             "  COALESCE(corpus_tokens, CASE WHEN trainer = 'imported' OR unique_tokens < tokens "
+             // Runs without corpus_tokens (imported, or from before it): one
+             // that went past an epoch saw the whole corpus, so its
+             // unique_tokens is the corpus; one that did not (unique_tokens =
+             // tokens, fresh data) says nothing of the corpus: unknown.
+             "  COALESCE(corpus_tokens, CASE WHEN unique_tokens < tokens "
              "    THEN unique_tokens END, 0) "
              "FROM runs WHERE sweep_id = $1 AND state = 'succeeded' ORDER BY ordinal",
              sweep_id)) {
