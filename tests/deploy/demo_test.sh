@@ -3,9 +3,10 @@
 # CPU ladder takes ~20 minutes; the trainer itself is tested elsewhere):
 # deploy/local/demo.sh --simulated --no-install --no-build on private ports
 # and a private state directory, then deploy/local/down.sh. Asserts that the
-# sweep succeeded, that fits, predictions, the family comparison and the plot
-# came out, that the stack's PostgreSQL refuses a connection without its
-# generated password, and that down.sh stops every process it started.
+# sweep succeeded, that fits, predictions (with the epochs behind them), the
+# backtest, the family comparison and the plot came out, that the stack's
+# PostgreSQL refuses a connection without its generated password, and that
+# down.sh stops every process it started.
 #   tests/deploy/demo_test.sh BIN_DIR
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,24 +19,8 @@ cleanup() {
   rm -rf "$STATE"
 }
 trap cleanup EXIT
-# Four consecutive free ports below Linux's ephemeral range (32768-60999), so
-# that no other test's outgoing connection takes one between now and the
-# stack binding it: coordinator, PostgreSQL, coordinator metrics, and the
-# worker's metrics (up.sh gives worker i the metrics port + i).
-read -r port pg_port metrics_port < <(python3 -c '
-import random, socket
-while True:
-    base = random.randrange(20000, 32000)
-    socks = []
-    try:
-        for p in range(base, base + 4):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks: s.close()
-    print(base, base + 1, base + 2)
-    break')
+# Private ports (tests/deploy/free_ports.py).
+read -r port pg_port metrics_port < <(python3 "$ROOT/tests/deploy/free_ports.py")
 export LADDER_STATE_DIR=$STATE LADDER_BIN=$BIN LADDER_PGDATA=$STATE/pg
 export LADDER_UP_ARGS="--port $port --pg-port $pg_port --metrics-port $metrics_port"
 if [ "$(id -u)" = 0 ]; then LADDER_PGDATA=/var/lib/ladder/demo-test-${STATE##*/}; fi
@@ -63,6 +48,10 @@ for family in transformer lstm; do
   grep -q "^$family at C = .* FLOPs: loss [0-9.]*  \[95%: " "$STATE/demo.out" || fail "no prediction for $family"
 done
 grep -q "compute-equivalent gain of transformer over lstm" "$STATE/demo.out" || fail "no CEG curve"
+grep -q "^backtest of sweep [0-9]*, form power_law_shared_e" "$STATE/demo.out" ||
+  fail "no backtest (with the shared-E form an LSTM-vs-Transformer sweep uses by default)"
+grep -q "^by extrapolation factor:" "$STATE/demo.out" || fail "no backtest summary by factor"
+grep -q "^  target: .* epochs of the corpus" "$STATE/demo.out" || fail "no epochs line under a prediction"
 svg=$(ls "$STATE"/plots/sweep-*.svg)
 grep -q "<svg" "$svg" || fail "$svg is not an SVG"
 # The sweep's runs all succeeded, under the simulated trainer.
