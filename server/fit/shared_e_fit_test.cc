@@ -139,6 +139,22 @@ TEST(SharedEFitTest, AFamilyWithTooFewFrontierPointsSaysSoAndLeavesTooFewToShare
       << lstm.reason;
 }
 
+// SIMULATION: the first rungs of two ladders, 4 runs each. A resample keeps
+// 3 or more distinct runs of a family's 4 in 66% of draws, of both in 43%:
+// the joint bootstrap must not need 3 points per family in every resample
+// (it needs the joint law determined), or the fit fails as a whole.
+TEST(SharedEFitTest, FourRunsPerFamilyBootstrapWhereEachFamilyAloneWould) {
+  const ByFamily runs = {
+      {"lstm", SimulatePowerLawRuns(kLstm, LogSpaced(1e15, 1e17, 4), 0.005, 3, 0, 0, "lstm")},
+      {"transformer", SimulatePowerLawRuns(kTransformer, LogSpaced(1e15, 1e17, 4), 0.005, 4, 0, 0,
+                                           "transformer")}};
+  const std::map<std::string, FitResult> fits = FitSharedE(runs, Options(200));
+  for (const auto& [family, fit] : fits) {
+    EXPECT_TRUE(fit.ok()) << family << ": " << fit.reason;
+    EXPECT_GE(fit.bootstrap_resamples, 100) << family;
+  }
+}
+
 TEST(SharedEFitTest, AFamilyWithoutRunsIsInsufficientData) {
   ByFamily runs = TwoFamilies(1);
   runs["transformer"].clear();
