@@ -5,7 +5,9 @@ study_table.py LADDER_RUNS.json HELDOUT_RUNS.json PREDICTIONS.jsonl
 
 LADDER_RUNS/HELDOUT_RUNS: `ladder --json runs SWEEP`; PREDICTIONS: one JSON
 object per line, {"family", "form", "prediction": `ladder --json predict`}
-or {"family", "form", "error": "..."}. Prints Markdown.
+or {"family", "form", "error": "..."}. Prints Markdown; `covered` checks the
+one-run 95% interval (run_loss: the law's interval plus the fit's residual
+scatter), as a held-out run is one run with its own seed noise.
 """
 import json
 import sys
@@ -34,9 +36,9 @@ def main():
               f" .. {sci(max(float(r['non_embedding_params']) for r in mine))},"
               f" C {sci(flops[0])} .. {sci(flops[-1])} FLOPs, {hours:.2f} core-hours")
     print()
-    print("| family | held-out N | D | C (FLOPs) | x largest ladder C | form | predicted [95%] | measured"
-          " | error | covered |")
-    print("|---|---:|---:|---:|---:|---|---|---:|---:|---|")
+    print("| family | held-out N | D | C (FLOPs) | x largest ladder C | form | predicted [law 95%]"
+          " | one run 95% | measured | error | covered |")
+    print("|---|---:|---:|---:|---:|---|---|---|---:|---:|---|")
     for row in rows:
         family, form = row["family"], row["form"]
         run = heldout[family]
@@ -45,15 +47,19 @@ def main():
         head = (f"| {family} | {sci(run['non_embedding_params'])} | {sci(run['tokens'])} |"
                 f" {sci(run['flops'])} | {float(run['flops']) / top:.1f} | {form} |")
         if "error" in row:
-            print(f"{head} {row['error'][:80]} | {measured:.4f} | - | - |")
+            print(f"{head} {row['error'][:80]} | - | {measured:.4f} | - | - |")
             continue
         loss = row["prediction"]["loss"]
+        run = row["prediction"].get("run_loss", loss)  # one run: the law's interval + run scatter
         est, lo, hi = float(loss["estimate"]), float(loss["lower"]), float(loss["upper"])
+        run_lo, run_hi = float(run["lower"]), float(run["upper"])
         err = (est - measured) / measured
-        covered = "yes" if lo <= measured <= hi else "no"
-        print(f"{head} {est:.4f} [{lo:.4f}, {hi:.4f}] | {measured:.4f} | {100 * err:+.2f}% | {covered} |")
-        for warning in row["prediction"].get("warnings", []):
-            print(f"|  |  |  |  |  | | warning: {warning} | | | |")
+        covered = "yes" if run_lo <= measured <= run_hi else "no"
+        print(f"{head} {est:.4f} [{lo:.4f}, {hi:.4f}] | [{run_lo:.4f}, {run_hi:.4f}] |"
+              f" {measured:.4f} | {100 * err:+.2f}% | {covered} |")
+        warnings = row["prediction"].get("warnings", [])
+        if warnings:
+            print(f"|  |  |  |  |  | | warnings: {'; '.join(warnings)} | | | | |")
 
 
 if __name__ == "__main__":
