@@ -33,8 +33,8 @@ struct BacktestPrediction {
   // uncertainty plus the fit's residual scatter. `covered` checks this one: a
   // backtest compares the law with single runs, each with its own seed noise.
   Interval run_interval;
-  double relative_error = 0;  // (predicted - actual) / actual
-  bool covered = false;       // run_interval.lower <= actual <= run_interval.upper
+  double relative_error = 0;        // (predicted - actual) / actual
+  bool covered = false;             // run_interval.lower <= actual <= run_interval.upper
   double extrapolation_factor = 0;  // compute / cut_compute
 };
 
