@@ -137,8 +137,9 @@ TEST(EnumsTest, NamesMatchTheDatabaseChecks) {
 
 TEST(EnumsTest, FitFormsMatchTheForms) {
   // fits.form has no CHECK; its stored names are these (rows exist with them).
-  EXPECT_EQ(TableNames<FitForm>(), (std::set<std::string>{"power_law_compute", "chinchilla",
-                                                          "isoflop", "data_constrained"}));
+  EXPECT_EQ(TableNames<FitForm>(),
+            (std::set<std::string>{"power_law_compute", "chinchilla", "isoflop", "data_constrained",
+                                   "power_law_shared_e"}));
 }
 
 }  // namespace
