@@ -97,18 +97,8 @@ class ImportedBacktestTest : public BacktestApiTest {
     auto runs = fit::SimulatePowerLawRuns(strong, computes, kSigma, 3, 0, 0, "transformer");
     auto lstm = fit::SimulatePowerLawRuns(weak, computes, kSigma, 4, 0, 0, "lstm");
     runs.insert(runs.end(), lstm.begin(), lstm.end());
-    v1::ImportResultsRequest req;
-    req.set_name("simulated power law");
-    for (const auto& o : runs) {
-      auto* r = req.add_results();
-      r->set_family(o.family);
-      r->set_params(o.params);
-      r->set_tokens(o.tokens);
-      r->set_flops(o.flops);
-      r->set_final_loss(o.loss);
-    }
     v1::Sweep s;
-    grpc::Status st = h_->sweeps().ImportResults(CoordinatorHarness::Ctx().get(), req, &s);
+    grpc::Status st = h_->ImportObservations("simulated power law", runs, &s);
     ASSERT_TRUE(st.ok()) << st.error_message();
     sweep_ = s.id();
     ASSERT_TRUE(h_->coordinator().refit_loop()->AwaitCompleted(1)) << "the import is fitted";

@@ -19,12 +19,6 @@ using testing::CliResult;
 using testing::LocalStack;
 using namespace std::chrono_literals;
 
-std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
 // A small LSTM-vs-Transformer grid, each run a SIMULATED `seconds` long.
 std::string SimSweep(const std::string& name, int sizes, double seconds,
                      const std::string& extra = "") {
@@ -42,7 +36,7 @@ std::string SimSweep(const std::string& name, int sizes, double seconds,
 }
 
 int64_t Submit(LocalStack& stack, const std::string& yaml) {
-  CliResult r = stack.Cli({"submit", WriteFile(stack.dir(), "sweep.yaml", yaml)});
+  CliResult r = stack.Cli({"submit", stack.WriteFile("sweep.yaml", yaml)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return std::atoll(r.out.c_str());
 }
@@ -197,7 +191,7 @@ TEST_F(EndToEndTest, DrainedWorkerReleasesItsRunAndExitsCleanly) {
 TEST_F(EndToEndTest, CliRefusesBadInputWithOneLineAndAnExitCode) {
   LocalStack stack(db_.url());
   CliResult bad = stack.Cli(
-      {"submit", WriteFile(stack.dir(), "bad.yaml", "name: x\nkind: ladder\nfamilies: [rnn]\n")});
+      {"submit", stack.WriteFile("bad.yaml", "name: x\nkind: ladder\nfamilies: [rnn]\n")});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("families[0] (line 3): unknown family 'rnn'"), std::string::npos)
       << bad.err;
@@ -304,7 +298,7 @@ TEST_F(EndToEndTest, ImportedCsvIsFittedLikeAnyOtherSweep) {
     }
   }
   CliResult imported =
-      stack.Cli({"import", WriteFile(stack.dir(), "runs.csv", csv), "--name", "published"});
+      stack.Cli({"import", stack.WriteFile("runs.csv", csv), "--name", "published"});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   const std::string id = std::to_string(std::atoll(imported.out.c_str()));
   std::string status;
@@ -315,7 +309,7 @@ TEST_F(EndToEndTest, ImportedCsvIsFittedLikeAnyOtherSweep) {
   }
   EXPECT_EQ(status, "ok");
   CliResult bad =
-      stack.Cli({"import", WriteFile(stack.dir(), "bad.csv", "family,params,tokens\nlstm,1,2\n")});
+      stack.Cli({"import", stack.WriteFile("bad.csv", "family,params,tokens\nlstm,1,2\n")});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("missing column 'loss'"), std::string::npos) << bad.err;
 }

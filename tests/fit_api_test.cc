@@ -48,19 +48,8 @@ class FitApiTest : public ::testing::Test {
 
   // Imports SIMULATED results; returns the sweep id.
   int64_t Import(const std::string& name, const std::vector<fit::Observation>& runs) {
-    v1::ImportResultsRequest req;
-    req.set_name(name);
-    for (const auto& o : runs) {
-      auto* r = req.add_results();
-      r->set_family(o.family);
-      r->set_params(o.params);
-      r->set_tokens(o.tokens);
-      r->set_flops(o.flops);
-      r->set_final_loss(o.loss);
-      r->set_unique_tokens(o.unique_tokens);
-    }
     v1::Sweep s;
-    grpc::Status st = h_->sweeps().ImportResults(CoordinatorHarness::Ctx().get(), req, &s);
+    grpc::Status st = h_->ImportObservations(name, runs, &s);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return s.id();
   }

@@ -27,12 +27,6 @@ using testing::CliResult;
 using testing::LocalStack;
 using namespace std::chrono_literals;
 
-std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
 class ImportTest : public ::testing::Test {
  protected:
   // Sweeps the coordinator lists (ListSweeps, through `ladder status --json`).
@@ -48,7 +42,7 @@ class ImportTest : public ::testing::Test {
                      const std::string& expected) {
     const int before = ListedSweeps();
     const std::string runs = db_.Query("SELECT count(*) FROM runs");
-    CliResult r = stack_.Cli({"import", WriteFile(stack_.dir(), file, text), "--name", "x"});
+    CliResult r = stack_.Cli({"import", stack_.WriteFile(file, text), "--name", "x"});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
@@ -116,10 +110,10 @@ TEST_F(ImportTest, PublishedChinchillaIsoflopTableGivesItsApproach2Exponents) {
 TEST_F(ImportTest, SeedsAreStoredAndExportedAndSeveralSeedsOfOneRunImport) {
   CliResult imported =
       stack_.Cli({"import",
-                  WriteFile(stack_.dir(), "seeds.csv",
-                            "family,params,tokens,loss,seed\n"
-                            "lstm,1e6,2e7,3.10,1\nlstm,1e6,2e7,3.12,2\nlstm,1e6,2e7,3.09,3\n"
-                            "lstm,4e6,8e7,2.70,1\n"),
+                  stack_.WriteFile("seeds.csv",
+                                   "family,params,tokens,loss,seed\n"
+                                   "lstm,1e6,2e7,3.10,1\nlstm,1e6,2e7,3.12,2\nlstm,1e6,2e7,3.09,3\n"
+                                   "lstm,4e6,8e7,2.70,1\n"),
                   "--name", "seeds"});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   const std::string sweep = std::to_string(std::atoll(imported.out.c_str()));
@@ -217,7 +211,7 @@ std::string SyntheticLadderCsv() {
 // that did not succeed is skipped and said so; the fits come out the same.
 TEST_F(ImportTest, ExportedCsvAndJsonImportBackToTheSameRunsAndFits) {
   CliResult imported = stack_.Cli(
-      {"import", WriteFile(stack_.dir(), "ladder.csv", SyntheticLadderCsv()), "--name", "orig"});
+      {"import", stack_.WriteFile("ladder.csv", SyntheticLadderCsv()), "--name", "orig"});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   const std::string sweep = std::to_string(std::atoll(imported.out.c_str()));
   // Each family's latest fit of each form: its status. An imported sweep of

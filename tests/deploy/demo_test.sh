@@ -10,20 +10,10 @@
 #   tests/deploy/demo_test.sh BIN_DIR
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$1
-STATE=$(mktemp -d /tmp/ladder-demo-test.XXXXXX)
-chmod 755 "$STATE"
-cleanup() {
-  LADDER_STATE_DIR=$STATE "$ROOT/deploy/local/down.sh" --grace 2 >/dev/null 2>&1 || true
-  if [ -f "$STATE/run/pgdata" ]; then rm -rf "$(cat "$STATE/run/pgdata")"; fi
-  rm -rf "$STATE"
-}
-trap cleanup EXIT
-# Private ports (tests/deploy/free_ports.py).
-read -r port pg_port metrics_port < <(python3 "$ROOT/tests/deploy/free_ports.py")
-export LADDER_STATE_DIR=$STATE LADDER_BIN=$BIN LADDER_PGDATA=$STATE/pg
-export LADDER_UP_ARGS="--port $port --pg-port $pg_port --metrics-port $metrics_port"
-if [ "$(id -u)" = 0 ]; then LADDER_PGDATA=/var/lib/ladder/demo-test-${STATE##*/}; fi
+# shellcheck source=tests/deploy/private_stack.sh
+. "$ROOT/tests/deploy/private_stack.sh"
+private_stack_setup demo "$1"
+export LADDER_STATE_DIR=$STATE
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # Bounded well inside ctest's 300 s (alone it takes ~25 s), so that a stall
@@ -72,6 +62,7 @@ assert all(r["simulated"] for r in runs), "a run not marked simulated"
 for f in pg.password pgpass; do
   [ "$(stat -c %a "$STATE/$f")" = 600 ] || fail "$STATE/$f is not mode 600"
 done
+# shellcheck disable=SC2154  # pg_port: set by private_stack_setup
 [ "$(psql -w "postgresql://ladder@127.0.0.1:$pg_port/ladder" -Atc 'SELECT 1')" = 1 ] ||
   fail "the stack's password file does not let psql in"
 pgsock=$(cat "$STATE/run/pgdata")/sock

@@ -8,19 +8,9 @@
 #   tests/deploy/study_test.sh BIN_DIR
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$1
-STATE=$(mktemp -d /tmp/ladder-study-test.XXXXXX)
-chmod 755 "$STATE"
-cleanup() {
-  LADDER_STATE_DIR=$STATE "$ROOT/deploy/local/down.sh" --grace 2 >/dev/null 2>&1 || true
-  if [ -f "$STATE/run/pgdata" ]; then rm -rf "$(cat "$STATE/run/pgdata")"; fi
-  rm -rf "$STATE"
-}
-trap cleanup EXIT
-read -r port pg_port metrics_port < <(python3 "$ROOT/tests/deploy/free_ports.py")
-export LADDER_BIN=$BIN LADDER_PGDATA=$STATE/pg
-export LADDER_UP_ARGS="--port $port --pg-port $pg_port --metrics-port $metrics_port"
-if [ "$(id -u)" = 0 ]; then LADDER_PGDATA=/var/lib/ladder/study-test-${STATE##*/}; fi
+# shellcheck source=tests/deploy/private_stack.sh
+. "$ROOT/tests/deploy/private_stack.sh"
+private_stack_setup study "$1"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 set +e
 timeout 400 "$ROOT/bench/extrapolation/run_study.sh" --no-build --state "$STATE" \

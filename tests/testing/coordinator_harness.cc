@@ -82,4 +82,21 @@ std::unique_ptr<grpc::ClientContext> CoordinatorHarness::Ctx() {
   return c;
 }
 
+grpc::Status CoordinatorHarness::ImportObservations(const std::string& name,
+                                                    const std::vector<fit::Observation>& runs,
+                                                    v1::Sweep* sweep) {
+  v1::ImportResultsRequest req;
+  req.set_name(name);
+  for (const auto& o : runs) {
+    auto* r = req.add_results();
+    r->set_family(o.family);
+    r->set_params(o.params);
+    r->set_tokens(o.tokens);
+    r->set_flops(o.flops);
+    r->set_final_loss(o.loss);
+    r->set_unique_tokens(o.unique_tokens);
+  }
+  return sweeps().ImportResults(Ctx().get(), req, sweep);
+}
+
 }  // namespace ladder::testing

@@ -8,6 +8,7 @@
 
 #include "ladder/v1/ladder.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/fit/observation.h"
 
 namespace ladder::testing {
 
@@ -33,6 +34,11 @@ class CoordinatorHarness {
 
   // A client context with a 10 s deadline.
   static std::unique_ptr<grpc::ClientContext> Ctx();
+
+  // Imports `runs` (N, D, C, loss, U of each) as a sweep called `name`
+  // through sweeps(); the sweep, or the call's status.
+  grpc::Status ImportObservations(const std::string& name,
+                                  const std::vector<fit::Observation>& runs, v1::Sweep* sweep);
 
   static CoordinatorOptions TestOptions(const std::string& database_url);
   // Switches `o` to TLS with the suite's test certificates (made by the

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <regex>
 #include <thread>
@@ -121,6 +122,12 @@ CliResult LocalStack::Cli(std::vector<std::string> args, int timeout_s) {
   r.out = ReadFile(base + ".out");
   r.err = ReadFile(base + ".err");
   return r;
+}
+
+std::string LocalStack::WriteFile(const std::string& name, const std::string& text) const {
+  const std::string path = dir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
 }
 
 }  // namespace ladder::testing

@@ -41,6 +41,8 @@ class LocalStack {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
   const std::string& dir() const { return dir_.path(); }
+  // Writes `text` to dir()/name (a sweep file, a CSV to import); its path.
+  std::string WriteFile(const std::string& name, const std::string& text) const;
   // The coordinator's log so far (for assertions on what it logged).
   std::string CoordinatorLog() const;
   // Worker `index`'s log so far.
