@@ -55,6 +55,7 @@ bool CliContext::Connect() {
   auto channel = MakeChannel(o, args);
   if (!channel.ok()) {
     std::string msg(channel.status().message());
+    if (msg.rfind("address", 0) == 0) msg = "--coordinator" + msg.substr(7);
     if (msg.rfind("insecure", 0) == 0) msg = "--insecure" + msg.substr(8);
     if (msg.rfind("tls_ca_file", 0) == 0) msg = "--ca" + msg.substr(11);
     if (msg.rfind("bearer_token", 0) == 0) msg = "--token" + msg.substr(12);
@@ -87,10 +88,13 @@ std::unique_ptr<grpc::ClientContext> CliContext::Call(bool streaming) const {
 
 int CliContext::Fail(const grpc::Status& status, const std::string& what) const {
   std::string msg = status.error_message();
+  const bool several = options_.coordinator.find(',') != std::string::npos;
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    msg = "coordinator at " + options_.coordinator + " is unreachable (" + msg + ")";
+    msg = (several ? "no coordinator of " : "coordinator at ") + options_.coordinator +
+          (several ? " is reachable (" : " is unreachable (") + msg + ")";
   } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    msg = "coordinator at " + options_.coordinator + " did not answer in time";
+    msg = (several ? "no coordinator of " : "coordinator at ") + options_.coordinator +
+          (several ? " answered in time" : " did not answer in time");
   }
   std::cerr << "ladder: " << what << ": " << msg << " [" << GrpcCodeName(status.error_code())
             << "]\n";

@@ -22,12 +22,14 @@
 namespace ladder::cli {
 
 struct GlobalOptions {
-  std::string coordinator = "127.0.0.1:7400";  // $LADDER_COORDINATOR
-  bool insecure = false;                       // plaintext; loopback only ($LADDER_INSECURE=1)
-  std::string ca_file;                         // $LADDER_CA: CA that signed the coordinator
-  std::string token;                           // $LADDER_TOKEN: bearer token (needs TLS)
-  bool json = false;                           // machine-readable output
-  std::chrono::milliseconds timeout{30000};    // per call (not for watch)
+  // $LADDER_COORDINATOR: host:port, several ("a:7400,b:7400": the first
+  // that answers), or dns:///name:port (every record); common/channel_options.h.
+  std::string coordinator = "127.0.0.1:7400";
+  bool insecure = false;                     // plaintext; loopback only ($LADDER_INSECURE=1)
+  std::string ca_file;                       // $LADDER_CA: CA that signed the coordinator
+  std::string token;                         // $LADDER_TOKEN: bearer token (needs TLS)
+  bool json = false;                         // machine-readable output
+  std::chrono::milliseconds timeout{30000};  // per call (not for watch)
 };
 
 class CliContext {

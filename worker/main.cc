@@ -59,7 +59,9 @@ std::string SelfDir() {
 // Flags that fill `o` directly or through `token_file`.
 void AddFlags(CLI::App& app, WorkerOptions& o, std::string* token_file) {
   app.add_option("--coordinator", o.coordinator.address,
-                 "coordinator host:port [env LADDER_COORDINATOR]");
+                 "coordinator host:port, several (a:7400,b:7400: the first that answers, "
+                 "the next when it goes) or dns:///name:port (every record) "
+                 "[env LADDER_COORDINATOR]");
   app.add_flag("--insecure", o.coordinator.insecure,
                "plaintext gRPC (loopback coordinator addresses only)");
   app.add_option("--tls-ca", o.coordinator.tls_ca_file, "PEM CA bundle (default: system roots)");

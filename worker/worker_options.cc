@@ -20,7 +20,9 @@ absl::Status Positive(const char* flag, std::chrono::milliseconds value) {
 
 absl::Status ValidateWorkerOptions(const WorkerOptions& o) {
   if (absl::Status s = ValidateChannelOptions(o.coordinator); !s.ok()) {
-    return absl::InvalidArgumentError("--coordinator: " + std::string(s.message()));
+    std::string msg(s.message());  // "address: ..." names the flag itself
+    if (msg.rfind("address: ", 0) == 0) msg = msg.substr(9);
+    return absl::InvalidArgumentError("--coordinator: " + msg);
   }
   if (o.name.empty()) return absl::InvalidArgumentError("--name: empty");
   if (o.name.size() > 200) return absl::InvalidArgumentError("--name: longer than 200 bytes");
