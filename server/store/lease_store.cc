@@ -14,18 +14,13 @@
 #include "common/protocol/bounded_json.h"
 #include "common/protocol/run_config.h"
 #include "common/protocol/trainer_events.h"
+#include "server/store/lease_sql.h"
 #include "server/store/result_check.h"
 
 namespace ladder::store {
 namespace {
 
 using nlohmann::json;
-
-// The time a lease statement stamps or compares with: parameter `n`, the
-// store's clock in microseconds since the epoch, or the database's now()
-// when it is NULL (no clock given: one clock for every coordinator).
-#define LADDER_NOW(n) \
-  "COALESCE('epoch'::timestamptz + " n "::bigint * interval '1 microsecond', now())"
 
 const PgStatement kRegisterWorker(
     "register_worker",
@@ -91,57 +86,6 @@ const PgStatement kWorkerState(
     "  (SELECT min(a.id) FROM attempts a WHERE a.worker_id = $1 AND a.device_index = $2 "
     "   AND a.outcome IS NULL) "
     "FROM workers WHERE id = $1");
-
-const PgStatement kHeartbeatWorker(
-    "heartbeat_worker",
-    "UPDATE workers SET last_heartbeat_at = " LADDER_NOW("$2") ", "
-    "  state = CASE WHEN state = 'gone' THEN 'active' ELSE state END "
-    "WHERE id = $1 RETURNING state");
-
-const PgStatement kExtendLeases(
-    "extend_leases",
-    "UPDATE attempts a SET lease_expires_at = " LADDER_NOW("$5") " + $4 * interval '1 millisecond' "
-    "FROM unnest($2::bigint[], $3::text[]) AS t(id, token) "
-    "WHERE a.id = t.id AND a.lease_token = t.token AND a.worker_id = $1 AND a.outcome IS NULL "
-    "RETURNING a.id");
-
-// Validates the lease and extends it; records the trainer's start.
-const PgStatement kProgressAttempt(
-    "progress_attempt",
-    "UPDATE attempts SET lease_expires_at = " LADDER_NOW("$5") " + $3 * interval '1 millisecond', "
-    "  started_at = CASE WHEN $4 <> '' THEN COALESCE(started_at, now()) ELSE started_at END, "
-    "  started = CASE WHEN $4 <> '' THEN $4::jsonb ELSE started END "
-    "WHERE id = $1 AND lease_token = $2 AND outcome IS NULL RETURNING run_id");
-
-// Stores a batch of points (distinct steps, in step order) while the run has
-// room under the cap ($4 points); runs.curve_points counts what is stored.
-// Returns how many of the batch were stored.
-const PgStatement kInsertPoints(
-    "insert_points",
-    "WITH room AS (SELECT GREATEST($4::bigint - curve_points, 0) AS n FROM runs WHERE id = $1), "
-    "ins AS ("
-    "  INSERT INTO curve_points (run_id, step, attempt_id, tokens, flops, train_loss, eval_loss, "
-    "    lr, tokens_per_second) "
-    "  SELECT $1, p.step, $2, p.tokens, p.flops, p.train_loss, p.eval_loss, p.lr, "
-    "    p.tokens_per_second "
-    "  FROM jsonb_to_recordset($3::jsonb) AS p(step bigint, tokens bigint, flops float8, "
-    "    train_loss float8, eval_loss float8, lr float8, tokens_per_second float8) "
-    "  ORDER BY p.step LIMIT (SELECT n FROM room) "
-    "  ON CONFLICT (run_id, step) DO UPDATE SET attempt_id = excluded.attempt_id, "
-    "    tokens = excluded.tokens, flops = excluded.flops, train_loss = excluded.train_loss, "
-    "    eval_loss = excluded.eval_loss, lr = excluded.lr, "
-    "    tokens_per_second = excluded.tokens_per_second "
-    "  RETURNING (xmax = 0) AS inserted) "
-    "UPDATE runs SET curve_points = curve_points + (SELECT count(*) FROM ins WHERE inserted) "
-    "WHERE id = $1 RETURNING (SELECT count(*) FROM ins)");
-
-const PgStatement kProgressRun(
-    "progress_run",
-    "UPDATE runs SET state = 'running', updated_at = now(), "
-    "  tokens_done = CASE WHEN $2::bigint >= 0 THEN $2::bigint ELSE tokens_done END, "
-    "  last_train_loss = COALESCE($3::float8, last_train_loss), "
-    "  tokens_per_second = COALESCE($4::float8, tokens_per_second) "
-    "WHERE id = $1 AND state IN ('leased', 'running')");
 
 // Locks the attempt, then its run (the same order as lease expiry).
 const PgStatement kLockAttempt("lock_attempt",
@@ -431,125 +375,6 @@ absl::StatusOr<v1::LeaseRunResponse> LeaseStore::LeaseRun(int64_t worker_id, int
                                          "at a time");
   }
   if (!st.ok()) return st;
-  return out;
-}
-
-absl::StatusOr<v1::HeartbeatResponse> LeaseStore::Heartbeat(const v1::HeartbeatRequest& req) {
-  v1::HeartbeatResponse out;
-  std::vector<int64_t> ids;
-  std::vector<std::string> tokens;
-  for (const auto& a : req.attempts()) {
-    ids.push_back(a.attempt_id());
-    tokens.push_back(a.lease_token());
-  }
-  const Now now(clock_);
-  absl::Status st = pool_->Transact("heartbeat", [&](pqxx::work& txn) -> absl::Status {
-    pqxx::result w = txn.exec_prepared(kHeartbeatWorker.name, req.worker_id(), now.get());
-    if (w.empty()) {
-      return absl::NotFoundError("worker_id: worker " + std::to_string(req.worker_id()) +
-                                 " is not registered");
-    }
-    out.set_drain(w[0][0].as<std::string>() == "draining");
-    if (ids.empty()) return absl::OkStatus();
-    std::vector<int64_t> extended;
-    for (const auto& row : txn.exec_prepared(
-             kExtendLeases.name, req.worker_id(), PgArrayLiteral(ids), PgArrayLiteral(tokens),
-             static_cast<int64_t>(settings_.ttl.count()), now.get())) {
-      extended.push_back(row[0].as<int64_t>());
-    }
-    for (int64_t id : ids) {
-      if (std::find(extended.begin(), extended.end(), id) == extended.end())
-        out.add_revoked_attempt_ids(id);
-    }
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
-  return out;
-}
-
-absl::StatusOr<v1::ReportProgressResponse> LeaseStore::ReportProgress(
-    const v1::ReportProgressRequest& req) {
-  v1::ReportProgressResponse out;
-  std::string started;
-  if (!req.started_json().empty()) {
-    std::string parse_error;
-    std::optional<json> parsed = protocol::ParseBoundedJson(req.started_json(), &parse_error);
-    if (!parsed) return absl::InvalidArgumentError("started_json: " + parse_error);
-    json& s = *parsed;
-    if (!s.is_object()) return absl::InvalidArgumentError("started_json: is not a JSON object");
-    ReplaceNulCharacters(s);
-    started = StorableDump(s);
-  }
-  if (req.points_size() > settings_.max_points_per_report) {
-    return absl::InvalidArgumentError("points: " + std::to_string(req.points_size()) +
-                                      " in one report, more than the limit of " +
-                                      std::to_string(settings_.max_points_per_report));
-  }
-  // One point per step (the last reported wins), in step order: a batch
-  // must not name a step twice (ON CONFLICT cannot touch a row twice).
-  std::map<int64_t, json> by_step;
-  int64_t last_tokens = -1;
-  int64_t last_step = -1;
-  std::optional<double> last_loss, last_tps;
-  const auto finite_or_null = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
-  for (int i = 0; i < req.points_size(); ++i) {
-    const auto& p = req.points(i);
-    const std::string at = "points[" + std::to_string(i) + "].";
-    if (p.step() < 0) return absl::InvalidArgumentError(at + "step: must not be negative");
-    if (p.tokens() < 0) return absl::InvalidArgumentError(at + "tokens: must not be negative");
-    if (!std::isfinite(p.flops()) || p.flops() < 0)
-      return absl::InvalidArgumentError(at + "flops: must be finite and not negative");
-    json j = {{"step", p.step()}, {"tokens", p.tokens()}, {"flops", p.flops()}};
-    j["lr"] = finite_or_null(p.lr());
-    j["tokens_per_second"] = finite_or_null(p.tokens_per_second());
-    j["train_loss"] = finite_or_null(p.train_loss());
-    j["eval_loss"] = p.has_eval_loss() ? finite_or_null(p.eval_loss()) : json(nullptr);
-    by_step[p.step()] = std::move(j);
-    if (p.step() >= last_step) {
-      last_step = p.step();
-      last_tokens = p.tokens();
-      if (std::isfinite(p.train_loss())) last_loss = p.train_loss();
-      if (std::isfinite(p.tokens_per_second())) last_tps = p.tokens_per_second();
-    }
-  }
-  json points = json::array();
-  for (auto& [step, j] : by_step) points.push_back(std::move(j));
-  int64_t dropped = 0;
-  int64_t run_id = 0;
-  const Now now(clock_);
-  absl::Status st = pool_->Transact("report progress", [&](pqxx::work& txn) -> absl::Status {
-    dropped = 0;
-    pqxx::result a =
-        txn.exec_prepared(kProgressAttempt.name, req.attempt_id(), req.lease_token(),
-                          static_cast<int64_t>(settings_.ttl.count()), started, now.get());
-    if (a.empty()) {
-      out.set_revoked(true);
-      return absl::OkStatus();
-    }
-    run_id = a[0][0].as<int64_t>();
-    if (!points.empty()) {
-      const int64_t stored = txn.exec_prepared1(kInsertPoints.name, run_id, req.attempt_id(),
-                                                points.dump(), settings_.max_curve_points)[0]
-                                 .as<int64_t>();
-      dropped = static_cast<int64_t>(points.size()) - stored;
-    }
-    const char* no = nullptr;
-    if (last_loss && last_tps) {
-      txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, *last_loss, *last_tps);
-    } else if (last_tps) {
-      txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, no, *last_tps);
-    } else if (last_loss) {
-      txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, *last_loss, no);
-    } else {
-      txn.exec_prepared0(kProgressRun.name, run_id, last_tokens, no, no);
-    }
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
-  if (dropped > 0) {
-    LOG_WARN << "run " << run_id << ": " << dropped << " curve point(s) not stored: the run has "
-             << settings_.max_curve_points << " (the cap per run)";
-  }
   return out;
 }
 

@@ -75,6 +75,10 @@ class LeaseStore {
   // Extends the leases of the listed live attempts and records the
   // heartbeat; lists those no longer current as revoked.
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
+  // Group commit of heartbeats: one transaction for the batch; answers in
+  // request order, each as Heartbeat would.
+  std::vector<absl::StatusOr<v1::HeartbeatResponse>> Heartbeats(
+      const std::vector<const v1::HeartbeatRequest*>& requests);
 
   // Records the trainer's start and curve points, extends the lease.
   // revoked=true (and nothing stored) when the lease is no longer current.
@@ -83,6 +87,12 @@ class LeaseStore {
   // FLOPs, or more than max_points_per_report points, is INVALID_ARGUMENT.
   absl::StatusOr<v1::ReportProgressResponse> ReportProgress(
       const v1::ReportProgressRequest& request);
+  // Group commit of progress reports: one transaction for the batch, the
+  // points of every current lease stored in one statement; answers in
+  // request order, each as ReportProgress would (a stale lease stores
+  // nothing and is told revoked).
+  std::vector<absl::StatusOr<v1::ReportProgressResponse>> ReportProgresses(
+      const std::vector<const v1::ReportProgressRequest*>& requests);
 
   // Stores the result and ends the run as succeeded. PERMISSION_DENIED for a
   // wrong lease token, FAILED_PRECONDITION for an attempt that is no longer
