@@ -59,12 +59,25 @@ void LocalStack::StartCoordinator(int port) {
   std::abort();
 }
 
+std::string LocalStack::CoordinatorFlagValue(std::vector<std::string>& flags) const {
+  std::string value = address();
+  for (auto it = flags.begin(); it != flags.end();) {
+    if (it->rfind("--coordinator=", 0) == 0) {
+      value = it->substr(14);
+      it = flags.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return value;
+}
+
 int LocalStack::StartWorker(const std::string& name, int slots, const std::string& trainer,
                             std::vector<std::string> extra) {
   const std::string log = dir_.path() + "/worker-" + name + ".log";
   std::vector<std::string> argv = {
       BinDir() + "/ladder-worker",
-      "--coordinator=" + address(),
+      "--coordinator=" + CoordinatorFlagValue(extra),
       "--insecure",
       "--name=" + name,
       "--trainer=" + (trainer.empty() ? BinDir() + "/ladder-sim" : trainer),
@@ -107,8 +120,8 @@ std::string LocalStack::WorkerLog(int index) const { return ReadFile(worker_logs
 CliResult LocalStack::Cli(std::vector<std::string> args, int timeout_s) {
   static int n = 0;
   const std::string base = dir_.path() + "/cli-" + std::to_string(++n);
-  std::vector<std::string> argv = {BinDir() + "/ladder", "--coordinator=" + address(),
-                                   "--insecure"};
+  std::vector<std::string> argv = {BinDir() + "/ladder",
+                                   "--coordinator=" + CoordinatorFlagValue(args), "--insecure"};
   argv.insert(argv.end(), args.begin(), args.end());
   Subprocess p(argv, base + ".out", base + ".err");
   CliResult r;

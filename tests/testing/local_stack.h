@@ -27,6 +27,8 @@ class LocalStack {
 
   // Starts a worker daemon named `name` with `slots` CPU slots running
   // `trainer` (default: ladder-sim at --time-scale 1). Returns its index.
+  // A "--coordinator=..." in `extra_flags` replaces this stack's address
+  // (say, a list of several coordinators); so it does in Cli's `args`.
   int StartWorker(const std::string& name, int slots = 1, const std::string& trainer = "",
                   std::vector<std::string> extra_flags = {});
   // Sends `sig` to worker `index`, and waits for it to exit if `wait`.
@@ -50,6 +52,8 @@ class LocalStack {
 
  private:
   void StartCoordinator(int port);
+  // address(), or the value of a "--coordinator=" in `flags` (removed from them).
+  std::string CoordinatorFlagValue(std::vector<std::string>& flags) const;
 
   std::string database_url_;
   std::vector<std::string> coordinator_flags_;
