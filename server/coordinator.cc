@@ -4,6 +4,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -36,6 +37,8 @@
 
 namespace ladder {
 namespace {
+
+constexpr int kMaxStreamsPerConnection = 256;
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) {
   std::ifstream in(path);
@@ -151,8 +154,13 @@ absl::Status Coordinator::Start() {
   sweep_manager_->AddObserver(refit_loop_.get());  // imported sweeps are fitted
   runs_service_ = std::make_unique<RunsService>(sweep_manager_.get());
   workers_service_ = std::make_unique<WorkersService>(worker_store_.get());
-  agent_service_ = std::make_unique<AgentService>(scheduler_.get(), worker_store_.get(),
-                                                  options_.plaintext_workers);
+  // Agent calls wait in group-commit queues, one transaction per batch. One
+  // batch of each hot kind in the database at once per 8 pooled connections
+  // (at most 2) leaves the pool room for the other services.
+  AgentService::Options agent;
+  agent.threads_per_kind = std::max(1, std::min(2, options_.db_pool_size / 8));
+  agent_service_ = std::make_unique<AgentService>(
+      scheduler_.get(), worker_store_.get(), options_.plaintext_workers, metrics_.get(), agent);
 
   auto creds = ServerCredentials(options_);
   if (!creds.ok()) return creds.status();
@@ -168,6 +176,11 @@ absl::Status Coordinator::Start() {
   grpc::ResourceQuota quota("ladder-coordinator");
   quota.SetMaxThreads(options_.rpc_threads);
   builder.SetResourceQuota(quota);
+  // Backpressure for the Agent's callback handlers, which take every call at
+  // once: a connection carries at most this many calls at a time, and a
+  // client with more waits at its own end (HTTP/2 flow control) instead of
+  // being refused.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
   builder.RegisterService(sweeps_service_.get());
   builder.RegisterService(runs_service_.get());
   builder.RegisterService(workers_service_.get());
@@ -199,6 +212,9 @@ void Coordinator::Shutdown(std::chrono::milliseconds grace) {
   // Before the server: calls waiting for a backtest answer UNAVAILABLE now
   // instead of holding the server's shutdown until their deadline.
   if (backtests_) backtests_->Stop();
+  // Queued Agent calls answer UNAVAILABLE (workers retry, perhaps on another
+  // coordinator) instead of holding the shutdown.
+  if (agent_service_) agent_service_->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
   // After the server: its Shutdown cancelled the watch streams still open.
   if (watch_hub_) watch_hub_->Stop();

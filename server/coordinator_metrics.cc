@@ -107,6 +107,15 @@ CoordinatorMetrics::CoordinatorMetrics(int ended_sweeps_kept)
                          .Name("ladder_lease_duration_seconds")
                          .Help("Time to run the lease transaction, by whether a run was granted")
                          .Register(*registry_)),
+      agent_batch_calls_(BuildHistogram()
+                             .Name("ladder_agent_batch_calls")
+                             .Help("Agent calls written in one group-commit transaction, by call")
+                             .Register(*registry_)),
+      agent_queue_seconds_(
+          BuildHistogram()
+              .Name("ladder_agent_queue_wait_seconds")
+              .Help("How long the oldest call of a group-commit batch waited for it, by call")
+              .Register(*registry_)),
       leases_(BuildCounter()
                   .Name("ladder_leases_total")
                   .Help("Lease requests, by whether a run was granted")
@@ -192,6 +201,14 @@ void CoordinatorMetrics::ObserveLease(bool granted, double seconds) {
   const std::string g = granted ? "true" : "false";
   leases_.Add({{"granted", g}}).Increment();
   lease_seconds_.Add({{"granted", g}}, kLatencyBuckets).Observe(seconds);
+}
+
+void CoordinatorMetrics::ObserveAgentBatch(const std::string& call, size_t calls,
+                                           double wait_seconds) {
+  static const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1,  2,  4,   8,  16,
+                                                                        32, 64, 128, 256};
+  agent_batch_calls_.Add({{"call", call}}, kBatchBuckets).Observe(static_cast<double>(calls));
+  agent_queue_seconds_.Add({{"call", call}}, kLatencyBuckets).Observe(wait_seconds);
 }
 
 void CoordinatorMetrics::CountAttemptEnded(const std::string& outcome, const std::string& reason) {

@@ -49,6 +49,8 @@ class CoordinatorMetrics {
 
   void ObserveRpc(const std::string& method, const std::string& code, double seconds);
   void ObserveLease(bool granted, double seconds);
+  // One group-commit batch of Agent calls (server/group_commit.h).
+  void ObserveAgentBatch(const std::string& call, size_t calls, double wait_seconds);
   void CountAttemptEnded(const std::string& outcome, const std::string& reason);
   void CountLeasesExpired(double n);
   void ObserveRefit(double seconds, const std::string& status);
@@ -85,6 +87,8 @@ class CoordinatorMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Histogram>& rpc_seconds_;
   prometheus::Family<prometheus::Histogram>& lease_seconds_;
+  prometheus::Family<prometheus::Histogram>& agent_batch_calls_;
+  prometheus::Family<prometheus::Histogram>& agent_queue_seconds_;
   prometheus::Family<prometheus::Counter>& leases_;
   prometheus::Family<prometheus::Counter>& leases_expired_;
   prometheus::Family<prometheus::Counter>& attempts_ended_;

@@ -2,6 +2,9 @@
 
 #include <absl/status/status.h>
 
+#include <algorithm>
+#include <set>
+
 #include "common/logging.h"
 
 namespace ladder {
@@ -45,38 +48,116 @@ absl::StatusOr<v1::RegisterWorkerResponse> Scheduler::Register(
 }
 
 absl::StatusOr<v1::LeaseRunResponse> Scheduler::Lease(const v1::LeaseRunRequest& req) {
-  const auto start = clock_->Now();
-  auto out = store_->LeaseRun(req.worker_id(), req.device_index());
-  if (metrics_ && out.ok()) {
-    metrics_->ObserveLease(out->granted(),
-                           std::chrono::duration<double>(clock_->Now() - start).count());
-  }
-  if (out.ok() && out->granted()) {
-    LOG_DEBUG << "leased run " << out->lease().run_id() << " (attempt "
-              << out->lease().attempt_number() << ") to worker " << req.worker_id() << " device "
-              << req.device_index();
-  }
-  return out;
+  return std::move(LeaseBatch({&req})[0]);
 }
 
 absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRequest& req) {
-  return store_->Heartbeat(req);
+  return std::move(HeartbeatBatch({&req})[0]);
 }
 
 absl::StatusOr<v1::ReportProgressResponse> Scheduler::Progress(
     const v1::ReportProgressRequest& req) {
-  return store_->ReportProgress(req);
+  return std::move(ProgressBatch({&req})[0]);
 }
 
 absl::StatusOr<v1::CompleteAttemptResponse> Scheduler::Complete(
     const v1::CompleteAttemptRequest& req) {
-  auto end = store_->CompleteAttempt(req);
-  if (!end.ok()) return end.status();
-  v1::CompleteAttemptResponse out;
-  out.set_already_recorded(end->already_recorded);
-  if (!end->already_recorded) {
-    LOG_DEBUG << "run " << end->run_id << " succeeded (attempt " << req.attempt_id() << ")";
-    Ended(*end, enums::AttemptOutcome::kSucceeded, "");
+  return std::move(CompleteBatch({&req})[0]);
+}
+
+namespace {
+// The most devices one LeaseRun may name.
+constexpr int kMaxDevicesPerLease = 64;
+
+absl::StatusOr<store::LeaseStore::LeaseAsk> CheckLeaseRequest(const v1::LeaseRunRequest& req) {
+  store::LeaseStore::LeaseAsk ask;
+  ask.worker_id = req.worker_id();
+  if (req.device_indexes_size() == 0) {
+    ask.devices.push_back(req.device_index());
+    return ask;
+  }
+  if (req.device_indexes_size() > kMaxDevicesPerLease) {
+    return absl::InvalidArgumentError(
+        "device_indexes: " + std::to_string(req.device_indexes_size()) +
+        " devices, more than the limit of " + std::to_string(kMaxDevicesPerLease));
+  }
+  ask.several = true;
+  for (int i = 0; i < req.device_indexes_size(); ++i) {
+    const int32_t d = req.device_indexes(i);
+    if (std::find(ask.devices.begin(), ask.devices.end(), d) != ask.devices.end()) {
+      return absl::InvalidArgumentError("device_indexes[" + std::to_string(i) + "]: device " +
+                                        std::to_string(d) + " is listed twice");
+    }
+    ask.devices.push_back(d);
+  }
+  return ask;
+}
+}  // namespace
+
+std::vector<absl::StatusOr<v1::LeaseRunResponse>> Scheduler::LeaseBatch(
+    const std::vector<const v1::LeaseRunRequest*>& requests) {
+  const auto start = clock_->Now();
+  std::vector<absl::StatusOr<v1::LeaseRunResponse>> out(requests.size(),
+                                                        absl::InternalError("not answered"));
+  std::vector<store::LeaseStore::LeaseAsk> asks;
+  std::vector<size_t> asked;  // request index of each ask
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto ask = CheckLeaseRequest(*requests[i]);
+    if (!ask.ok()) {
+      out[i] = ask.status();
+      continue;
+    }
+    asks.push_back(*std::move(ask));
+    asked.push_back(i);
+  }
+  if (!asks.empty()) {
+    auto answers = store_->LeaseRuns(asks);
+    for (size_t k = 0; k < asked.size(); ++k) out[asked[k]] = std::move(answers[k]);
+  }
+  const double seconds = std::chrono::duration<double>(clock_->Now() - start).count();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (!out[i].ok()) continue;
+    if (metrics_) metrics_->ObserveLease(out[i]->granted(), seconds);
+    for (const auto& l : out[i]->leases()) {
+      LOG_DEBUG << "leased run " << l.run_id() << " (attempt " << l.attempt_number()
+                << ") to worker " << requests[i]->worker_id() << " device " << l.device_index();
+    }
+  }
+  return out;
+}
+
+std::vector<absl::StatusOr<v1::HeartbeatResponse>> Scheduler::HeartbeatBatch(
+    const std::vector<const v1::HeartbeatRequest*>& requests) {
+  return store_->Heartbeats(requests);
+}
+
+std::vector<absl::StatusOr<v1::ReportProgressResponse>> Scheduler::ProgressBatch(
+    const std::vector<const v1::ReportProgressRequest*>& requests) {
+  return store_->ReportProgresses(requests);
+}
+
+std::vector<absl::StatusOr<v1::CompleteAttemptResponse>> Scheduler::CompleteBatch(
+    const std::vector<const v1::CompleteAttemptRequest*>& requests) {
+  std::vector<absl::StatusOr<store::AttemptEnd>> ends = store_->CompleteAttempts(requests);
+  std::vector<absl::StatusOr<v1::CompleteAttemptResponse>> out;
+  out.reserve(ends.size());
+  std::set<int64_t> finish_checked;  // one sweep check per batch is enough
+  for (size_t i = 0; i < ends.size(); ++i) {
+    if (!ends[i].ok()) {
+      out.push_back(ends[i].status());
+      continue;
+    }
+    v1::CompleteAttemptResponse r;
+    r.set_already_recorded(ends[i]->already_recorded);
+    if (!ends[i]->already_recorded) {
+      LOG_DEBUG << "run " << ends[i]->run_id << " succeeded (attempt " << requests[i]->attempt_id()
+                << ")";
+      store::AttemptEnd end = *ends[i];
+      if (end.sweep_may_be_done && !finish_checked.insert(end.sweep_id).second)
+        end.sweep_may_be_done = false;
+      Ended(end, enums::AttemptOutcome::kSucceeded, "");
+    }
+    out.push_back(std::move(r));
   }
   return out;
 }

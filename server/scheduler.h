@@ -49,6 +49,18 @@ class Scheduler {
   absl::StatusOr<v1::CompleteAttemptResponse> Complete(const v1::CompleteAttemptRequest& request);
   absl::StatusOr<v1::FailAttemptResponse> Fail(const v1::FailAttemptRequest& request);
 
+  // Group commit (server/group_commit.h): the same calls, many at once, each
+  // batch written in one transaction; answers in request order. The single
+  // methods above are batches of one.
+  std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseBatch(
+      const std::vector<const v1::LeaseRunRequest*>& requests);
+  std::vector<absl::StatusOr<v1::HeartbeatResponse>> HeartbeatBatch(
+      const std::vector<const v1::HeartbeatRequest*>& requests);
+  std::vector<absl::StatusOr<v1::ReportProgressResponse>> ProgressBatch(
+      const std::vector<const v1::ReportProgressRequest*>& requests);
+  std::vector<absl::StatusOr<v1::CompleteAttemptResponse>> CompleteBatch(
+      const std::vector<const v1::CompleteAttemptRequest*>& requests);
+
   // One maintenance pass (also what the loop runs).
   absl::Status MaintainOnce();
 

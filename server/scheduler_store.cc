@@ -5,6 +5,54 @@
 
 namespace ladder {
 
+std::vector<absl::StatusOr<v1::LeaseRunResponse>> SchedulerStore::LeaseRuns(
+    const std::vector<store::LeaseStore::LeaseAsk>& asks) {
+  std::vector<absl::StatusOr<v1::LeaseRunResponse>> out;
+  for (const auto& ask : asks) {
+    v1::LeaseRunResponse merged;
+    absl::Status error;
+    for (int32_t device : ask.devices) {
+      auto one = LeaseRun(ask.worker_id, device);
+      if (!one.ok()) {
+        error = one.status();
+        break;
+      }
+      merged.set_drain(merged.drain() || one->drain());
+      if (!one->granted()) continue;
+      if (!merged.granted()) *merged.mutable_lease() = one->lease();
+      merged.set_granted(true);
+      *merged.add_leases() = one->lease();
+    }
+    if (error.ok()) {
+      out.push_back(std::move(merged));
+    } else {
+      out.push_back(error);
+    }
+  }
+  return out;
+}
+
+std::vector<absl::StatusOr<v1::HeartbeatResponse>> SchedulerStore::Heartbeats(
+    const std::vector<const v1::HeartbeatRequest*>& requests) {
+  std::vector<absl::StatusOr<v1::HeartbeatResponse>> out;
+  for (const auto* r : requests) out.push_back(Heartbeat(*r));
+  return out;
+}
+
+std::vector<absl::StatusOr<v1::ReportProgressResponse>> SchedulerStore::ReportProgresses(
+    const std::vector<const v1::ReportProgressRequest*>& requests) {
+  std::vector<absl::StatusOr<v1::ReportProgressResponse>> out;
+  for (const auto* r : requests) out.push_back(ReportProgress(*r));
+  return out;
+}
+
+std::vector<absl::StatusOr<store::AttemptEnd>> SchedulerStore::CompleteAttempts(
+    const std::vector<const v1::CompleteAttemptRequest*>& requests) {
+  std::vector<absl::StatusOr<store::AttemptEnd>> out;
+  for (const auto* r : requests) out.push_back(CompleteAttempt(*r));
+  return out;
+}
+
 absl::StatusOr<int64_t> PgSchedulerStore::RegisterWorker(const v1::RegisterWorkerRequest& request) {
   return leases_->RegisterWorker(request);
 }
@@ -38,6 +86,26 @@ absl::StatusOr<store::AttemptEnd> PgSchedulerStore::FailAttempt(
 
 absl::StatusOr<store::LeaseStore::Expired> PgSchedulerStore::ExpireLeases() {
   return leases_->ExpireLeases();
+}
+
+std::vector<absl::StatusOr<v1::LeaseRunResponse>> PgSchedulerStore::LeaseRuns(
+    const std::vector<store::LeaseStore::LeaseAsk>& asks) {
+  return leases_->LeaseRuns(asks);
+}
+
+std::vector<absl::StatusOr<v1::HeartbeatResponse>> PgSchedulerStore::Heartbeats(
+    const std::vector<const v1::HeartbeatRequest*>& requests) {
+  return leases_->Heartbeats(requests);
+}
+
+std::vector<absl::StatusOr<v1::ReportProgressResponse>> PgSchedulerStore::ReportProgresses(
+    const std::vector<const v1::ReportProgressRequest*>& requests) {
+  return leases_->ReportProgresses(requests);
+}
+
+std::vector<absl::StatusOr<store::AttemptEnd>> PgSchedulerStore::CompleteAttempts(
+    const std::vector<const v1::CompleteAttemptRequest*>& requests) {
+  return leases_->CompleteAttempts(requests);
 }
 
 absl::StatusOr<int> PgSchedulerStore::MarkSilentWorkersGone(std::chrono::milliseconds silence) {

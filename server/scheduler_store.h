@@ -10,6 +10,7 @@
 #include <absl/status/statusor.h>
 
 #include <chrono>
+#include <vector>
 
 #include "ladder/v1/ladder.pb.h"
 #include "server/coordinator_metrics.h"
@@ -38,6 +39,17 @@ class SchedulerStore {
       const v1::CompleteAttemptRequest& request) = 0;
   virtual absl::StatusOr<store::AttemptEnd> FailAttempt(const v1::FailAttemptRequest& request) = 0;
   virtual absl::StatusOr<store::LeaseStore::Expired> ExpireLeases() = 0;
+
+  // Group commit (the lease store's batch methods): answers in request order.
+  // The defaults call the single methods one by one.
+  virtual std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseRuns(
+      const std::vector<store::LeaseStore::LeaseAsk>& asks);
+  virtual std::vector<absl::StatusOr<v1::HeartbeatResponse>> Heartbeats(
+      const std::vector<const v1::HeartbeatRequest*>& requests);
+  virtual std::vector<absl::StatusOr<v1::ReportProgressResponse>> ReportProgresses(
+      const std::vector<const v1::ReportProgressRequest*>& requests);
+  virtual std::vector<absl::StatusOr<store::AttemptEnd>> CompleteAttempts(
+      const std::vector<const v1::CompleteAttemptRequest*>& requests);
   virtual absl::StatusOr<int> MarkSilentWorkersGone(std::chrono::milliseconds silence) = 0;
 
   // Moves an active sweep whose runs have all ended to its final state
@@ -65,6 +77,14 @@ class PgSchedulerStore final : public SchedulerStore {
       const v1::CompleteAttemptRequest& request) override;
   absl::StatusOr<store::AttemptEnd> FailAttempt(const v1::FailAttemptRequest& request) override;
   absl::StatusOr<store::LeaseStore::Expired> ExpireLeases() override;
+  std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseRuns(
+      const std::vector<store::LeaseStore::LeaseAsk>& asks) override;
+  std::vector<absl::StatusOr<v1::HeartbeatResponse>> Heartbeats(
+      const std::vector<const v1::HeartbeatRequest*>& requests) override;
+  std::vector<absl::StatusOr<v1::ReportProgressResponse>> ReportProgresses(
+      const std::vector<const v1::ReportProgressRequest*>& requests) override;
+  std::vector<absl::StatusOr<store::AttemptEnd>> CompleteAttempts(
+      const std::vector<const v1::CompleteAttemptRequest*>& requests) override;
   absl::StatusOr<int> MarkSilentWorkersGone(std::chrono::milliseconds silence) override;
   absl::Status FinishSweepIfDone(int64_t sweep_id) override;
   absl::Status FinishDoneSweeps() override;

@@ -159,7 +159,7 @@ namespace {
 
 // The CN of the call's client certificate; "" on a TLS call without one;
 // nullopt on a plaintext call (no identity at all).
-std::optional<std::string> CallCn(const grpc::ServerContext& ctx) {
+std::optional<std::string> CallCn(const grpc::ServerContextBase& ctx) {
   const auto ac = ctx.auth_context();
   if (!ac) return std::nullopt;
   const auto cn = ac->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
@@ -205,7 +205,7 @@ grpc::Status WorkerIdentity::CheckPlaintext() const {
       "port with a worker certificate (or, for tests and local use, --plaintext-workers)");
 }
 
-grpc::Status WorkerIdentity::CheckRegister(const grpc::ServerContext& ctx,
+grpc::Status WorkerIdentity::CheckRegister(const grpc::ServerContextBase& ctx,
                                            const std::string& name) {
   const auto cn = CallCn(ctx);
   if (!cn) return CheckPlaintext();
@@ -219,7 +219,7 @@ grpc::Status WorkerIdentity::CheckRegister(const grpc::ServerContext& ctx,
   return Denied("name: must equal the client certificate's CN '" + *cn + "', got '" + name + "'");
 }
 
-grpc::Status WorkerIdentity::CheckWorker(const grpc::ServerContext& ctx, int64_t worker_id) {
+grpc::Status WorkerIdentity::CheckWorker(const grpc::ServerContextBase& ctx, int64_t worker_id) {
   const auto cn = CallCn(ctx);
   if (!cn) return CheckPlaintext();
   std::optional<std::string> name;
@@ -245,7 +245,7 @@ grpc::Status WorkerIdentity::CheckWorker(const grpc::ServerContext& ctx, int64_t
                                 "', not a worker this certificate identifies");
 }
 
-grpc::Status WorkerIdentity::CheckAttempt(const grpc::ServerContext& ctx, int64_t attempt_id) {
+grpc::Status WorkerIdentity::CheckAttempt(const grpc::ServerContextBase& ctx, int64_t attempt_id) {
   const auto cn = CallCn(ctx);
   if (!cn) return CheckPlaintext();
   std::optional<int64_t> worker_id;

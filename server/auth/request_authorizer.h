@@ -113,9 +113,9 @@ class WorkerIdentity {
   WorkerIdentity(store::WorkerStore* workers, bool plaintext_workers)
       : workers_(workers), plaintext_workers_(plaintext_workers) {}
 
-  grpc::Status CheckRegister(const grpc::ServerContext& ctx, const std::string& name);
-  grpc::Status CheckWorker(const grpc::ServerContext& ctx, int64_t worker_id);
-  grpc::Status CheckAttempt(const grpc::ServerContext& ctx, int64_t attempt_id);
+  grpc::Status CheckRegister(const grpc::ServerContextBase& ctx, const std::string& name);
+  grpc::Status CheckWorker(const grpc::ServerContextBase& ctx, int64_t worker_id);
+  grpc::Status CheckAttempt(const grpc::ServerContextBase& ctx, int64_t attempt_id);
 
  private:
   static constexpr size_t kMaxCached = 100000;  // per map; a full map is emptied

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "common/enums/enums.h"
 #include "common/logging.h"
@@ -80,12 +81,47 @@ const PgStatement kLeaseRun(
     "  u.config::text, u.sweep_id "
     "FROM ins JOIN u ON u.id = ins.run_id");
 
-const PgStatement kWorkerState(
-    "worker_state",
-    "SELECT state, devices @> jsonb_build_array(jsonb_build_object('index', $2::int)), "
-    "  (SELECT min(a.id) FROM attempts a WHERE a.worker_id = $1 AND a.device_index = $2 "
+// A lease batch's slots, in order: the worker's state (NULL: unknown), the
+// device's memory and kind (NULL: no such device) and its live attempt.
+const PgStatement kLeaseSlots(
+    "lease_slots",
+    "SELECT t.ord, w.state, (dev.d->>'memory_bytes')::bigint, dev.d->>'kind', "
+    "  (SELECT min(a.id) FROM attempts a WHERE a.worker_id = t.wid AND a.device_index = t.di "
     "   AND a.outcome IS NULL) "
-    "FROM workers WHERE id = $1");
+    "FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS t(wid, di, ord) "
+    "LEFT JOIN workers w ON w.id = t.wid "
+    "LEFT JOIN LATERAL (SELECT d FROM jsonb_array_elements(w.devices) d "
+    "                   WHERE (d->>'index')::int = t.di LIMIT 1) dev ON true "
+    "ORDER BY t.ord");
+
+// The best queued runs ready now, up to $1, locked for this batch (runs_queue
+// order; other batches skip them).
+const PgStatement kLeaseCandidates(
+    "lease_candidates",
+    "SELECT id, memory_bytes, device_kind FROM runs "
+    "WHERE state = 'queued' AND not_before <= " LADDER_NOW("$2") " "
+    "ORDER BY priority DESC, id LIMIT $1 FOR UPDATE SKIP LOCKED");
+
+// Leases the matched runs ($1) to their devices ($2 workers, $3 device
+// indexes, $4 tokens): one statement for the batch, rows as kLeaseRun's.
+const PgStatement kLeaseClaim(
+    "lease_claim",
+    "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[]) "
+    "           AS t(run_id, worker_id, device_index, token)), "
+    "u AS ("
+    "  UPDATE runs SET state = 'leased', attempts = runs.attempts + 1, updated_at = now() "
+    "  FROM t WHERE runs.id = t.run_id RETURNING runs.id, runs.sweep_id, runs.attempts, "
+    "runs.config), "
+    "ins AS ("
+    "  INSERT INTO attempts (run_id, number, worker_id, device_index, lease_token, "
+    "lease_expires_at) "
+    "  SELECT u.id, u.attempts, t.worker_id, t.device_index, t.token, "
+    "    " LADDER_NOW("$6") " + $5 * interval '1 millisecond' "
+    "  FROM u JOIN t ON t.run_id = u.id "
+    "  RETURNING id, run_id, number, lease_expires_at) "
+    "SELECT ins.id, ins.run_id, ins.number, (extract(epoch FROM ins.lease_expires_at) * "
+    "1000)::bigint, u.config::text, u.sweep_id "
+    "FROM ins JOIN u ON u.id = ins.run_id");
 
 // Locks the attempt, then its run (the same order as lease expiry).
 const PgStatement kLockAttempt("lock_attempt",
@@ -93,18 +129,31 @@ const PgStatement kLockAttempt("lock_attempt",
                                "attempts WHERE id = $1 FOR UPDATE");
 // The last column says whether another run of the sweep is still queued:
 // then the sweep cannot end with this attempt (that run's own end will check).
-const PgStatement kLockRun("lock_run",
-                           "SELECT sweep_id, state, failures, max_attempts, family, "
-                           "  EXISTS (SELECT 1 FROM runs q WHERE q.sweep_id = runs.sweep_id "
-                           "          AND q.state = 'queued' AND q.id <> runs.id), "
-                           "  planned_tokens, planned_flops, "
-                           "  CASE WHEN jsonb_typeof(config->'train'->'batch_tokens') = 'number' "
-                           "       THEN (config->'train'->>'batch_tokens')::float8 ELSE 0 END "
-                           "FROM runs WHERE id = $1 FOR UPDATE");
+#define LADDER_LOCKED_RUN_COLUMNS                                         \
+  "sweep_id, state, failures, max_attempts, family, "                     \
+  "  EXISTS (SELECT 1 FROM runs q WHERE q.sweep_id = runs.sweep_id "      \
+  "          AND q.state = 'queued' AND q.id <> runs.id), "               \
+  "  planned_tokens, planned_flops, "                                     \
+  "  CASE WHEN jsonb_typeof(config->'train'->'batch_tokens') = 'number' " \
+  "       THEN (config->'train'->>'batch_tokens')::float8 ELSE 0 END "
+const PgStatement kLockRun("lock_run", "SELECT " LADDER_LOCKED_RUN_COLUMNS
+                                       "FROM runs WHERE id = $1 FOR UPDATE");
 
-const PgStatement kSucceedAttempt("succeed_attempt",
-                                  "UPDATE attempts SET outcome = 'succeeded', finished_at = now() "
-                                  "WHERE id = $1");
+// A completion batch's locks: its attempts, then their runs, each in id order
+// (the order of lease expiry), so batches on several coordinators cannot
+// deadlock each other.
+const PgStatement kLockAttempts(
+    "lock_attempts",
+    "SELECT t.ord, a.run_id, COALESCE(a.outcome, ''), a.lease_token = t.token "
+    "FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS t(id, token, ord) "
+    "JOIN attempts a ON a.id = t.id ORDER BY a.id FOR UPDATE OF a");
+const PgStatement kLockRuns("lock_runs", "SELECT id, " LADDER_LOCKED_RUN_COLUMNS
+                                         "FROM runs WHERE id = ANY($1::bigint[]) "
+                                         "ORDER BY id FOR UPDATE");
+
+const PgStatement kSucceedAttempts(
+    "succeed_attempts",
+    "UPDATE attempts SET outcome = 'succeeded', finished_at = now() WHERE id = ANY($1::bigint[])");
 
 std::string ColumnText(int64_t v) { return std::to_string(v); }
 std::string ColumnText(double v) {
@@ -116,33 +165,56 @@ std::string ColumnText(const std::string& v) { return v; }
 std::string ColumnText(bool v) { return v ? "true" : "false"; }
 std::string ColumnText(const json& v) { return StorableDump(v); }
 
-// The result's typed columns come from the protocol's field table
-// (common/protocol/trainer_events.h), one parameter each from $5 on, in
-// table order: a new result field needs its row there and a migration
-// adding its column, nothing here.
-std::string StoreResultSql() {
-  std::string sql =
-      "UPDATE runs r SET state = 'succeeded', succeeded_attempt_id = $2, finished_at = now(), "
-      "  updated_at = now(), result = $3::jsonb, tokens_done = $4, last_error = NULL, "
-      "  trainer = COALESCE((SELECT a.started->>'trainer' FROM attempts a WHERE a.id = $2), "
-      "                     (SELECT w.trainer FROM attempts a JOIN workers w ON w.id = a.worker_id "
-      "                      WHERE a.id = $2))";
+std::string SqlType(protocol::FieldType type) {
+  switch (type) {
+    case protocol::FieldType::kInteger:
+      return "bigint";
+    case protocol::FieldType::kNumber:
+      return "double precision";
+    case protocol::FieldType::kString:
+      return "text";
+    case protocol::FieldType::kBool:
+      return "boolean";
+    case protocol::FieldType::kObject:
+      return "jsonb";
+  }
+  return "text";
+}
+
+// Stores a batch of results, one row per run: $1 run ids, $2 attempt ids,
+// $3 results (JSON text), $4 tokens, then one text array per typed column.
+// The typed columns come from the protocol's field table (common/protocol/
+// trainer_events.h), in table order: a new result field needs its row there
+// and a migration adding its column, nothing here.
+std::string StoreResultsSql() {
+  std::string arrays = "$1::bigint[], $2::bigint[], $3::text[], $4::bigint[]";
+  std::string names = "run_id, attempt_id, result, tokens";
+  std::string sets =
+      "UPDATE runs r SET state = 'succeeded', succeeded_attempt_id = x.attempt_id, "
+      "  finished_at = now(), updated_at = now(), result = x.result::jsonb, "
+      "  tokens_done = x.tokens, last_error = NULL, "
+      "  trainer = COALESCE(a.started->>'trainer', w.trainer)";
   int parameter = 5;
   for (const auto& field : protocol::EventSchema<protocol::ResultEvent>::Fields()) {
     if (field.column_name().empty()) continue;
-    sql += ", " + std::string(field.column_name()) + " = $" + std::to_string(parameter++);
+    const std::string c = "c" + std::to_string(parameter);
+    arrays += ", $" + std::to_string(parameter++) + "::text[]";
+    names += ", " + c;
+    sets += ", " + std::string(field.column_name()) + " = x." + c + "::" + SqlType(field.type());
   }
-  return sql + " WHERE r.id = $1";
+  return sets + " FROM unnest(" + arrays + ") AS x(" + names +
+         ") JOIN attempts a ON a.id = x.attempt_id LEFT JOIN workers w ON w.id = a.worker_id "
+         "WHERE r.id = x.run_id";
 }
 
-const std::string& StoreResultSqlText() {
-  static const std::string sql = StoreResultSql();
+const std::string& StoreResultsSqlText() {
+  static const std::string sql = StoreResultsSql();
   return sql;
 }
 
-const PgStatement kStoreResult("store_result", StoreResultSqlText().c_str());
+const PgStatement kStoreResults("store_results", StoreResultsSqlText().c_str());
 
-// The values of the result's columns, in StoreResultSql's order, as text
+// The values of the result's typed columns, in StoreResultsSql's order, as text
 // (nullopt: NULL).
 std::vector<std::optional<std::string>> ResultColumnValues(const protocol::ResultEvent& r) {
   std::vector<std::optional<std::string>> values;
@@ -227,35 +299,82 @@ struct LockedAttempt {
   PlannedLimits plan;
 };
 
+// The attempt's part of a lock row (run id, outcome, token check), from
+// column `at` on; NOT_FOUND or PERMISSION_DENIED as the caller would say.
+absl::StatusOr<LockedAttempt> ReadLockedAttempt(const pqxx::row& a, int at, int64_t attempt_id) {
+  if (!a[at + 2].as<bool>()) {
+    return absl::PermissionDeniedError("lease_token: does not match attempt " +
+                                       std::to_string(attempt_id));
+  }
+  LockedAttempt l;
+  l.run_id = a[at].as<int64_t>();
+  const auto outcome = a[at + 1].as<std::string>();
+  if (!outcome.empty()) {
+    l.outcome = enums::Parse<AttemptOutcome>(outcome);
+    if (!l.outcome) return absl::InternalError("attempt outcome '" + outcome + "' is unknown");
+  }
+  return l;
+}
+
+// The run's part (LADDER_LOCKED_RUN_COLUMNS from column `at` on) into `l`.
+absl::Status ReadLockedRun(const pqxx::row& r, int at, LockedAttempt* l) {
+  l->sweep_id = r[at].as<int64_t>();
+  const auto state = enums::Parse<RunState>(r[at + 1].as<std::string>());
+  if (!state)
+    return absl::InternalError("run state '" + r[at + 1].as<std::string>() + "' is unknown");
+  l->run_state = *state;
+  l->failures = r[at + 2].as<int>();
+  l->max_attempts = r[at + 3].as<int>();
+  l->family = r[at + 4].as<std::string>();
+  l->others_queued = r[at + 5].as<bool>();
+  l->plan.tokens = r[at + 6].as<int64_t>();
+  l->plan.flops = r[at + 7].as<double>();
+  l->plan.batch_tokens = static_cast<int64_t>(std::min(r[at + 8].as<double>(), 9e18));
+  return absl::OkStatus();
+}
+
 // Locks attempt and run; checks the token. Returns NOT_FOUND or
 // PERMISSION_DENIED; the outcome is left for the caller to judge.
 absl::StatusOr<LockedAttempt> Lock(pqxx::work& txn, int64_t attempt_id, const std::string& token) {
   pqxx::result a = txn.exec_prepared(kLockAttempt.name, attempt_id, token);
   if (a.empty())
     return absl::NotFoundError("attempt " + std::to_string(attempt_id) + " does not exist");
-  if (!a[0][2].as<bool>()) {
-    return absl::PermissionDeniedError("lease_token: does not match attempt " +
-                                       std::to_string(attempt_id));
+  auto l = ReadLockedAttempt(a[0], 0, attempt_id);
+  if (!l.ok()) return l.status();
+  if (absl::Status st = ReadLockedRun(txn.exec_prepared1(kLockRun.name, l->run_id), 0, &*l);
+      !st.ok()) {
+    return st;
   }
-  LockedAttempt l;
-  l.run_id = a[0][0].as<int64_t>();
-  const auto outcome = a[0][1].as<std::string>();
-  if (!outcome.empty()) {
-    l.outcome = enums::Parse<AttemptOutcome>(outcome);
-    if (!l.outcome) return absl::InternalError("attempt outcome '" + outcome + "' is unknown");
+  return l;
+}
+
+// Whether a batch that failed as a whole should be tried again one request
+// at a time: not when the database is down (every one would fail the same).
+bool SplitAfterBatchFailure(const absl::Status& st) {
+  return st.code() != absl::StatusCode::kUnavailable &&
+         st.code() != absl::StatusCode::kDeadlineExceeded;
+}
+
+// A granted lease from a claim row (attempt id, run id, number, expiry ms,
+// config, sweep id).
+absl::StatusOr<v1::Lease> LeaseFromRow(const pqxx::row& row, int32_t device_index,
+                                       const std::string& token) {
+  v1::Lease l;
+  l.set_attempt_id(row[0].as<int64_t>());
+  l.set_run_id(row[1].as<int64_t>());
+  l.set_attempt_number(row[2].as<int>());
+  l.set_expires_unix_ms(row[3].as<int64_t>());
+  l.set_sweep_id(row[5].as<int64_t>());
+  l.set_device_index(device_index);
+  // Stored per run; run_id, sweep_id and attempt are per attempt.
+  std::string config, error;
+  if (!protocol::StampAttempt(row[4].as<std::string>(),
+                              {l.run_id(), l.sweep_id(), l.attempt_number()}, &config, &error)) {
+    return absl::InternalError("the stored config of run " + std::to_string(l.run_id()) + " is " +
+                               error);
   }
-  pqxx::row r = txn.exec_prepared1(kLockRun.name, l.run_id);
-  l.sweep_id = r[0].as<int64_t>();
-  const auto state = enums::Parse<RunState>(r[1].as<std::string>());
-  if (!state) return absl::InternalError("run state '" + r[1].as<std::string>() + "' is unknown");
-  l.run_state = *state;
-  l.failures = r[2].as<int>();
-  l.max_attempts = r[3].as<int>();
-  l.family = r[4].as<std::string>();
-  l.others_queued = r[5].as<bool>();
-  l.plan.tokens = r[6].as<int64_t>();
-  l.plan.flops = r[7].as<double>();
-  l.plan.batch_tokens = static_cast<int64_t>(std::min(r[8].as<double>(), 9e18));
+  l.set_config_json(std::move(config));
+  l.set_lease_token(token);
   return l;
 }
 
@@ -320,141 +439,334 @@ absl::StatusOr<int64_t> LeaseStore::RegisterWorker(const v1::RegisterWorkerReque
 }
 
 absl::StatusOr<v1::LeaseRunResponse> LeaseStore::LeaseRun(int64_t worker_id, int32_t device_index) {
-  v1::LeaseRunResponse out;
-  const std::string token = NewLeaseToken();
+  return std::move(LeaseRuns({LeaseAsk{worker_id, {device_index}, false}})[0]);
+}
+
+std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseStore::LeaseRuns(
+    const std::vector<LeaseAsk>& asks) {
+  // One slot per (request, device), in request order.
+  struct Slot {
+    size_t ask = 0;
+    size_t position = 0;  // in the request's device list
+    int32_t device = 0;
+    std::string token;
+    bool eligible = false;  // active worker, known free device
+    int64_t memory = 0;
+    std::string kind;
+    std::optional<pqxx::row> claimed;  // the claim row, once granted
+  };
+  std::vector<Slot> slots;
+  std::vector<int64_t> slot_workers;
+  std::vector<int32_t> slot_devices;
+  for (size_t i = 0; i < asks.size(); ++i) {
+    for (size_t k = 0; k < asks[i].devices.size(); ++k) {
+      Slot s;
+      s.ask = i;
+      s.position = k;
+      s.device = asks[i].devices[k];
+      s.token = NewLeaseToken();
+      slots.push_back(std::move(s));
+      slot_workers.push_back(asks[i].worker_id);
+      slot_devices.push_back(asks[i].devices[k]);
+    }
+  }
+  const auto field = [&](const Slot& s) {
+    return asks[s.ask].several ? "device_indexes[" + std::to_string(s.position) + "]"
+                               : std::string("device_index");
+  };
+  std::vector<absl::StatusOr<v1::LeaseRunResponse>> out;
   const Now now(clock_);
-  // One statement claims the run and creates its attempt (atomic by itself),
-  // so no transaction block around it: two round trips fewer per lease.
-  absl::Status st = pool_->Autocommit("lease run", [&](pqxx::nontransaction& txn) -> absl::Status {
-    pqxx::result rows = txn.exec_prepared(kLeaseRun.name, worker_id, device_index, token,
-                                          static_cast<int64_t>(settings_.ttl.count()), now.get());
-    if (!rows.empty()) {
-      out.set_granted(true);
-      v1::Lease* l = out.mutable_lease();
-      l->set_attempt_id(rows[0][0].as<int64_t>());
-      l->set_run_id(rows[0][1].as<int64_t>());
-      l->set_attempt_number(rows[0][2].as<int>());
-      l->set_expires_unix_ms(rows[0][3].as<int64_t>());
-      l->set_sweep_id(rows[0][5].as<int64_t>());
-      // Stored per run; run_id, sweep_id and attempt are per attempt.
-      std::string config, error;
-      if (!protocol::StampAttempt(rows[0][4].as<std::string>(),
-                                  {l->run_id(), l->sweep_id(), l->attempt_number()}, &config,
-                                  &error)) {
-        return absl::InternalError("the stored config of run " + std::to_string(l->run_id()) +
-                                   " is " + error);
+  const int64_t ttl_ms = settings_.ttl.count();
+  absl::Status st = pool_->Transact("lease runs", [&](pqxx::work& txn) -> absl::Status {
+    out.assign(asks.size(), v1::LeaseRunResponse{});
+    std::vector<bool> failed(asks.size(), false);
+    const auto fail = [&](size_t ask, absl::Status why) {
+      if (failed[ask]) return;
+      failed[ask] = true;
+      out[ask] = std::move(why);
+    };
+    // Which slots may lease: the worker active, the device its own and free,
+    // and no earlier slot of this batch on the same device.
+    std::set<std::pair<int64_t, int32_t>> seen;
+    size_t row_index = 0;
+    for (const auto& row : txn.exec_prepared(kLeaseSlots.name, PgArrayLiteral(slot_workers),
+                                             PgArrayLiteral(slot_devices))) {
+      Slot& s = slots[row_index++];
+      s.claimed.reset();
+      s.eligible = false;
+      const int64_t worker = asks[s.ask].worker_id;
+      if (row[1].is_null()) {
+        fail(s.ask, absl::NotFoundError("worker_id: worker " + std::to_string(worker) +
+                                        " is not registered"));
+        continue;
       }
-      l->set_config_json(std::move(config));
-      l->set_lease_token(token);
-      return absl::OkStatus();
+      if (row[2].is_null()) {
+        fail(s.ask, absl::NotFoundError(field(s) + ": worker " + std::to_string(worker) +
+                                        " has no device " + std::to_string(s.device)));
+        continue;
+      }
+      if (!row[4].is_null() || !seen.insert({worker, s.device}).second) {
+        fail(s.ask,
+             absl::FailedPreconditionError(
+                 field(s) + ": device " + std::to_string(s.device) + " of worker " +
+                 std::to_string(worker) + " already holds " +
+                 (row[4].is_null() ? std::string("a live lease")
+                                   : "the live lease of attempt " + row[4].as<std::string>()) +
+                 "; a device runs one attempt at a time"));
+        continue;
+      }
+      const std::string state = row[1].as<std::string>();
+      if (state == "draining") out[s.ask]->set_drain(true);
+      if (state != "active") continue;
+      s.eligible = true;
+      s.memory = row[2].as<int64_t>();
+      s.kind = row[3].as<std::string>();
     }
-    // Nothing granted: say why if the worker or device is the reason.
-    pqxx::result w = txn.exec_prepared(kWorkerState.name, worker_id, device_index);
-    if (w.empty())
-      return absl::NotFoundError("worker_id: worker " + std::to_string(worker_id) +
-                                 " is not registered");
-    if (!w[0][1].as<bool>()) {
-      return absl::NotFoundError("device_index: worker " + std::to_string(worker_id) +
-                                 " has no device " + std::to_string(device_index));
+    std::vector<Slot*> open;
+    for (auto& s : slots)
+      if (s.eligible && !failed[s.ask]) open.push_back(&s);
+    if (open.empty()) return absl::OkStatus();
+    // The best queued runs, one per open slot at most, matched in request
+    // order to the first slot they fit.
+    struct Candidate {
+      int64_t id;
+      int64_t memory;
+      std::string kind;
+      bool taken = false;
+    };
+    std::vector<Candidate> candidates;
+    for (const auto& row :
+         txn.exec_prepared(kLeaseCandidates.name, static_cast<int64_t>(open.size()), now.get())) {
+      candidates.push_back({row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<std::string>()});
     }
-    if (!w[0][2].is_null()) {
-      return absl::FailedPreconditionError(
-          "device_index: device " + std::to_string(device_index) + " of worker " +
-          std::to_string(worker_id) + " already holds the live lease of attempt " +
-          w[0][2].as<std::string>() + "; a device runs one attempt at a time");
+    std::vector<int64_t> run_ids, workers;
+    std::vector<int32_t> devices;
+    std::vector<std::string> tokens;
+    std::map<int64_t, Slot*> by_run;
+    std::vector<Slot*> unmatched;
+    for (Slot* s : open) {
+      bool matched = false;
+      for (auto& c : candidates) {
+        if (c.taken || c.memory > s->memory || (c.kind != "any" && c.kind != s->kind)) continue;
+        c.taken = true;
+        matched = true;
+        run_ids.push_back(c.id);
+        workers.push_back(asks[s->ask].worker_id);
+        devices.push_back(s->device);
+        tokens.push_back(s->token);
+        by_run[c.id] = s;
+        break;
+      }
+      if (!matched) unmatched.push_back(s);
     }
-    out.set_drain(w[0][0].as<std::string>() == "draining");
+    if (!run_ids.empty()) {
+      for (const auto& row :
+           txn.exec_prepared(kLeaseClaim.name, PgArrayLiteral(run_ids), PgArrayLiteral(workers),
+                             PgArrayLiteral(devices), PgArrayLiteral(tokens), ttl_ms, now.get())) {
+        by_run.at(row[1].as<int64_t>())->claimed = row;
+      }
+    }
+    // Fewer candidates than open slots: the queue holds nothing more for
+    // them now. Otherwise a slot the claimed runs did not fit searches on.
+    if (candidates.size() == open.size()) {
+      for (Slot* s : unmatched) {
+        pqxx::result rows = txn.exec_prepared(kLeaseRun.name, asks[s->ask].worker_id, s->device,
+                                              s->token, ttl_ms, now.get());
+        if (!rows.empty()) s->claimed = rows[0];
+      }
+    }
+    for (const auto& s : slots) {
+      if (!s.claimed || failed[s.ask]) continue;
+      auto lease = LeaseFromRow(*s.claimed, s.device, s.token);
+      if (!lease.ok()) return lease.status();
+      v1::LeaseRunResponse& r = *out[s.ask];
+      if (!r.granted()) *r.mutable_lease() = *lease;
+      r.set_granted(true);
+      *r.add_leases() = *std::move(lease);
+    }
     return absl::OkStatus();
   });
-  if (st.code() == absl::StatusCode::kAlreadyExists) {
+  if (st.ok()) return out;
+  if (asks.size() > 1 && SplitAfterBatchFailure(st)) {
+    // Refused as a whole (e.g. two calls raced for one device and the unique
+    // index stopped one): each request on its own.
+    out.clear();
+    for (const auto& ask : asks) out.push_back(std::move(LeaseRuns({ask})[0]));
+    return out;
+  }
+  if (st.code() == absl::StatusCode::kAlreadyExists && asks.size() == 1) {
     // Two calls for one device raced past the check: the unique index on
     // live attempts per device stopped the second.
-    return absl::FailedPreconditionError("device_index: device " + std::to_string(device_index) +
-                                         " of worker " + std::to_string(worker_id) +
-                                         " already holds a live lease; a device runs one attempt "
-                                         "at a time");
+    st = absl::FailedPreconditionError(
+        std::string(asks[0].several ? "device_indexes" : "device_index") + ": a device of worker " +
+        std::to_string(asks[0].worker_id) +
+        " already holds a live lease; a device runs one attempt at a time");
   }
-  if (!st.ok()) return st;
+  out.assign(asks.size(), st);
   return out;
 }
 
 absl::StatusOr<AttemptEnd> LeaseStore::CompleteAttempt(const v1::CompleteAttemptRequest& req) {
-  AttemptEnd end;
-  std::string refused;  // why the result cannot be stored; the attempt then fails
-  absl::Status st = pool_->Transact("complete attempt", [&](pqxx::work& txn) -> absl::Status {
-    refused.clear();
-    auto locked = Lock(txn, req.attempt_id(), req.lease_token());
-    if (!locked.ok()) return locked.status();
-    end = AttemptEnd{};
-    end.run_id = locked->run_id;
-    end.sweep_id = locked->sweep_id;
-    end.family = locked->family;
-    end.sweep_may_be_done = !locked->others_queued;
-    if (locked->outcome == AttemptOutcome::kSucceeded) {
-      end.already_recorded = true;
-      return absl::OkStatus();
+  return std::move(CompleteAttempts({&req})[0]);
+}
+
+std::vector<absl::StatusOr<AttemptEnd>> LeaseStore::CompleteAttempts(
+    const std::vector<const v1::CompleteAttemptRequest*>& requests) {
+  const size_t n = requests.size();
+  std::vector<absl::StatusOr<AttemptEnd>> out;
+  // Why a result cannot be stored, per request; its attempt then fails.
+  std::vector<std::string> refused;
+  std::vector<int64_t> ids;
+  std::vector<std::string> tokens;
+  for (const auto* r : requests) {
+    ids.push_back(r->attempt_id());
+    tokens.push_back(r->lease_token());
+  }
+  absl::Status st = pool_->Transact("complete attempts", [&](pqxx::work& txn) -> absl::Status {
+    out.assign(n, absl::NotFoundError(""));
+    refused.assign(n, std::string());
+    std::vector<std::optional<LockedAttempt>> locked(n);
+    for (size_t i = 0; i < n; ++i) {
+      out[i] = absl::NotFoundError("attempt " + std::to_string(ids[i]) + " does not exist");
     }
-    bool late_but_latest = false;
-    if (locked->outcome == AttemptOutcome::kExpired && locked->run_state == RunState::kQueued) {
-      // Expired but not yet leased again: this is still the newest attempt.
-      late_but_latest = txn.exec_params1(
-                               "SELECT max(number) = (SELECT number FROM attempts WHERE id = $2) "
-                               "FROM attempts WHERE run_id = $1",
-                               locked->run_id, req.attempt_id())[0]
-                            .as<bool>();
+    std::vector<int64_t> run_ids;
+    for (const auto& row :
+         txn.exec_prepared(kLockAttempts.name, PgArrayLiteral(ids), PgArrayLiteral(tokens))) {
+      const size_t i = row[0].as<size_t>() - 1;
+      auto l = ReadLockedAttempt(row, 1, ids[i]);
+      if (!l.ok()) {
+        out[i] = l.status();
+        continue;
+      }
+      run_ids.push_back(l->run_id);
+      locked[i] = *std::move(l);
     }
-    if (locked->outcome && !late_but_latest) {
-      return absl::FailedPreconditionError(
-          "attempt " + std::to_string(req.attempt_id()) + " is no longer current (" +
-          OutcomeName(*locked->outcome) + "); its result was not recorded");
+    std::map<int64_t, pqxx::row> runs;
+    if (!run_ids.empty()) {
+      for (const auto& row : txn.exec_prepared(kLockRuns.name, PgArrayLiteral(run_ids)))
+        runs.emplace(row[0].as<int64_t>(), row);
     }
-    if (!late_but_latest && !IsLive(locked->run_state)) {
-      return absl::FailedPreconditionError("run " + std::to_string(locked->run_id) + " is " +
-                                           std::string(enums::Name(locked->run_state)) +
-                                           "; the result was not recorded");
+    // The accepted results, stored together below.
+    std::vector<int64_t> store_runs, store_attempts, store_tokens;
+    std::vector<std::optional<std::string>> store_json;
+    std::vector<std::vector<std::optional<std::string>>> store_columns;
+    std::map<int64_t, size_t> first_of_attempt;  // a repeat within the batch
+    std::set<int64_t> succeeded_runs;            // one result per run, even within a batch
+    for (size_t i = 0; i < n; ++i) {
+      if (!locked[i]) continue;
+      LockedAttempt& l = *locked[i];
+      if (absl::Status rs = ReadLockedRun(runs.at(l.run_id), 1, &l); !rs.ok()) return rs;
+      AttemptEnd end;
+      end.run_id = l.run_id;
+      end.sweep_id = l.sweep_id;
+      end.family = l.family;
+      end.sweep_may_be_done = !l.others_queued;
+      if (auto [it, fresh] = first_of_attempt.emplace(ids[i], i); !fresh) {
+        // The same completion twice in one batch: the second is a repeat.
+        const size_t first = it->second;
+        if (out[first].ok() && refused[first].empty()) {
+          end.already_recorded = true;
+          out[i] = end;
+        } else {
+          out[i] = out[first].ok() ? absl::FailedPreconditionError(
+                                         "attempt " + std::to_string(ids[i]) +
+                                         " was reported twice at once; the first report decides")
+                                   : out[first].status();
+        }
+        continue;
+      }
+      if (l.outcome == AttemptOutcome::kSucceeded) {
+        end.already_recorded = true;
+        out[i] = end;
+        continue;
+      }
+      bool late_but_latest = false;
+      if (l.outcome == AttemptOutcome::kExpired && l.run_state == RunState::kQueued) {
+        // Expired but not yet leased again: this is still the newest attempt.
+        late_but_latest = txn.exec_params1(
+                                 "SELECT max(number) = (SELECT number FROM attempts WHERE id = $2) "
+                                 "FROM attempts WHERE run_id = $1",
+                                 l.run_id, ids[i])[0]
+                              .as<bool>();
+      }
+      if (l.outcome && !late_but_latest) {
+        out[i] = absl::FailedPreconditionError("attempt " + std::to_string(ids[i]) +
+                                               " is no longer current (" + OutcomeName(*l.outcome) +
+                                               "); its result was not recorded");
+        continue;
+      }
+      if ((!late_but_latest && !IsLive(l.run_state)) || succeeded_runs.count(l.run_id)) {
+        out[i] = absl::FailedPreconditionError(
+            "run " + std::to_string(l.run_id) + " is " +
+            std::string(succeeded_runs.count(l.run_id) ? "succeeded" : enums::Name(l.run_state)) +
+            "; the result was not recorded");
+        continue;
+      }
+      auto result = CheckResult(requests[i]->result_json(), l.plan);
+      if (!result.ok()) {
+        refused[i] = std::string(result.status().message());
+        out[i] = end;
+        continue;  // nothing written; the attempt is failed after the commit
+      }
+      if (late_but_latest) {
+        txn.exec_params0(
+            "UPDATE attempts SET reason = NULL, message = 'completed after its lease expired' "
+            "WHERE id = $1",
+            ids[i]);
+      }
+      const protocol::ResultEvent& typed = result->result;
+      succeeded_runs.insert(l.run_id);
+      store_runs.push_back(l.run_id);
+      store_attempts.push_back(ids[i]);
+      store_json.push_back(StorableDump(result->json));
+      store_tokens.push_back(typed.tokens);
+      std::vector<std::optional<std::string>> columns = ResultColumnValues(typed);
+      if (store_columns.empty()) store_columns.resize(columns.size());
+      for (size_t c = 0; c < columns.size(); ++c) store_columns[c].push_back(std::move(columns[c]));
+      end.run_ended = true;
+      end.flops = typed.flops;
+      end.wall_seconds = typed.wall_seconds;
+      end.tokens_per_second =
+          end.wall_seconds > 0 ? static_cast<double>(typed.tokens) / end.wall_seconds : 0;
+      out[i] = end;
     }
-    auto result = CheckResult(req.result_json(), locked->plan);
-    if (!result.ok()) {
-      refused = std::string(result.status().message());
-      return absl::OkStatus();  // nothing written; the attempt is failed below
-    }
-    if (late_but_latest) {
-      txn.exec_params0(
-          "UPDATE attempts SET reason = NULL, message = 'completed after its lease expired' "
-          "WHERE id = $1",
-          req.attempt_id());
-    }
-    txn.exec_prepared0(kSucceedAttempt.name, req.attempt_id());
-    const protocol::ResultEvent& typed = result->result;
-    const std::vector<std::optional<std::string>> columns = ResultColumnValues(typed);
-    std::vector<const char*> column_params;  // nullptr: NULL
-    for (const auto& c : columns) column_params.push_back(c ? c->c_str() : nullptr);
-    txn.exec_prepared0(kStoreResult.name, locked->run_id, req.attempt_id(),
-                       StorableDump(result->json), typed.tokens,
-                       pqxx::prepare::make_dynamic_params(column_params));
-    end.run_ended = true;
-    end.flops = typed.flops;
-    end.wall_seconds = typed.wall_seconds;
-    end.tokens_per_second =
-        end.wall_seconds > 0 ? static_cast<double>(typed.tokens) / end.wall_seconds : 0;
+    if (store_runs.empty()) return absl::OkStatus();
+    txn.exec_prepared0(kSucceedAttempts.name, PgArrayLiteral(store_attempts));
+    std::vector<std::string> params = {PgArrayLiteral(store_runs), PgArrayLiteral(store_attempts),
+                                       PgArrayLiteral(store_json), PgArrayLiteral(store_tokens)};
+    for (const auto& column : store_columns) params.push_back(PgArrayLiteral(column));
+    std::vector<const char*> raw;
+    for (const auto& p : params) raw.push_back(p.c_str());
+    txn.exec_prepared0(kStoreResults.name, pqxx::prepare::make_dynamic_params(raw));
     return absl::OkStatus();
   });
-  if (!st.ok()) return st;
-  if (!refused.empty()) {
+  if (!st.ok()) {
+    if (n > 1 && SplitAfterBatchFailure(st)) {
+      out.clear();
+      for (const auto* r : requests) out.push_back(std::move(CompleteAttempts({r})[0]));
+      return out;
+    }
+    out.assign(n, st);
+    return out;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (refused[i].empty()) continue;
     // The attempt cannot succeed with this result: fail it (bad_result,
     // retried like a crash), so it is not left live and heartbeated
     // forever, then tell the worker why.
     v1::FailAttemptRequest fail;
-    fail.set_attempt_id(req.attempt_id());
-    fail.set_lease_token(req.lease_token());
+    fail.set_attempt_id(ids[i]);
+    fail.set_lease_token(tokens[i]);
     fail.set_reason("bad_result");
-    fail.set_message(refused);
+    fail.set_message(refused[i]);
     auto failed = FailAttempt(fail);
-    if (!failed.ok() && failed.status().code() != absl::StatusCode::kFailedPrecondition)
-      return failed.status();
-    return absl::InvalidArgumentError(refused);
+    if (!failed.ok() && failed.status().code() != absl::StatusCode::kFailedPrecondition) {
+      out[i] = failed.status();
+    } else {
+      out[i] = absl::InvalidArgumentError(refused[i]);
+    }
   }
-  return end;
+  return out;
 }
 
 absl::StatusOr<AttemptEnd> LeaseStore::FailAttempt(const v1::FailAttemptRequest& req) {

@@ -72,6 +72,22 @@ class LeaseStore {
   // for racing calls).
   absl::StatusOr<v1::LeaseRunResponse> LeaseRun(int64_t worker_id, int32_t device_index);
 
+  // Group commit (server/group_commit.h): many workers' lease requests in one
+  // transaction, each asking for up to one run per listed device, each device
+  // judged as LeaseRun judges it (answers in request order). The best queued
+  // runs are claimed in one statement (FOR UPDATE SKIP LOCKED, so several
+  // batches and coordinators never claim one run twice) and matched to the
+  // devices in request order; a device the claimed runs do not fit gets
+  // LeaseRun's own search. A request naming an unknown worker or device, or
+  // a device that holds a live lease, gets LeaseRun's error (the field is
+  // device_indexes[i] when it named several) and nothing.
+  struct LeaseAsk {
+    int64_t worker_id = 0;
+    std::vector<int32_t> devices;
+    bool several = false;  // named with device_indexes (errors name device_indexes[i])
+  };
+  std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseRuns(const std::vector<LeaseAsk>& asks);
+
   // Extends the leases of the listed live attempts and records the
   // heartbeat; lists those no longer current as revoked.
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
@@ -103,6 +119,13 @@ class LeaseStore {
   // fails the attempt (reason bad_result, retried like a crash) and returns
   // INVALID_ARGUMENT naming the field; nothing of it is stored.
   absl::StatusOr<AttemptEnd> CompleteAttempt(const v1::CompleteAttemptRequest& request);
+  // Group commit of completions: one transaction locks every named attempt
+  // and run (in id order, as expiry does), judges each as CompleteAttempt
+  // does, and stores the accepted results in one statement. Answers in
+  // request order. A batch the database refuses as a whole is retried one
+  // completion at a time, so one bad report cannot fail the others.
+  std::vector<absl::StatusOr<AttemptEnd>> CompleteAttempts(
+      const std::vector<const v1::CompleteAttemptRequest*>& requests);
 
   // Ends the attempt as failed (or released, for reason "drained"): the run
   // is queued again after a back-off, or failed when its failures reach

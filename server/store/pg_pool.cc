@@ -63,12 +63,20 @@ std::string PgArrayLiteral(const std::vector<int64_t>& values) {
   return out;
 }
 
-std::string PgArrayLiteral(const std::vector<std::string>& values) {
+std::string PgArrayLiteral(const std::vector<int32_t>& values) {
+  return PgArrayLiteral(std::vector<int64_t>(values.begin(), values.end()));
+}
+
+std::string PgArrayLiteral(const std::vector<std::optional<std::string>>& values) {
   std::string out = "{";
   for (size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
+    if (!values[i]) {
+      out += "NULL";
+      continue;
+    }
     out += '"';
-    for (char c : values[i]) {
+    for (char c : *values[i]) {
       if (c == '"' || c == '\\') out += '\\';
       out += c;
     }
@@ -76,6 +84,10 @@ std::string PgArrayLiteral(const std::vector<std::string>& values) {
   }
   out += '}';
   return out;
+}
+
+std::string PgArrayLiteral(const std::vector<std::string>& values) {
+  return PgArrayLiteral(std::vector<std::optional<std::string>>(values.begin(), values.end()));
 }
 
 PgPool::PgPool(Options options) : options_(std::move(options)) {}

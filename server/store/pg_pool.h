@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -96,7 +97,9 @@ absl::Status StatusFromException(const char* what, const std::exception& e);
 // Formats ints as a PostgreSQL array literal ("{1,2,3}") to pass as one
 // parameter with a ::bigint[] cast (libpqxx 6 has no array parameters).
 std::string PgArrayLiteral(const std::vector<int64_t>& values);
-// Same for text; elements are quoted and escaped.
+std::string PgArrayLiteral(const std::vector<int32_t>& values);
+// Same for text; elements are quoted and escaped (nullopt: NULL).
 std::string PgArrayLiteral(const std::vector<std::string>& values);
+std::string PgArrayLiteral(const std::vector<std::optional<std::string>>& values);
 
 }  // namespace ladder::store

@@ -29,7 +29,6 @@ TEST_F(StoreTest, NoStatementTakesA64BitValueThroughA32BitParameter) {
       "insert_runs$3",   // priority
       "insert_runs$4",   // max_attempts
       "lease_run$2",     // device index
-      "worker_state$2",  // device index
       "requeue_run$2",   // failures to add (0 or 1)
   };
   pqxx::connection c(db_.url());
