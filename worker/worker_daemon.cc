@@ -1,5 +1,6 @@
 #include "worker/worker_daemon.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <filesystem>
 #include <random>
@@ -18,7 +19,8 @@ struct WorkerDaemon::Slot {
   v1::Device device;
   std::shared_ptr<AttemptSupervisor> attempt;  // the live attempt on this device
   bool lease_in_flight = false;
-  bool waiting = false;  // `timer` armed before the next LeaseRun
+  bool waiting = false;          // `timer` armed before the next LeaseRun
+  uint64_t wait_generation = 0;  // a timer callback of an older wait does nothing
   boost::asio::steady_timer timer;
   Backoff backoff;
 };
@@ -172,40 +174,78 @@ AttemptSupervisor* WorkerDaemon::FindAttempt(int64_t attempt_id) {
 
 // ---------------------------------------------------------------- leasing
 
+bool WorkerDaemon::MayLease(const Slot& slot) const {
+  return !stopped_ && registered_ && !draining_ && !operator_drain_ && !slot.attempt &&
+         !slot.lease_in_flight;
+}
+
 void WorkerDaemon::MaybeLease(Slot& slot) {
-  if (stopped_ || !registered_ || draining_ || operator_drain_ || slot.attempt ||
-      slot.lease_in_flight || slot.waiting) {
-    return;
+  if (!MayLease(slot) || slot.waiting) return;
+  // One call for every device free now: this one, and the others that are
+  // idle or waiting to ask again (their waits end here).
+  std::vector<Slot*> group = {&slot};
+  for (auto& other : slots_) {
+    if (other.get() == &slot || !MayLease(*other)) continue;
+    if (other->waiting) {
+      other->waiting = false;
+      ++other->wait_generation;
+      other->timer.cancel();
+    }
+    group.push_back(other.get());
   }
   v1::LeaseRunRequest request;
   request.set_worker_id(worker_id_);
   request.set_device_index(slot.device.index());
-  slot.lease_in_flight = true;
-  agent_.LeaseRun(request, [this, &slot](const grpc::Status& status,
+  if (group.size() > 1) {
+    for (Slot* s : group) request.add_device_indexes(s->device.index());
+  }
+  for (Slot* s : group) s->lease_in_flight = true;
+  agent_.LeaseRun(request, [this, group](const grpc::Status& status,
                                          const v1::LeaseRunResponse& response) {
-    slot.lease_in_flight = false;
+    for (Slot* s : group) s->lease_in_flight = false;
     if (stopped_) return;
     if (metrics_ != nullptr) metrics_->CountRpcError("LeaseRun", status);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
       Reregister("LeaseRun: the coordinator does not know worker " + std::to_string(worker_id_));
     } else if (!status.ok()) {
-      if (slot.backoff.fresh()) {
-        LOG_WARN << "LeaseRun for device " << slot.device.index() << " failed ("
+      if (group[0]->backoff.fresh()) {
+        LOG_WARN << "LeaseRun for " << group.size() << " device(s) failed ("
                  << DescribeStatus(status) << "); retrying with backoff";
       }
-      WaitThenLease(slot, slot.backoff.Next());
+      for (Slot* s : group) WaitThenLease(*s, s->backoff.Next());
     } else {
-      slot.backoff.Reset();
       if (response.drain()) SetOperatorDrain(true);
-      if (response.granted()) {
-        StartAttempt(slot, response.lease());
-      } else {
-        // Poll with +-10% jitter so idle workers spread out.
-        static thread_local std::mt19937 rng(std::random_device{}());
-        std::uniform_real_distribution<double> jitter(0.9, 1.1);
-        WaitThenLease(
-            slot, milliseconds(static_cast<int64_t>(
-                      static_cast<double>(options_.lease_poll_interval.count()) * jitter(rng))));
+      // Each lease names its device; a coordinator that leases one device
+      // per call answers only `lease`, for the first.
+      std::vector<Slot*> idle = group;
+      const auto start = [&](Slot* s, const v1::Lease& lease) {
+        s->backoff.Reset();
+        idle.erase(std::find(idle.begin(), idle.end(), s));
+        StartAttempt(*s, lease);
+      };
+      if (response.leases_size() > 0) {
+        for (const auto& lease : response.leases()) {
+          auto it = std::find_if(idle.begin(), idle.end(), [&](Slot* s) {
+            return s->device.index() == lease.device_index();
+          });
+          if (it == idle.end()) {
+            LOG_WARN << "LeaseRun granted run " << lease.run_id() << " for device "
+                     << lease.device_index() << ", which was not asked for; ignoring it";
+            continue;
+          }
+          start(*it, lease);
+        }
+      } else if (response.granted()) {
+        start(group[0], response.lease());
+      }
+      // Poll with +-10% jitter so idle workers spread out.
+      static thread_local std::mt19937 rng(std::random_device{}());
+      std::uniform_real_distribution<double> jitter(0.9, 1.1);
+      const auto poll = milliseconds(static_cast<int64_t>(
+          static_cast<double>(options_.lease_poll_interval.count()) * jitter(rng)));
+      for (Slot* s : idle) {
+        s->backoff.Reset();
+        WaitThenLease(*s, poll);
       }
     }
     MaybeExit();
@@ -214,8 +254,10 @@ void WorkerDaemon::MaybeLease(Slot& slot) {
 
 void WorkerDaemon::WaitThenLease(Slot& slot, milliseconds delay) {
   slot.waiting = true;
+  const uint64_t generation = ++slot.wait_generation;
   slot.timer.expires_after(delay);
-  slot.timer.async_wait([this, &slot](const boost::system::error_code& ec) {
+  slot.timer.async_wait([this, &slot, generation](const boost::system::error_code& ec) {
+    if (generation != slot.wait_generation) return;  // this wait was ended early
     slot.waiting = false;
     if (!ec) MaybeLease(slot);
   });

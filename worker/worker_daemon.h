@@ -68,6 +68,10 @@ class WorkerDaemon {
   void Register();
   void ArmHeartbeat();
   void SendHeartbeat();
+  // Whether `slot` may ask for a run now (ignoring a wait before asking).
+  bool MayLease(const Slot& slot) const;
+  // Asks for a run for `slot` and, in the same call, for every other device
+  // free now (LeaseRunRequest.device_indexes).
   void MaybeLease(Slot& slot);
   void WaitThenLease(Slot& slot, std::chrono::milliseconds delay);
   void StartAttempt(Slot& slot, const v1::Lease& lease);

@@ -298,6 +298,18 @@ TEST_F(WorkerDaemonTest, AnOperatorDrainStopsLeasingUntilLifted) {
   EXPECT_FALSE(worker.WaitExit(10ms).has_value());  // still up
 }
 
+TEST_F(WorkerDaemonTest, AWorkerLeasesAllItsFreeDevicesInOneCall) {
+  constexpr int kSlots = 4;
+  for (int i = 1; i <= kSlots; ++i) agent_.AddRun(i, SimConfigJson(SimRun{}, i));
+  WorkerHarness worker(agent_, LADDER_SIM_PATH, kSlots);
+  for (int i = 1; i <= kSlots; ++i) {
+    const auto a = Finished(i);
+    EXPECT_FALSE(a.result_json.empty()) << "run " << i << ": " << a.fail_message;
+  }
+  EXPECT_EQ(agent_.max_devices_per_lease(), kSlots)
+      << "the first call after registration asks for every device at once";
+}
+
 TEST_F(WorkerDaemonTest, ThroughputOfSimulatedRuns) {
   constexpr int kRuns = 120;
   constexpr int kSlots = 4;

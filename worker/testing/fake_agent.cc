@@ -36,24 +36,34 @@ class FakeAgent::Service final : public v1::Agent::Service {
     Locked lock(f_);
     if (!KnownWorker(req->worker_id())) return {grpc::StatusCode::NOT_FOUND, "worker_id: unknown"};
     resp->set_drain(f_.drain_);
-    if (f_.drain_ || f_.queue_.empty()) return grpc::Status::OK;
-    FakeAgent::QueuedRun run = f_.queue_.front();
-    f_.queue_.pop_front();
-    auto& state = f_.runs_[run.run_id];
-    AttemptRecord a;
-    a.attempt_id = f_.next_attempt_id_++;
-    a.run_id = run.run_id;
-    a.attempt_number = state.next_number++;
-    a.lease_token = "token-" + std::to_string(a.attempt_id);
-    f_.attempts_[a.attempt_id] = a;
-    resp->set_granted(true);
-    v1::Lease* lease = resp->mutable_lease();
-    lease->set_run_id(run.run_id);
-    lease->set_attempt_id(a.attempt_id);
-    lease->set_attempt_number(a.attempt_number);
-    lease->set_lease_token(a.lease_token);
-    lease->set_config_json(run.config_json);
-    lease->set_sweep_id(1);
+    if (f_.drain_) return grpc::Status::OK;
+    // One run per device asked for (device_indexes), or for device_index.
+    std::vector<int32_t> devices(req->device_indexes().begin(), req->device_indexes().end());
+    if (devices.empty()) devices.push_back(req->device_index());
+    f_.max_devices_per_lease_ =
+        std::max(f_.max_devices_per_lease_, static_cast<int>(devices.size()));
+    for (int32_t device : devices) {
+      if (f_.queue_.empty()) break;
+      FakeAgent::QueuedRun run = f_.queue_.front();
+      f_.queue_.pop_front();
+      auto& state = f_.runs_[run.run_id];
+      AttemptRecord a;
+      a.attempt_id = f_.next_attempt_id_++;
+      a.run_id = run.run_id;
+      a.attempt_number = state.next_number++;
+      a.lease_token = "token-" + std::to_string(a.attempt_id);
+      f_.attempts_[a.attempt_id] = a;
+      v1::Lease* lease = resp->add_leases();
+      lease->set_run_id(run.run_id);
+      lease->set_attempt_id(a.attempt_id);
+      lease->set_attempt_number(a.attempt_number);
+      lease->set_lease_token(a.lease_token);
+      lease->set_config_json(run.config_json);
+      lease->set_sweep_id(1);
+      lease->set_device_index(device);
+      if (!resp->granted()) *resp->mutable_lease() = *lease;
+      resp->set_granted(true);
+    }
     return grpc::Status::OK;
   }
 
@@ -265,6 +275,11 @@ int FakeAgent::registrations() const {
 int FakeAgent::heartbeats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return heartbeats_;
+}
+
+int FakeAgent::max_devices_per_lease() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_devices_per_lease_;
 }
 
 std::vector<int64_t> FakeAgent::LastHeartbeatAttempts() const {

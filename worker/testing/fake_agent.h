@@ -92,6 +92,8 @@ class FakeAgent {
   std::optional<AttemptRecord> AttemptOfRun(int64_t run_id, int attempt_number = 1) const;
   int registrations() const;
   int heartbeats() const;
+  // The most devices one LeaseRun asked for (1 for a call naming device_index).
+  int max_devices_per_lease() const;
   // The attempt ids listed in the most recent Heartbeat.
   std::vector<int64_t> LastHeartbeatAttempts() const;
   int queued_runs() const;
@@ -127,6 +129,7 @@ class FakeAgent {
   std::map<int64_t, AttemptRecord> attempts_;
   int64_t next_attempt_id_ = 100;
   int registrations_ = 0;
+  int max_devices_per_lease_ = 0;
   int heartbeats_ = 0;
   std::vector<int64_t> last_heartbeat_attempts_;
   std::vector<int64_t> pending_revocations_;
