@@ -304,7 +304,9 @@ TEST_F(StoreTest, ConcurrentProgressAndHeartbeatBatchesOverTheSameLeasesAllSucce
 
 // Not a test: points/s stored through ReportProgresses (batches of 100
 // reports of 5 points) and through ReportProgress (the same reports one at
-// a time), side by side on one database. Run with
+// a time), side by side on one database, then the batches again while
+// another thread leases and releases runs on the same database (lease
+// cycles/s printed too). Run with
 //   store_test --gtest_also_run_disabled_tests --gtest_filter='*ProgressPointsPerSecond*'
 TEST_F(StoreTest, DISABLED_ProgressPointsPerSecondBatchedAndSingle) {
   constexpr int kReports = 100, kPoints = 5, kRounds = 40;
@@ -314,6 +316,8 @@ TEST_F(StoreTest, DISABLED_ProgressPointsPerSecondBatchedAndSingle) {
     const int64_t worker = Register("w" + std::to_string(w));
     for (int d = 0; d < kDevices && ls.size() < kReports; ++d) ls.push_back(MustLease(worker));
   }
+  CreateSweep(2 * kDevices);  // for the leasing thread
+  const int64_t lessee = Register("lessee");
   int step = 0;
   const auto round = [&] {
     std::vector<v1::ReportProgressRequest> batch;
@@ -321,30 +325,62 @@ TEST_F(StoreTest, DISABLED_ProgressPointsPerSecondBatchedAndSingle) {
     step += kPoints;
     return batch;
   };
-  const auto measure = [&](bool batched) {
+  const auto measure = [&](bool batched, bool with_leases) {
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> cycles{0}, lease_errors{0};
+    std::thread leasing;
+    if (with_leases) {
+      leasing = std::thread([&] {
+        // Lease a run on each device, then release it (drained: queued
+        // again at once, no failure counted), until told to stop.
+        while (!stop) {
+          for (int d = 0; d < kDevices && !stop; ++d) {
+            auto r = leases_->LeaseRun(lessee, d);
+            if (!r.ok() || !r->granted()) {
+              ++lease_errors;
+              continue;
+            }
+            v1::FailAttemptRequest release;
+            release.set_attempt_id(r->lease().attempt_id());
+            release.set_lease_token(r->lease().lease_token());
+            release.set_reason("drained");
+            if (leases_->FailAttempt(release).ok()) ++cycles;
+          }
+        }
+      });
+    }
     const auto start = std::chrono::steady_clock::now();
     for (int r = 0; r < kRounds; ++r) {
       auto batch = round();
       if (batched) {
-        for (const auto& a : leases_->ReportProgresses(Pointers(batch))) ASSERT_TRUE(a.ok());
+        for (const auto& a : leases_->ReportProgresses(Pointers(batch))) EXPECT_TRUE(a.ok());
       } else {
-        for (const auto& req : batch) ASSERT_TRUE(leases_->ReportProgress(req).ok());
+        for (const auto& req : batch) EXPECT_TRUE(leases_->ReportProgress(req).ok());
       }
     }
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    stop = true;
+    if (leasing.joinable()) leasing.join();
     const double points = double{kRounds} * kReports * kPoints;
     std::printf(
-        "%s: %.0f points in %.2f s: points_per_second=%.0f reports_per_second=%.0f\n",
+        "%s%s: %.0f points in %.2f s: points_per_second=%.0f reports_per_second=%.0f",
         batched ? "batched (100 reports x 5 points per call)" : "single (1 report per call)",
-        points, s, points / s, points / kPoints / s);
+        with_leases ? " while leasing" : "", points, s, points / s, points / kPoints / s);
+    if (with_leases) {
+      std::printf(" lease_release_cycles_per_second=%.0f lease_errors=%lld",
+                  static_cast<double>(cycles) / s, static_cast<long long>(lease_errors));
+    }
+    std::printf("\n");
   };
-  measure(false);
-  measure(true);
-  measure(false);
-  measure(true);
+  measure(false, false);
+  measure(true, false);
+  measure(false, false);
+  measure(true, false);
+  measure(false, true);
+  measure(true, true);
   EXPECT_EQ(db_.Query("SELECT count(*) FROM curve_points"),
-            std::to_string(4 * kRounds * kReports * kPoints));
+            std::to_string(6 * kRounds * kReports * kPoints));
 }
 
 }  // namespace
