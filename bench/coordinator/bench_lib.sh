@@ -93,7 +93,7 @@ run_load() {
     echo "$label: a load process failed" >&2
     return 1
   fi
-  grep -h "first error" "$state/$label".*.out | head -1 | sed "s/^/$label: /" >&2 || true
+  grep -h "first error\|first UNAVAILABLE" "$state/$label".*.out | sort -u | head -3 | sed "s/^/$label: /" >&2 || true
   local merged queued
   merged=$("$BIN/ladder_coordinator_bench" merge "$state/$label".*.samples)
   queued=$(psql "$db" -Atc "SELECT count(*) FROM runs WHERE state = 'queued'")

@@ -114,7 +114,7 @@ load=$(load_avg)
 failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
 [ "$failed" = 0 ] || { cat "$state"/fault.*.out >&2; echo "a load process failed" >&2; exit 1; }
-grep -h "first error" "$state"/fault.*.out | head -1 || true
+grep -h "first error\|first UNAVAILABLE" "$state"/fault.*.out | sort -u | head -4 || true
 drained_ms=$(now_ms)
 b_alive=$(kill -0 "$pid_b" 2>/dev/null && echo 1 || echo 0)
 merged=$("$BIN/ladder_coordinator_bench" merge "$state"/fault.*.samples)
