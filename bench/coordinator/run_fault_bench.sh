@@ -92,9 +92,11 @@ cpu_b0=$(cpu_ticks "$pid_b")
 kill_ms=$((start_ms + SECONDS_TOTAL * 1000 / 3))
 sleep_until_ms "$kill_ms"
 s1=$(succeeded)
+# Where the load went until now (pick_first: everyone on A).
+cpu_a=$(cpu_ticks "$pid_a") cpu_b=$(cpu_ticks "$pid_b")
 kill -9 "$pid_a"
 wait "$pid_a" 2>/dev/null || true
-echo "fault: coordinator A (port $port_a) killed with SIGKILL at t=$(((kill_ms - start_ms) / 1000))s; load $(load_avg)"
+echo "fault: coordinator A (port $port_a) killed with SIGKILL at t=$(((kill_ms - start_ms) / 1000))s; CPU seconds until then: A $(awk -v t="$cpu_a" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'), B $(awk -v t="$cpu_b" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'); load $(load_avg)"
 
 # Fault 2: restart PostgreSQL (same data directory, same port).
 restart_ms=$((start_ms + SECONDS_TOTAL * 2000 / 3))
