@@ -8,7 +8,9 @@
 // match a live attempt; every row is checked in SQL, in the same statement
 // that extends it, under a row lock. Rows are locked in id order (workers,
 // then attempts, then runs, as expiry and completion lock them), so
-// concurrent batches wait for each other instead of deadlocking.
+// concurrent batches wait for each other instead of deadlocking. The locks
+// are FOR NO KEY UPDATE, the ones the UPDATEs take anyway: the foreign-key
+// checks of inserts that name a locked worker or attempt do not wait on them.
 #include <absl/status/status.h>
 
 #include <algorithm>
@@ -36,7 +38,7 @@ using nlohmann::json;
 // id and state of those that exist.
 const PgStatement kHeartbeatWorkers(
     "heartbeat_workers",
-    "WITH l AS (SELECT id FROM workers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE) "
+    "WITH l AS (SELECT id FROM workers WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE) "
     "UPDATE workers w SET last_heartbeat_at = " LADDER_NOW("$2") ", "
     "  state = CASE WHEN w.state = 'gone' THEN 'active' ELSE w.state END "
     "FROM l WHERE w.id = l.id RETURNING w.id, w.state");
@@ -50,7 +52,7 @@ const PgStatement kExtendLeases(
     "           WITH ORDINALITY AS t(id, token, worker_id, i)), "
     "l AS (SELECT t.i, a.id FROM attempts a "
     "      JOIN t ON a.id = t.id AND a.lease_token = t.token AND a.worker_id = t.worker_id "
-    "      WHERE a.outcome IS NULL ORDER BY a.id FOR UPDATE OF a), "
+    "      WHERE a.outcome IS NULL ORDER BY a.id FOR NO KEY UPDATE OF a), "
     "u AS (UPDATE attempts a "
     "      SET lease_expires_at = " LADDER_NOW("$5") " + $4::bigint * interval '1 millisecond' "
     "      FROM (SELECT DISTINCT id FROM l) d WHERE a.id = d.id) "
@@ -65,7 +67,7 @@ const PgStatement kProgressAttempts(
     "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) "
     "           WITH ORDINALITY AS t(id, token, started, i)), "
     "l AS (SELECT a.id, a.run_id, a.lease_token FROM attempts a "
-    "      WHERE a.id = ANY($1::bigint[]) AND a.outcome IS NULL ORDER BY a.id FOR UPDATE), "
+    "      WHERE a.id = ANY($1::bigint[]) AND a.outcome IS NULL ORDER BY a.id FOR NO KEY UPDATE), "
     "ok AS (SELECT t.i, t.id, t.started, l.run_id FROM t "
     "       JOIN l ON l.id = t.id AND l.lease_token = t.token), "
     "s AS (SELECT id, (array_agg(started ORDER BY i DESC) FILTER (WHERE started <> ''))[1] "
