@@ -48,7 +48,7 @@ std::optional<HostPort> ParseHostPort(std::string_view entry) {
     if (c < '0' || c > '9') return std::nullopt;
     number = number * 10 + (c - '0');
   }
-  if (number < 1 || number > 65535) return std::nullopt;
+  if (number > 65535) return std::nullopt;
   return HostPort{std::string(host), number};
 }
 

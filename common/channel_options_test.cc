@@ -141,7 +141,7 @@ TEST(ChannelOptionsTest, BadListEntriesAreNamed) {
            {"a.lab:7400,,b.lab:7400", "entry 2 is empty"},
            {"a.lab:7400,b.lab", "entry 2 ('b.lab') is not host:port"},
            {"a.lab:7400,b.lab:http", "entry 2 ('b.lab:http') is not host:port"},
-           {"a.lab:0,b.lab:1", "entry 1 ('a.lab:0')"},
+           {"a.lab:99999,b.lab:1", "entry 1 ('a.lab:99999')"},
            {"a.lab:7400,b.lab:70000", "entry 2"},
            {"a.lab:7400,fd00::1:7400", "entry 2"},  // IPv6 needs brackets
            {"a.lab:7400,a.lab:7400", "entry 2 ('a.lab:7400') is listed twice"},
