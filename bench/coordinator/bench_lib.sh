@@ -52,6 +52,18 @@ stop_all_coordinators() {
 # utime+stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15;
 # the name field cannot hold spaces here).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# PostgreSQL's CPU in clock ticks: the postmaster (with its reaped children)
+# and every live child process. $state/pg/datadir is tests/postgres.sh's.
+pg_cpu_ticks() {
+  local pm
+  pm=$(head -1 "$(cat "$state/pg/datadir")/db/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  {
+    awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat" 2>/dev/null
+    for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
+      awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null
+    done
+  } | awk '{ t += $1 } END { print t + 0 }'
+}
 peak_rss_mb() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo nan; }
 load_avg() { cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/'; }
 
@@ -78,11 +90,13 @@ run_load() {
     pids+=($!)
   done
   sleep_until_ms "$start_ms"
-  local cpu0 pts0 cpu1 pts1 rss load
+  local cpu0 pts0 cpu1 pts1 pg0 pg1 rss load
   cpu0=$(cpu_ticks "$pid")
+  pg0=$(pg_cpu_ticks)
   pts0=$(psql "$db" -Atc "SELECT count(*) FROM curve_points")
   sleep_until_ms "$end_ms"
   cpu1=$(cpu_ticks "$pid")
+  pg1=$(pg_cpu_ticks)
   pts1=$(psql "$db" -Atc "SELECT count(*) FROM curve_points")
   rss=$(peak_rss_mb "$pid")
   load=$(load_avg)
@@ -99,8 +113,9 @@ run_load() {
   queued=$(psql "$db" -Atc "SELECT count(*) FROM runs WHERE state = 'queued'")
   awk -v label="$label" -v m="${merged#cycles: }" -v c0="$cpu0" -v c1="$cpu1" \
     -v hz="$(getconf CLK_TCK)" -v s="$secs" -v p0="$pts0" -v p1="$pts1" -v rss="$rss" \
-    -v q="$queued" -v load="$load" -v procs="$PROCESSES" 'BEGIN {
+    -v q="$queued" -v load="$load" -v procs="$PROCESSES" -v g0="$pg0" -v g1="$pg1" 'BEGIN {
       cpu = (c1 - c0) / hz;
-      printf "%s: %s processes=%d progress_points_per_second_stored=%.1f coordinator_cpu_seconds=%.2f coordinator_cpu_percent=%.1f coordinator_peak_rss_mb=%s runs_left_queued=%d load_average=%s\n",
-        label, m, procs, (p1 - p0) / s, cpu, 100 * cpu / s, rss, q, load }'
+      pg = (g1 - g0) / hz;
+      printf "%s: %s processes=%d progress_points_per_second_stored=%.1f coordinator_cpu_seconds=%.2f coordinator_cpu_percent=%.1f coordinator_peak_rss_mb=%s postgres_cpu_percent=%.1f runs_left_queued=%d load_average=%s\n",
+        label, m, procs, (p1 - p0) / s, cpu, 100 * cpu / s, rss, 100 * pg / s, q, load }'
 }

@@ -24,6 +24,7 @@
 // Usage: see run_coordinator_bench.sh and run_fault_bench.sh, which start
 // PostgreSQL and the coordinators.
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -589,6 +590,12 @@ int Load(const LoadConfig& cfg) {
   std::map<std::string, int64_t> n;
   for (auto& [k, v] : stats.n) n[k] = v.load();
   n["workers_registered_at_start"] = registered_at_start;
+  // The load generator's own CPU (all of this process's life), in ms: on a
+  // small machine it competes with the coordinator.
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  n["load_generator_cpu_ms"] = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                               (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
   PrintLoad(std::cout, cfg.workers, cfg.seconds, n, stats.ms);
   if (!stats.first_error.empty()) std::cout << "first error: " << stats.first_error << "\n";
   if (!stats.first_unavailable.empty())
