@@ -131,8 +131,6 @@ const PgStatement kLockAttempt("lock_attempt",
 // then the sweep cannot end with this attempt (that run's own end will check).
 #define LADDER_LOCKED_RUN_COLUMNS                                         \
   "sweep_id, state, failures, max_attempts, family, "                     \
-  "  EXISTS (SELECT 1 FROM runs q WHERE q.sweep_id = runs.sweep_id "      \
-  "          AND q.state = 'queued' AND q.id <> runs.id), "               \
   "  planned_tokens, planned_flops, "                                     \
   "  CASE WHEN jsonb_typeof(config->'train'->'batch_tokens') = 'number' " \
   "       THEN (config->'train'->>'batch_tokens')::float8 ELSE 0 END "
@@ -150,6 +148,16 @@ const PgStatement kLockAttempts(
 const PgStatement kLockRuns("lock_runs", "SELECT id, " LADDER_LOCKED_RUN_COLUMNS
                                          "FROM runs WHERE id = ANY($1::bigint[]) "
                                          "ORDER BY id FOR UPDATE");
+
+// Of the sweeps $1, those with a queued run other than the runs $2: they
+// cannot end with these runs (that run's own end will check). Once per
+// sweep, not per run: a check per run reads the sweep's index again and
+// again, and near a big sweep's end it dominated a batch.
+const PgStatement kSweepsStillQueued(
+    "sweeps_still_queued",
+    "SELECT s.id FROM unnest($1::bigint[]) AS s(id) "
+    "WHERE EXISTS (SELECT 1 FROM runs q WHERE q.sweep_id = s.id AND q.state = 'queued' "
+    "              AND q.id <> ALL($2::bigint[]))");
 
 const PgStatement kSucceedAttempts(
     "succeed_attempts",
@@ -326,10 +334,9 @@ absl::Status ReadLockedRun(const pqxx::row& r, int at, LockedAttempt* l) {
   l->failures = r[at + 2].as<int>();
   l->max_attempts = r[at + 3].as<int>();
   l->family = r[at + 4].as<std::string>();
-  l->others_queued = r[at + 5].as<bool>();
-  l->plan.tokens = r[at + 6].as<int64_t>();
-  l->plan.flops = r[at + 7].as<double>();
-  l->plan.batch_tokens = static_cast<int64_t>(std::min(r[at + 8].as<double>(), 9e18));
+  l->plan.tokens = r[at + 5].as<int64_t>();
+  l->plan.flops = r[at + 6].as<double>();
+  l->plan.batch_tokens = static_cast<int64_t>(std::min(r[at + 7].as<double>(), 9e18));
   return absl::OkStatus();
 }
 
@@ -345,6 +352,10 @@ absl::StatusOr<LockedAttempt> Lock(pqxx::work& txn, int64_t attempt_id, const st
       !st.ok()) {
     return st;
   }
+  l->others_queued =
+      !txn.exec_prepared(kSweepsStillQueued.name, PgArrayLiteral(std::vector<int64_t>{l->sweep_id}),
+                         PgArrayLiteral(std::vector<int64_t>{l->run_id}))
+           .empty();
   return l;
 }
 
@@ -642,9 +653,19 @@ std::vector<absl::StatusOr<AttemptEnd>> LeaseStore::CompleteAttempts(
       locked[i] = *std::move(l);
     }
     std::map<int64_t, pqxx::row> runs;
+    std::set<int64_t> still_queued;  // sweeps with a queued run outside this batch
     if (!run_ids.empty()) {
-      for (const auto& row : txn.exec_prepared(kLockRuns.name, PgArrayLiteral(run_ids)))
+      std::set<int64_t> sweep_ids;
+      for (const auto& row : txn.exec_prepared(kLockRuns.name, PgArrayLiteral(run_ids))) {
         runs.emplace(row[0].as<int64_t>(), row);
+        sweep_ids.insert(row[1].as<int64_t>());
+      }
+      for (const auto& row : txn.exec_prepared(
+               kSweepsStillQueued.name,
+               PgArrayLiteral(std::vector<int64_t>(sweep_ids.begin(), sweep_ids.end())),
+               PgArrayLiteral(run_ids))) {
+        still_queued.insert(row[0].as<int64_t>());
+      }
     }
     // The accepted results, stored together below.
     std::vector<int64_t> store_runs, store_attempts, store_tokens;
@@ -656,6 +677,7 @@ std::vector<absl::StatusOr<AttemptEnd>> LeaseStore::CompleteAttempts(
       if (!locked[i]) continue;
       LockedAttempt& l = *locked[i];
       if (absl::Status rs = ReadLockedRun(runs.at(l.run_id), 1, &l); !rs.ok()) return rs;
+      l.others_queued = still_queued.count(l.sweep_id) > 0;
       AttemptEnd end;
       end.run_id = l.run_id;
       end.sweep_id = l.sweep_id;
