@@ -7,8 +7,12 @@
 #include <string>
 #include <thread>
 
+#include "common/channel_options.h"
+#include "ladder/v1/ladder.grpc.pb.h"
+#include "tests/testing/coordinator_harness.h"
 #include "tests/testing/local_stack.h"
 #include "tests/testing/test_database.h"
+#include "tests/testing/test_env.h"
 
 namespace ladder {
 namespace {
@@ -98,6 +102,52 @@ TEST_F(TwoCoordinatorsTest, CliSkipsAnAddressWhereNothingListens) {
   CliResult bad = live.Cli({"--coordinator=127.0.0.1:7400,", "workers"}, 60);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--coordinator: entry 2 is empty"), std::string::npos) << bad.err;
+}
+
+// Mutual TLS to a list: the certificate is checked for the list's first host
+// (127.0.0.1, a name of the suite's server certificate) on whichever
+// coordinator answers; a name the certificate lacks fails the handshake.
+TEST_F(TwoCoordinatorsTest, TlsWorkerChannelToAListChecksTheCertificateOnEither) {
+  auto tls = [](CoordinatorOptions& o) { testing::CoordinatorHarness::UseTestTls(o); };
+  auto first = std::make_unique<testing::CoordinatorHarness>(db_.url(), tls);
+  testing::CoordinatorHarness second(db_.url(), tls);
+  const std::string certs = testing::TestCertsDir();
+  ChannelOptions o;
+  o.address = first->address() + "," + second.address();
+  o.tls_ca_file = certs + "/ca.pem";
+  o.tls_cert_file = certs + "/worker-w1.pem";
+  o.tls_key_file = certs + "/worker-w1-key.pem";
+
+  // wait_for_ready: the call waits out a connection being made (or moved).
+  auto register_w1 = [](const ChannelOptions& options, bool wait_for_ready = true) {
+    auto channel = MakeChannel(options);
+    if (!channel.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "no channel");
+    auto agent = v1::Agent::NewStub(*channel);
+    v1::RegisterWorkerRequest req;
+    req.set_name("w1");  // the certificate's CN
+    req.set_hostname("localhost");
+    req.set_trainer("test");
+    auto* d = req.add_devices();
+    d->set_index(0);
+    d->set_kind("cpu");
+    d->set_model("cpu");
+    d->set_memory_bytes(int64_t{1} << 34);
+    v1::RegisterWorkerResponse resp;
+    auto ctx = testing::CoordinatorHarness::Ctx();
+    ctx->set_wait_for_ready(wait_for_ready);
+    return agent->RegisterWorker(ctx.get(), req, &resp);
+  };
+  grpc::Status s = register_w1(o);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  first->Stop();
+  first.reset();
+  s = register_w1(o);
+  EXPECT_TRUE(s.ok()) << "through the second: " << s.error_message();
+
+  ChannelOptions wrong_name = o;
+  wrong_name.tls_server_name = "not-in-the-certificate.example";
+  s = register_w1(wrong_name, /*wait_for_ready=*/false);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
 }
 
 }  // namespace
