@@ -2,11 +2,18 @@
 
 #include <absl/status/status.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "common/enums/proto_enums.h"
+#include "common/logging.h"
 #include "common/model/model_shape.h"
 #include "common/utf8.h"
 
@@ -29,6 +36,7 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
                                                              bool dry_run) {
   if (spec_yaml.size() > (1 << 20))
     return absl::InvalidArgumentError("spec_yaml: larger than 1 MiB");
+  const auto started = std::chrono::steady_clock::now();
   auto spec = ParseSweepSpec(spec_yaml);
   if (!spec.ok()) return spec.status();
   auto runs = PlanSweep(*spec);
@@ -64,9 +72,29 @@ absl::StatusOr<v1::CreateSweepResponse> SweepManager::Create(const std::string& 
     for (const PlannedRun& r : *runs) flops += r.flops;
     s->set_planned_flops(flops);
   } else {
-    auto stored = sweeps_->CreateSweep(SweepRow(spec_yaml, *spec), RunRows(*runs));
+    const auto planned_at = std::chrono::steady_clock::now();
+    std::vector<store::NewRun> rows = RunRows(*runs);
+    const size_t count = runs->size();
+    *runs = {};  // the planned configs' JSON trees, no longer needed: gone before storing
+    const auto rows_at = std::chrono::steady_clock::now();
+    auto stored = sweeps_->CreateSweep(SweepRow(spec_yaml, *spec), rows);
     if (!stored.ok()) return stored.status();
     *out.mutable_sweep() = *std::move(stored);
+    if (count >= 10000) {
+      rows = {};
+#if defined(__GLIBC__)
+      // The planned configs and rows (about 400 MB for 100,000 runs) went
+      // back to malloc; hand its free pages back to the system, so the
+      // coordinator's resident size returns to its working set.
+      malloc_trim(0);
+#endif
+      const auto ms = [](auto a, auto b) {
+        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count());
+      };
+      LOG_INFO << "sweep " << out.sweep().id() << ": " << count << " runs planned in "
+               << ms(started, planned_at) << " ms, rows made in " << ms(planned_at, rows_at)
+               << " ms, stored in " << ms(rows_at, std::chrono::steady_clock::now()) << " ms";
+    }
   }
   if (!dry_run) return out;
   for (const PlannedRun& r : *runs) {
@@ -115,9 +143,59 @@ absl::StatusOr<v1::Sweep> SweepManager::Cancel(int64_t sweep_id) {
   return sweeps_->CancelSweep(sweep_id);
 }
 
-absl::StatusOr<std::vector<v1::Run>> SweepManager::ListRuns(int64_t sweep_id, int state) {
-  if (!v1::RunState_IsValid(state)) return absl::InvalidArgumentError("state: unknown run state");
-  return sweeps_->ListRuns(sweep_id, enums::FromProto(static_cast<v1::RunState>(state)));
+std::string RunsPageToken(int64_t after_ordinal) { return "o" + std::to_string(after_ordinal); }
+
+std::optional<int64_t> ParseRunsPageToken(const std::string& token) {
+  // "o" and 1-10 digits: ordinals are int32 (the runs table's integer).
+  if (token.size() < 2 || token.size() > 11 || token[0] != 'o' ||
+      token.find_first_not_of("0123456789", 1) != std::string::npos) {
+    return std::nullopt;
+  }
+  const int64_t v = std::stoll(token.substr(1));
+  if (v > std::numeric_limits<int32_t>::max()) return std::nullopt;
+  return v;
+}
+
+absl::StatusOr<v1::ListRunsResponse> SweepManager::ListRuns(const v1::ListRunsRequest& req) {
+  if (!v1::RunState_IsValid(req.state()))
+    return absl::InvalidArgumentError("state: unknown run state");
+  if (req.page_size() < 0) {
+    return absl::InvalidArgumentError("page_size: must not be negative (0 = up to " +
+                                      std::to_string(kMaxRunsPageSize) + " runs), got " +
+                                      std::to_string(req.page_size()));
+  }
+  int64_t after = -1;
+  if (!req.page_token().empty()) {
+    auto parsed = ParseRunsPageToken(req.page_token());
+    if (!parsed) {
+      return absl::InvalidArgumentError(
+          "page_token: not a page token of this coordinator (pass next_page_token back as it "
+          "came)");
+    }
+    after = *parsed;
+  }
+  const int limit =
+      req.page_size() == 0 ? kMaxRunsPageSize : std::min(req.page_size(), kMaxRunsPageSize);
+  auto page = sweeps_->ListRunsPage(
+      req.sweep_id(), enums::FromProto(static_cast<v1::RunState>(req.state())), after, limit);
+  if (!page.ok()) return page.status();
+  v1::ListRunsResponse out;
+  out.set_total(page->total);
+  size_t bytes = 0;
+  bool cut = false;
+  for (v1::Run& r : page->runs) {
+    const size_t size = r.ByteSizeLong() + 8;  // the field's tag and length
+    if (out.runs_size() > 0 && bytes + size > kMaxRunsPageBytes) {
+      cut = true;
+      break;
+    }
+    bytes += size;
+    *out.add_runs() = std::move(r);
+  }
+  if ((cut || page->more) && out.runs_size() > 0) {
+    out.set_next_page_token(RunsPageToken(out.runs(out.runs_size() - 1).ordinal()));
+  }
+  return out;
 }
 
 absl::StatusOr<v1::Run> SweepManager::GetRun(int64_t run_id, bool include_curve) {
@@ -141,7 +219,7 @@ store::NewRun RunRow(const PlannedRun& r) {
   store::NewRun row;
   row.ordinal = r.ordinal;
   row.family = std::string(model::FamilyName(r.family));
-  row.config = r.config;
+  row.config_json = r.config.dump();
   row.shape = model::DescribeShape(r.shape);
   row.planned_params = r.params.total;
   row.planned_non_embedding = r.params.non_embedding;
@@ -251,32 +329,77 @@ absl::Status ValidateImport(const v1::ImportResultsRequest& req) {
   return absl::OkStatus();
 }
 
+void SweepWatch::Remember(const v1::Run& r, int64_t now_ms) {
+  seen_[r.id()] = Seen{r.state(), r.tokens_done(), r.attempts(), now_ms};
+}
+
 absl::Status SweepWatch::Poll(v1::SweepEvent* event, bool* has_event) {
   *has_event = false;
+  event->Clear();
+  int64_t now_ms = 0;
+  bool runs_changed = first_;
+  if (first_) {
+    auto runs = sweeps_->ListRunsForWatch(sweep_id_, kWatchFirstEventRuns, &now_ms);
+    if (!runs.ok()) return runs.status();
+    for (v1::Run& r : *runs) {
+      Remember(r, now_ms);
+      *event->add_runs() = std::move(r);
+    }
+    since_ms_ = now_ms;
+  } else {
+    auto changes = sweeps_->ListRunChangesSince(sweep_id_, since_ms_ - kWatchOverlapMs, &now_ms);
+    if (!changes.ok()) return changes.status();
+    std::vector<int64_t> ids;
+    backlog_ = false;
+    for (const auto& c : *changes) {
+      auto it = seen_.find(c.id);
+      // A run never sent is taken to be queued and untouched.
+      const Seen before = it != seen_.end() ? it->second : Seen{v1::RUN_STATE_QUEUED, 0, 0, 0};
+      if (before.state == c.state && before.tokens_done == c.tokens_done &&
+          before.attempts == c.attempts) {
+        continue;
+      }
+      if (static_cast<int>(ids.size()) == kWatchMaxRunsPerEvent) {
+        backlog_ = true;
+        break;
+      }
+      ids.push_back(c.id);
+    }
+    auto runs = sweeps_->ListRunsById(ids);
+    if (!runs.ok()) return runs.status();
+    runs_changed = !runs->empty();
+    for (v1::Run& r : *runs) {
+      Remember(r, now_ms);
+      *event->add_runs() = std::move(r);
+    }
+    // With a backlog the window stays where it was, so the runs left are
+    // read again (those sent now compare equal and are skipped).
+    if (!backlog_) since_ms_ = now_ms;
+    // What was read before the window's start cannot be read again without
+    // changing (its updated_at is at most its read time), so it is compared
+    // against "queued and untouched" from then on: still a change.
+    const int64_t window_start = since_ms_ - kWatchOverlapMs;
+    for (auto it = seen_.begin(); it != seen_.end();) {
+      it = it->second.read_ms < window_start ? seen_.erase(it) : std::next(it);
+    }
+  }
+  // The sweep's counts and progress (an aggregate over all its runs: tens
+  // of ms for 100,000) only when a run changed, or its state did (one row).
+  if (!runs_changed) {
+    auto state = sweeps_->GetSweepState(sweep_id_);
+    if (!state.ok()) return state.status();
+    if (*state == last_state_) return absl::OkStatus();
+  }
   auto sweep = sweeps_->GetSweep(sweep_id_);
   if (!sweep.ok()) return sweep.status();
-  int64_t now_ms = 0;
-  auto runs =
-      sweeps_->ListRunsUpdatedSince(sweep_id_, first_ ? 0 : since_ms_ - kWatchOverlapMs, &now_ms);
-  if (!runs.ok()) return runs.status();
-  since_ms_ = now_ms;
-  event->Clear();
-  for (v1::Run& r : *runs) {
-    Seen now{r.state(), r.tokens_done(), r.attempts()};
-    auto it = seen_.find(r.id());
-    if (!first_ && it != seen_.end() && it->second.state == now.state &&
-        it->second.tokens_done == now.tokens_done && it->second.attempts == now.attempts) {
-      continue;
-    }
-    seen_[r.id()] = now;
-    *event->add_runs() = std::move(r);
-  }
+  last_state_ = sweep->state();
   v1::Sweep summary = *sweep;
   summary.clear_spec_yaml();
   summary.clear_spec_json();
   const std::string key = summary.counts().SerializeAsString() + std::to_string(summary.state()) +
                           std::to_string(static_cast<int64_t>(summary.progress() * 1e6));
-  const bool ended = sweep->state() != v1::SWEEP_STATE_ACTIVE;
+  // The stream ends with the sweep, once no run change is left behind.
+  const bool ended = sweep->state() != v1::SWEEP_STATE_ACTIVE && !backlog_;
   if (first_ || key != last_sweep_ || event->runs_size() > 0 || ended) {
     *event->mutable_sweep() = first_ ? *sweep : summary;
     *has_event = true;

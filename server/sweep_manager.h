@@ -14,6 +14,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,9 +61,13 @@ class SweepManager {
   // cancelled; FAILED_PRECONDITION if it already ended.
   absl::StatusOr<v1::Sweep> Cancel(int64_t sweep_id);
 
-  // Runs of a sweep by ordinal, those in `state` (RUN_STATE_UNSPECIFIED for
-  // all); INVALID_ARGUMENT for a state not in the enum.
-  absl::StatusOr<std::vector<v1::Run>> ListRuns(int64_t sweep_id, int state);
+  // One page of a sweep's runs by ordinal, those in `state`
+  // (RUN_STATE_UNSPECIFIED for all): at most page_size runs (0, or more
+  // than kMaxRunsPageSize, = kMaxRunsPageSize), fewer when their size
+  // would pass kMaxRunsPageBytes, with next_page_token when more follow and
+  // the total over all pages. INVALID_ARGUMENT for a state not in the enum,
+  // a negative page_size, a page_token this coordinator did not issue.
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request);
   // One run with its attempts, and its loss curve if asked.
   absl::StatusOr<v1::Run> GetRun(int64_t run_id, bool include_curve);
 
@@ -71,6 +76,21 @@ class SweepManager {
   SweepRecords* sweeps_;
   std::vector<ImportObserver*> observers_;  // fixed once serving
 };
+
+// The most runs one ListRuns page holds: a page_size of 0 (every run, for
+// a small sweep) or above it is served as this, with next_page_token.
+constexpr int kMaxRunsPageSize = 1000;
+// The most bytes of runs one ListRuns page holds, under gRPC's 4 MB message
+// cap (a run's config may be large); a page stops early, with at least one
+// run, when the next would pass it.
+constexpr size_t kMaxRunsPageBytes = size_t{3} << 20;
+
+// ListRuns' page tokens: "o<ordinal>" = the runs after that ordinal (keyset
+// pagination; ordinals are unique within a sweep). Clients pass
+// next_page_token back as it came; `ladder runs --page` builds one, as it
+// ships with the coordinator. nullopt for a token not of that form.
+std::string RunsPageToken(int64_t after_ordinal);
+std::optional<int64_t> ParseRunsPageToken(const std::string& token);
 
 // INVALID_ARGUMENT naming the field ("results[3].final_loss: ..."): values
 // out of the range their columns hold (a budget negative, not finite or
@@ -83,8 +103,18 @@ store::NewSweep SweepRow(const std::string& spec_yaml, const SweepSpec& spec);
 store::NewRun RunRow(const PlannedRun& run);
 std::vector<store::NewRun> RunRows(const std::vector<PlannedRun>& runs);
 
+// The most runs the first WatchSweep event carries (live ones first, then
+// by ordinal); the sweep's counts and progress in it are always whole.
+constexpr int kWatchFirstEventRuns = 500;
+// The most changed runs one later event carries; the rest follow in the
+// next events, polled at once.
+constexpr int kWatchMaxRunsPerEvent = 500;
+
 // Follows one sweep for a WatchSweep stream: each Poll returns the event to
-// send (the whole sweep on the first call, then what changed), or nothing.
+// send (the sweep and its first runs on the first call, then what changed),
+// or nothing. What it keeps is bounded by the changes of the last few
+// seconds, not by the sweep's size: a run never sent is taken to be queued
+// and untouched until it changes.
 // Not thread-safe: one per stream.
 class SweepWatch {
  public:
@@ -93,8 +123,13 @@ class SweepWatch {
   // `*event` is filled and *has_event set when there is something to send.
   absl::Status Poll(v1::SweepEvent* event, bool* has_event);
 
-  // True once an event reporting the sweep's end has been produced.
+  // True once an event reporting the sweep's end has been produced (and
+  // every run change before it).
   bool ended() const { return ended_; }
+  // True when changed runs were left for the next event (poll again soon).
+  bool backlog() const { return backlog_; }
+  // Runs whose last-sent state is remembered (for tests and bounds).
+  size_t remembered() const { return seen_.size(); }
 
   // Fits stored since the last event are added by the caller (the fit
   // service owns them); this records the last fit id already sent.
@@ -105,14 +140,19 @@ class SweepWatch {
     int state = 0;
     int64_t tokens_done = 0;
     int attempts = 0;
+    int64_t read_ms = 0;  // database clock when it was last read
   };
+  void Remember(const v1::Run& r, int64_t now_ms);
+
   store::SweepStore* sweeps_;
   const int64_t sweep_id_;
   bool first_ = true;
   bool ended_ = false;
+  bool backlog_ = false;
   int64_t since_ms_ = 0;
   std::map<int64_t, Seen> seen_;
   std::string last_sweep_;  // serialized counts/state last sent
+  int last_state_ = 0;      // v1::SweepState last read
 };
 
 }  // namespace ladder

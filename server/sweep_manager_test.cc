@@ -34,10 +34,24 @@ class FakeSweepRecords final : public SweepRecords {
     return std::vector<v1::Sweep>{s};
   }
   absl::StatusOr<v1::Sweep> CancelSweep(int64_t) override { return v1::Sweep{}; }
-  absl::StatusOr<std::vector<v1::Run>> ListRuns(int64_t,
-                                                std::optional<enums::RunState> state) override {
+  absl::StatusOr<store::SweepStore::RunPage> ListRunsPage(int64_t,
+                                                          std::optional<enums::RunState> state,
+                                                          int64_t after_ordinal,
+                                                          int limit) override {
     listed_state = state;
-    return std::vector<v1::Run>{};
+    listed_after = after_ordinal;
+    listed_page_limit = limit;
+    store::SweepStore::RunPage page;
+    for (int64_t o = after_ordinal + 1; o < runs && static_cast<int>(page.runs.size()) < limit;
+         ++o) {
+      v1::Run r;
+      r.set_ordinal(static_cast<int>(o));
+      r.set_config_json(std::string(config_bytes, 'x'));
+      page.runs.push_back(r);
+    }
+    page.more = !page.runs.empty() && page.runs.back().ordinal() + 1 < runs;
+    page.total = runs;
+    return page;
   }
   absl::StatusOr<v1::Run> GetRun(int64_t, bool) override { return v1::Run{}; }
   absl::StatusOr<int64_t> LargestDeviceMemory(const std::string& device) override {
@@ -52,7 +66,20 @@ class FakeSweepRecords final : public SweepRecords {
   int imports = 0;
   int listed_limit = -1;
   std::optional<enums::RunState> listed_state;
+  int64_t listed_after = -2;
+  int listed_page_limit = 0;
+  int64_t runs = 0;         // the sweep ListRunsPage pages through
+  size_t config_bytes = 0;  // each of its runs' config_json
 };
+
+v1::ListRunsRequest Page(int state, int page_size = 0, const std::string& token = "") {
+  v1::ListRunsRequest req;
+  req.set_sweep_id(1);
+  req.set_state(static_cast<v1::RunState>(state));
+  req.set_page_size(page_size);
+  req.set_page_token(token);
+  return req;
+}
 
 constexpr char kGrid[] =
     "name: s\nkind: grid\nfamilies: [lstm]\nmax_attempts: 2\n"
@@ -106,7 +133,16 @@ TEST(SweepManagerTest, BadRequestsNameTheFieldAndReachNoStore) {
   EXPECT_EQ(manager.Create(std::string((1 << 20) + 1, 'x'), false).status().message(),
             "spec_yaml: larger than 1 MiB");
   EXPECT_EQ(manager.List(false, -1).status().message(), "limit: must not be negative");
-  EXPECT_EQ(manager.ListRuns(1, 999).status().message(), "state: unknown run state");
+  EXPECT_EQ(manager.ListRuns(Page(999)).status().message(), "state: unknown run state");
+  EXPECT_EQ(manager.ListRuns(Page(0, -1)).status().message(),
+            "page_size: must not be negative (0 = up to 1000 runs), got -1");
+  for (const char* token : {"x", "o", "o-1", "o12a", "o99999999999", " o1", "1"}) {
+    auto bad = manager.ListRuns(Page(0, 10, token));
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << token;
+    EXPECT_EQ(std::string(bad.status().message()).rfind("page_token: ", 0), 0u)
+        << token << ": " << bad.status();
+  }
+  EXPECT_EQ(records.listed_page_limit, 0) << "no bad request reached the store";
   v1::ImportResultsRequest import;
   EXPECT_EQ(manager.Import(import).status().message(), "name: must not be empty");
   import.set_name("x");
@@ -124,10 +160,45 @@ TEST(SweepManagerTest, ListDropsTheSpecTextAndListRunsPassesTheState) {
   ASSERT_EQ(list->size(), 1u);
   EXPECT_TRUE((*list)[0].spec_yaml().empty());
   EXPECT_TRUE((*list)[0].spec_json().empty());
-  ASSERT_TRUE(manager.ListRuns(1, v1::RUN_STATE_RUNNING).ok());
+  ASSERT_TRUE(manager.ListRuns(Page(v1::RUN_STATE_RUNNING)).ok());
   EXPECT_EQ(records.listed_state, enums::RunState::kRunning);
-  ASSERT_TRUE(manager.ListRuns(1, v1::RUN_STATE_UNSPECIFIED).ok());
+  ASSERT_TRUE(manager.ListRuns(Page(v1::RUN_STATE_UNSPECIFIED)).ok());
   EXPECT_EQ(records.listed_state, std::nullopt);
+}
+
+TEST(SweepManagerTest, ListRunsPagesAreCappedAndTheirTokensResumeAfterTheLastRun) {
+  FakeSweepRecords records;
+  records.runs = 2500;
+  SweepManager manager(&records);
+  // page_size 0 (every run, for a small sweep) and above the cap: the cap.
+  for (int size : {0, 5000}) {
+    auto page = manager.ListRuns(Page(0, size));
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(records.listed_page_limit, kMaxRunsPageSize);
+    EXPECT_EQ(page->runs_size(), kMaxRunsPageSize);
+    EXPECT_EQ(page->total(), 2500);
+    EXPECT_EQ(page->next_page_token(), RunsPageToken(kMaxRunsPageSize - 1));
+  }
+  auto page = manager.ListRuns(Page(0, 100, RunsPageToken(2399)));
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(records.listed_after, 2399);
+  EXPECT_EQ(page->runs_size(), 100);
+  EXPECT_EQ(page->runs(0).ordinal(), 2400);
+  EXPECT_TRUE(page->next_page_token().empty()) << "the last page";
+}
+
+TEST(SweepManagerTest, ListRunsPagesStopBeforeTheMessageCap) {
+  FakeSweepRecords records;
+  records.runs = 100;
+  records.config_bytes = 1 << 20;  // the largest config a run may have
+  SweepManager manager(&records);
+  auto page = manager.ListRuns(Page(0, 100));
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_LE(page->ByteSizeLong(), kMaxRunsPageBytes);
+  EXPECT_GE(page->runs_size(), 1);
+  EXPECT_LT(page->runs_size(), 4);
+  EXPECT_EQ(page->next_page_token(), RunsPageToken(page->runs(page->runs_size() - 1).ordinal()));
+  EXPECT_EQ(ParseRunsPageToken(page->next_page_token()), page->runs_size() - 1);
 }
 
 }  // namespace

@@ -175,6 +175,35 @@ TEST(SweepPlannerTest, TooManyRunsIsRefusedBeforeBuildingNamingTheField) {
   EXPECT_EQ(CountPlannedRuns(*spec).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A sweep of kMaxRunsPerSweep runs is accepted (the estimate of its configs'
+// size once refused any over 65,536 runs), and a run's config stays well
+// under the 2,048 bytes per run the estimate assumes.
+TEST(SweepPlannerTest, ASweepOfTheMostRunsIsAcceptedAndItsConfigsAreSmall) {
+  std::string grid = "name: g\nkind: grid\nfamilies: [lstm]\nseeds: [";
+  for (int i = 0; i < 1000; ++i) grid += (i ? "," : "") + std::to_string(i + 1);
+  grid += "]\ngrid: {params: [3e4], tokens: [";
+  for (int i = 0; i < 100; ++i) grid += (i ? "," : "") + std::to_string(4096 * (i + 1));
+  grid += "]}\n";
+  auto count = CountPlannedRuns(MustParse(grid));
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, kMaxRunsPerSweep);
+
+  auto runs = PlanSweep(
+      MustParse("name: a name of some length for the sweep\nkind: isoflop\n"
+                "families: [transformer, lstm]\nseeds: [123456789]\n"
+                "isoflop: {budgets: [1.2345678901234e21, 3.3333333333333e19], sizes: 7}\n"
+                "train: {learning_rate: {scale: 1.2345678901234}, warmup_fraction: 0.0123456789012,"
+                " weight_decay: 0.123456789012345}\n"));
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  size_t largest = 0;
+  for (const auto& r : *runs) {
+    nlohmann::json c = r.config;
+    if (c.contains("data")) c["data"].erase("dataset");
+    largest = std::max(largest, c.dump().size());
+  }
+  EXPECT_LT(largest, 1200u) << "the estimate assumes at most 2,048 bytes";
+}
+
 TEST(SweepPlannerTest, CountPlannedRunsMatchesThePlan) {
   SweepSpec spec = MustParse(
       "name: i\nkind: isoflop\nfamilies: [lstm]\nseeds: [1, 2]\n"

@@ -26,9 +26,9 @@ absl::StatusOr<v1::Sweep> PgSweepRecords::CancelSweep(int64_t sweep_id) {
   return sweeps_->CancelSweep(sweep_id);
 }
 
-absl::StatusOr<std::vector<v1::Run>> PgSweepRecords::ListRuns(
-    int64_t sweep_id, std::optional<enums::RunState> state) {
-  return sweeps_->ListRuns(sweep_id, state);
+absl::StatusOr<store::SweepStore::RunPage> PgSweepRecords::ListRunsPage(
+    int64_t sweep_id, std::optional<enums::RunState> state, int64_t after_ordinal, int limit) {
+  return sweeps_->ListRunsPage(sweep_id, state, after_ordinal, limit);
 }
 
 absl::StatusOr<v1::Run> PgSweepRecords::GetRun(int64_t run_id, bool include_curve) {

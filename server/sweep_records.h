@@ -34,8 +34,8 @@ class SweepRecords {
   virtual absl::StatusOr<v1::Sweep> GetSweep(int64_t sweep_id) = 0;
   virtual absl::StatusOr<std::vector<v1::Sweep>> ListSweeps(bool active_only, int limit) = 0;
   virtual absl::StatusOr<v1::Sweep> CancelSweep(int64_t sweep_id) = 0;
-  virtual absl::StatusOr<std::vector<v1::Run>> ListRuns(int64_t sweep_id,
-                                                        std::optional<enums::RunState> state) = 0;
+  virtual absl::StatusOr<store::SweepStore::RunPage> ListRunsPage(
+      int64_t sweep_id, std::optional<enums::RunState> state, int64_t after_ordinal, int limit) = 0;
   virtual absl::StatusOr<v1::Run> GetRun(int64_t run_id, bool include_curve) = 0;
   // The largest memory of a live worker's device that can run on `device`
   // (any | cpu | cuda); 0 when none is registered.
@@ -54,8 +54,10 @@ class PgSweepRecords final : public SweepRecords {
   absl::StatusOr<v1::Sweep> GetSweep(int64_t sweep_id) override;
   absl::StatusOr<std::vector<v1::Sweep>> ListSweeps(bool active_only, int limit) override;
   absl::StatusOr<v1::Sweep> CancelSweep(int64_t sweep_id) override;
-  absl::StatusOr<std::vector<v1::Run>> ListRuns(int64_t sweep_id,
-                                                std::optional<enums::RunState> state) override;
+  absl::StatusOr<store::SweepStore::RunPage> ListRunsPage(int64_t sweep_id,
+                                                          std::optional<enums::RunState> state,
+                                                          int64_t after_ordinal,
+                                                          int limit) override;
   absl::StatusOr<v1::Run> GetRun(int64_t run_id, bool include_curve) override;
   absl::StatusOr<int64_t> LargestDeviceMemory(const std::string& device) override;
 

@@ -217,6 +217,9 @@ bool WatchHub::Step(Stream* s, SteadyClock::time_point now) {
     return false;
   }
   s->failures_ = 0;
+  // Changed runs left for the next event: poll again as soon as this one is
+  // written, not a poll interval later.
+  if (s->watch_.backlog()) s->next_poll_ = now;
   if (fits_ != nullptr) {
     if (auto fits = fits_->FitsAfter(s->sweep_id_, s->watch_.last_fit_id); fits.ok()) {
       for (auto& f : *fits) {

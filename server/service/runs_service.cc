@@ -6,9 +6,9 @@ namespace ladder {
 
 grpc::Status RunsService::ListRuns(grpc::ServerContext*, const v1::ListRunsRequest* req,
                                    v1::ListRunsResponse* resp) {
-  auto out = manager_->ListRuns(req->sweep_id(), req->state());
+  auto out = manager_->ListRuns(*req);
   if (!out.ok()) return ToGrpcStatus(out.status());
-  for (auto& r : *out) *resp->add_runs() = std::move(r);
+  *resp = *std::move(out);
   return grpc::Status::OK;
 }
 

@@ -86,18 +86,6 @@ const PgStatement kInsertSweep(
     "INSERT INTO sweeps (name, kind, families, spec_yaml, spec, priority, max_attempts) "
     "VALUES ($1, $2, $3::text[], $4, $5::jsonb, $6, $7) RETURNING id");
 
-const PgStatement kInsertRuns(
-    "insert_runs",
-    "INSERT INTO runs (sweep_id, ordinal, family, config, shape, planned_params, "
-    "  planned_non_embedding, planned_tokens, planned_flops, planned_flops_6nd, memory_bytes, "
-    "  device_kind, priority, max_attempts) "
-    "SELECT $1, x.ordinal, x.family, x.config, x.shape, x.planned_params, x.planned_non_embedding, "
-    "  x.planned_tokens, x.planned_flops, x.planned_flops_6nd, x.memory_bytes, $2, $3, $4 "
-    "FROM jsonb_to_recordset($5::jsonb) AS x(ordinal integer, family text, config jsonb, shape "
-    "text, "
-    "  planned_params bigint, planned_non_embedding bigint, planned_tokens bigint, "
-    "  planned_flops double precision, planned_flops_6nd double precision, memory_bytes bigint)");
-
 // Sweep columns plus run counts and FLOP progress, for one or many sweeps.
 constexpr char kSweepSelect[] =
     "SELECT s.id, s.name, s.kind, array_to_string(s.families, ','), s.state, s.priority, "
@@ -174,20 +162,6 @@ absl::StatusOr<v1::Sweep> ReadSweep(pqxx::work& txn, int64_t id) {
 
 absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const NewSweep& sweep,
                                                   const std::vector<NewRun>& runs) {
-  json rows = json::array();
-  for (const NewRun& r : runs) {
-    rows.push_back({{"ordinal", r.ordinal},
-                    {"family", r.family},
-                    {"config", r.config},
-                    {"shape", r.shape},
-                    {"planned_params", r.planned_params},
-                    {"planned_non_embedding", r.planned_non_embedding},
-                    {"planned_tokens", r.planned_tokens},
-                    {"planned_flops", r.planned_flops},
-                    {"planned_flops_6nd", r.planned_flops_6nd},
-                    {"memory_bytes", r.memory_bytes}});
-  }
-  const std::string rows_json = rows.dump();
   v1::Sweep out;
   absl::Status st = pool_->Transact("create sweep", [&](pqxx::work& txn) -> absl::Status {
     const int64_t id =
@@ -195,8 +169,22 @@ absl::StatusOr<v1::Sweep> SweepStore::CreateSweep(const NewSweep& sweep,
                            PgArrayLiteral(sweep.families), sweep.spec_yaml, sweep.spec_json,
                            sweep.priority, sweep.max_attempts)[0]
             .as<int64_t>();
-    txn.exec_prepared0(kInsertRuns.name, id, sweep.device, sweep.priority, sweep.max_attempts,
-                       rows_json);
+    // COPY, row by row from the vector: no statement text or JSON document
+    // holding every run (a 100,000-run sweep's was 70 MB, parsed again by
+    // jsonb_to_recordset), and PostgreSQL's fastest way in.
+    pqxx::stream_to copy(
+        txn, "runs",
+        std::vector<std::string>{"sweep_id", "ordinal", "family", "config", "shape",
+                                 "planned_params", "planned_non_embedding", "planned_tokens",
+                                 "planned_flops", "planned_flops_6nd", "memory_bytes",
+                                 "device_kind", "priority", "max_attempts"});
+    for (const NewRun& r : runs) {
+      copy << std::make_tuple(id, r.ordinal, r.family, r.config_json, r.shape, r.planned_params,
+                              r.planned_non_embedding, r.planned_tokens, r.planned_flops,
+                              r.planned_flops_6nd, r.memory_bytes, sweep.device, sweep.priority,
+                              sweep.max_attempts);
+    }
+    copy.complete();
     auto stored = ReadSweep(txn, id);
     if (!stored.ok()) return stored.status();
     out = *std::move(stored);
@@ -309,6 +297,19 @@ absl::StatusOr<v1::Sweep> SweepStore::GetSweep(int64_t sweep_id) {
   return out;
 }
 
+absl::StatusOr<v1::SweepState> SweepStore::GetSweepState(int64_t sweep_id) {
+  v1::SweepState out = v1::SWEEP_STATE_UNSPECIFIED;
+  absl::Status st = pool_->Transact("get sweep state", [&](pqxx::work& txn) -> absl::Status {
+    pqxx::result rows = txn.exec_params("SELECT state FROM sweeps WHERE id = $1", sweep_id);
+    if (rows.empty())
+      return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    out = SweepStateFromName(rows[0][0].as<std::string>());
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 absl::StatusOr<std::vector<v1::Sweep>> SweepStore::ListSweeps(bool active_only, int limit) {
   std::vector<v1::Sweep> out;
   absl::Status st = pool_->Transact("list sweeps", [&](pqxx::work& txn) -> absl::Status {
@@ -401,18 +402,102 @@ absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRuns(int64_t sweep_id,
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRunsUpdatedSince(int64_t sweep_id,
-                                                                      int64_t since_ms,
-                                                                      int64_t* now_ms) {
+absl::StatusOr<SweepStore::RunPage> SweepStore::ListRunsPage(int64_t sweep_id,
+                                                             std::optional<enums::RunState> state,
+                                                             int64_t after_ordinal, int limit) {
+  const std::string state_name = state ? std::string(enums::Name(*state)) : std::string();
+  RunPage out;
+  absl::Status st = pool_->Transact("list runs", [&](pqxx::work& txn) -> absl::Status {
+    if (txn.exec_params("SELECT 1 FROM sweeps WHERE id = $1", sweep_id).empty()) {
+      return absl::NotFoundError("sweep " + std::to_string(sweep_id) + " does not exist");
+    }
+    // Ordinals are unique within a sweep, so the ordinal alone is the key.
+    // One more row than asked tells whether another page follows.
+    pqxx::result rows = txn.exec_params(
+        "SELECT " RUN_COLUMNS
+        "FROM runs r WHERE r.sweep_id = $1 AND ($2 = '' OR r.state = $2) AND r.ordinal > $3 "
+        "ORDER BY r.ordinal LIMIT $4",
+        sweep_id, state_name, after_ordinal, limit + 1);
+    out.more = static_cast<int>(rows.size()) > limit;
+    out.runs.reserve(std::min<size_t>(rows.size(), limit));
+    for (const auto& row : rows) {
+      if (static_cast<int>(out.runs.size()) == limit) break;
+      out.runs.push_back(RunFromRow(row));
+    }
+    out.total = txn.exec_params1(
+                       "SELECT count(*) FROM runs WHERE sweep_id = $1 AND ($2 = '' OR state = $2)",
+                       sweep_id, state_name)[0]
+                    .as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRunsForWatch(int64_t sweep_id, int limit,
+                                                                  int64_t* now_ms) {
   std::vector<v1::Run> out;
-  absl::Status st = pool_->Transact("list updated runs", [&](pqxx::work& txn) -> absl::Status {
+  absl::Status st = pool_->Transact("list runs for watch", [&](pqxx::work& txn) -> absl::Status {
+    *now_ms = txn.exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")[0][0]
+                  .as<int64_t>();
+    // The live runs (few: one per device) through runs_by_sweep, then the
+    // first by ordinal through the (sweep_id, ordinal) index; each part is
+    // bounded, never a sort of the whole sweep.
+    pqxx::result rows = txn.exec_params(
+        "(SELECT " RUN_COLUMNS
+        " FROM runs r WHERE r.sweep_id = $1 AND r.state IN ('leased', 'running') "
+        " ORDER BY r.ordinal LIMIT $2) "
+        "UNION ALL "
+        "(SELECT " RUN_COLUMNS
+        " FROM runs r WHERE r.sweep_id = $1 AND r.state NOT IN ('leased', 'running') "
+        " ORDER BY r.ordinal LIMIT $2)",
+        sweep_id, limit);
+    for (const auto& row : rows) {
+      if (static_cast<int>(out.size()) == limit) break;
+      out.push_back(RunFromRow(row));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<SweepStore::RunChange>> SweepStore::ListRunChangesSince(
+    int64_t sweep_id, int64_t since_ms, int64_t* now_ms) {
+  std::vector<RunChange> out;
+  absl::Status st = pool_->Transact("list run changes", [&](pqxx::work& txn) -> absl::Status {
     *now_ms = txn.exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")[0][0]
                   .as<int64_t>();
     pqxx::result rows = txn.exec_params(
-        "SELECT " RUN_COLUMNS
+        "SELECT r.id, r.state, r.tokens_done, r.attempts, "
+        "  (extract(epoch FROM r.updated_at) * 1000)::bigint "
         "FROM runs r WHERE r.sweep_id = $1 AND r.updated_at >= to_timestamp($2::float8 / 1000) "
-        "ORDER BY r.ordinal",
+        "ORDER BY r.updated_at, r.id",
         sweep_id, since_ms);
+    out.reserve(rows.size());
+    for (const auto& row : rows) {
+      RunChange c;
+      c.id = row[0].as<int64_t>();
+      c.state = RunStateFromName(row[1].as<std::string>());
+      c.tokens_done = row[2].as<int64_t>();
+      c.attempts = row[3].as<int>();
+      c.updated_unix_ms = row[4].as<int64_t>();
+      out.push_back(c);
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRunsById(const std::vector<int64_t>& ids) {
+  std::vector<v1::Run> out;
+  if (ids.empty()) return out;
+  absl::Status st = pool_->Transact("list runs by id", [&](pqxx::work& txn) -> absl::Status {
+    pqxx::result rows = txn.exec_params(
+        "SELECT " RUN_COLUMNS "FROM runs r WHERE r.id = ANY($1::bigint[]) ORDER BY r.ordinal",
+        PgArrayLiteral(ids));
+    out.reserve(rows.size());
     for (const auto& row : rows) out.push_back(RunFromRow(row));
     return absl::OkStatus();
   });

@@ -44,8 +44,9 @@ struct NewRun {
   int ordinal = 0;
   std::string family;
   // The run configuration (worker/TRAINER_PROTOCOL.md) without run_id,
-  // sweep_id and attempt, which are added when a run is leased.
-  nlohmann::json config;
+  // sweep_id and attempt, which are added when a run is leased; as JSON
+  // text (a sweep of 100,000 runs holds every one at once).
+  std::string config_json;
   std::string shape;  // described, e.g. "d=256 L=4 h=4"
   int64_t planned_params = 0;
   int64_t planned_non_embedding = 0;
@@ -59,7 +60,8 @@ class SweepStore {
  public:
   explicit SweepStore(PgPool* pool) : pool_(pool) {}
 
-  // Stores the sweep and all its planned runs atomically.
+  // Stores the sweep and all its planned runs atomically (one transaction;
+  // the runs go in by COPY, about 100,000 in a few seconds).
   absl::StatusOr<v1::Sweep> CreateSweep(const NewSweep& sweep, const std::vector<NewRun>& runs);
 
   // Stores results trained elsewhere as a finished sweep of kind "imported"
@@ -73,6 +75,9 @@ class SweepStore {
   // NOT_FOUND if there is no such sweep.
   absl::StatusOr<v1::Sweep> GetSweep(int64_t sweep_id);
   absl::StatusOr<std::vector<v1::Sweep>> ListSweeps(bool active_only, int limit);
+  // Only the sweep's state (one row; GetSweep also counts its runs).
+  // NOT_FOUND if there is no such sweep.
+  absl::StatusOr<v1::SweepState> GetSweepState(int64_t sweep_id);
 
   // Cancels queued runs, revokes live attempts (workers learn it at their
   // next heartbeat or progress report) and marks the sweep cancelled.
@@ -85,13 +90,46 @@ class SweepStore {
   // The same for every active sweep (a periodic safety net).
   absl::Status FinishDoneSweeps();
 
-  // Runs of a sweep, by ordinal; those in `state`, or all.
+  // Runs of a sweep, by ordinal; those in `state`, or all. Every one: for
+  // small sweeps and tests (a served listing goes through ListRunsPage).
   absl::StatusOr<std::vector<v1::Run>> ListRuns(int64_t sweep_id,
                                                 std::optional<enums::RunState> state);
-  // Runs of a sweep updated at or after `since_unix_ms` (database clock);
-  // `*now_unix_ms` receives the database's clock at the read.
-  absl::StatusOr<std::vector<v1::Run>> ListRunsUpdatedSince(int64_t sweep_id, int64_t since_unix_ms,
-                                                            int64_t* now_unix_ms);
+
+  // One page of a sweep's runs (those in `state`, or all), by ordinal:
+  // keyset pagination on the (sweep_id, ordinal) unique index, so a deep
+  // page costs what the first does.
+  struct RunPage {
+    std::vector<v1::Run> runs;  // ordinal > after_ordinal, at most `limit`
+    bool more = false;          // matching runs follow the last one
+    int64_t total = 0;          // matching runs, over all pages
+  };
+  // `after_ordinal` -1 for the first page; `limit` >= 1. NOT_FOUND if
+  // there is no such sweep.
+  absl::StatusOr<RunPage> ListRunsPage(int64_t sweep_id, std::optional<enums::RunState> state,
+                                       int64_t after_ordinal, int limit);
+
+  // For watchers: the runs of a sweep to show first, at most `limit`: live
+  // ones (leased, running) first, then the rest by ordinal. `*now_unix_ms`
+  // receives the database's clock at the read.
+  absl::StatusOr<std::vector<v1::Run>> ListRunsForWatch(int64_t sweep_id, int limit,
+                                                        int64_t* now_unix_ms);
+  // What a watcher compares to see that a run changed, for the runs of a
+  // sweep updated at or after `since_unix_ms` (database clock), oldest
+  // change first; `*now_unix_ms` receives the database's clock at the read.
+  // Only the recent changes are read (the runs_by_sweep_updated index,
+  // migration 0006), not the whole sweep.
+  struct RunChange {
+    int64_t id = 0;
+    int state = 0;  // v1::RunState
+    int64_t tokens_done = 0;
+    int attempts = 0;
+    int64_t updated_unix_ms = 0;
+  };
+  absl::StatusOr<std::vector<RunChange>> ListRunChangesSince(int64_t sweep_id,
+                                                             int64_t since_unix_ms,
+                                                             int64_t* now_unix_ms);
+  // The runs with these ids (of any sweep), by ordinal.
+  absl::StatusOr<std::vector<v1::Run>> ListRunsById(const std::vector<int64_t>& ids);
   // One run with its attempts, and its loss curve if asked.
   absl::StatusOr<v1::Run> GetRun(int64_t run_id, bool include_curve);
 

@@ -26,8 +26,6 @@ TEST_F(StoreTest, NoStatementTakesA64BitValueThroughA32BitParameter) {
       // device indices, priorities, attempt limits, counts: 32-bit by nature
       "insert_sweep$6",  // priority
       "insert_sweep$7",  // max_attempts
-      "insert_runs$3",   // priority
-      "insert_runs$4",   // max_attempts
       "lease_run$2",     // device index
       "requeue_run$2",   // failures to add (0 or 1)
   };

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <vector>
 
 #include "server/store/worker_store.h"
@@ -62,10 +63,17 @@ TEST_F(StoreTest, ManagerListsRunsByWireStateAndRefusesAnUnknownOne) {
   SweepManager manager(sweeps_.get(), &workers);
   const int64_t sweep = CreateSweep(3);
   MustLease(Register("w"));
-  EXPECT_EQ(manager.ListRuns(sweep, v1::RUN_STATE_UNSPECIFIED)->size(), 3u);
-  EXPECT_EQ(manager.ListRuns(sweep, v1::RUN_STATE_QUEUED)->size(), 2u);
-  EXPECT_EQ(manager.ListRuns(sweep, v1::RUN_STATE_LEASED)->size(), 1u);
-  auto bad = manager.ListRuns(sweep, 99);
+  const auto list = [&](int state) {
+    v1::ListRunsRequest req;
+    req.set_sweep_id(sweep);
+    req.set_state(static_cast<v1::RunState>(state));
+    return manager.ListRuns(req);
+  };
+  EXPECT_EQ(list(v1::RUN_STATE_UNSPECIFIED)->runs_size(), 3);
+  EXPECT_EQ(list(v1::RUN_STATE_QUEUED)->runs_size(), 2);
+  EXPECT_EQ(list(v1::RUN_STATE_QUEUED)->total(), 2);
+  EXPECT_EQ(list(v1::RUN_STATE_LEASED)->runs_size(), 1);
+  auto bad = list(99);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(bad.status().message()).find("state"), std::string::npos);
   EXPECT_EQ(manager.List(false, -1).status().code(), absl::StatusCode::kInvalidArgument);
@@ -74,6 +82,60 @@ TEST_F(StoreTest, ManagerListsRunsByWireStateAndRefusesAnUnknownOne) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_TRUE((*listed)[0].spec_yaml().empty()) << "a listing carries no spec text";
   EXPECT_FALSE(manager.Get(sweep)->spec_yaml().empty());
+}
+
+TEST_F(StoreTest, WatchOfALargeSweepSendsABoundedFirstEventThenOnlyWhatChanged) {
+  const int runs = kWatchFirstEventRuns + 200;
+  const int64_t sweep = CreateSweep(runs);
+  // A run past the first event's share by ordinal, leased: shown first.
+  db_.Query("UPDATE runs SET priority = 10 WHERE sweep_id = " + std::to_string(sweep) +
+            " AND ordinal = " + std::to_string(runs - 10));
+  const int64_t worker = Register("w");
+  const v1::Lease live = MustLease(worker);
+
+  SweepWatch watch(sweeps_.get(), sweep);
+  v1::SweepEvent e;
+  bool has = false;
+  ASSERT_TRUE(watch.Poll(&e, &has).ok());
+  ASSERT_TRUE(has);
+  EXPECT_EQ(e.sweep().counts().total(), runs) << "the counts are whole";
+  EXPECT_EQ(e.sweep().counts().leased(), 1);
+  ASSERT_EQ(e.runs_size(), kWatchFirstEventRuns);
+  EXPECT_EQ(e.runs(0).id(), live.run_id()) << "the live run comes first";
+  EXPECT_EQ(e.runs(1).ordinal(), 0);
+
+  // Every run was written moments ago (inside the poll's overlap window),
+  // but none changed: nothing to send, nothing more remembered.
+  ASSERT_TRUE(watch.Poll(&e, &has).ok());
+  EXPECT_FALSE(has) << e.ShortDebugString().substr(0, 300);
+  EXPECT_LE(watch.remembered(), static_cast<size_t>(kWatchFirstEventRuns));
+
+  const v1::Lease second = MustLease(worker);
+  ASSERT_TRUE(watch.Poll(&e, &has).ok());
+  ASSERT_TRUE(has);
+  ASSERT_EQ(e.runs_size(), 1);
+  EXPECT_EQ(e.runs(0).id(), second.run_id());
+  EXPECT_EQ(e.runs(0).state(), v1::RUN_STATE_LEASED);
+  EXPECT_EQ(e.sweep().counts().leased(), 2);
+
+  // Cancelling changes every run at once: events carry at most
+  // kWatchMaxRunsPerEvent runs each, and the stream ends only once every
+  // change went out.
+  ASSERT_TRUE(sweeps_->CancelSweep(sweep).ok());
+  std::set<int64_t> cancelled;
+  int events = 0;
+  while (!watch.ended()) {
+    ASSERT_TRUE(watch.Poll(&e, &has).ok());
+    ASSERT_LT(++events, 10);
+    if (!has) continue;
+    EXPECT_LE(e.runs_size(), kWatchMaxRunsPerEvent);
+    for (const auto& r : e.runs()) {
+      EXPECT_EQ(r.state(), v1::RUN_STATE_CANCELLED);
+      cancelled.insert(r.id());
+    }
+  }
+  EXPECT_EQ(cancelled.size(), static_cast<size_t>(runs));
+  EXPECT_EQ(e.sweep().state(), v1::SWEEP_STATE_CANCELLED);
 }
 
 }  // namespace
