@@ -7,6 +7,7 @@
 
 #include "client/commands.h"
 #include "client/format.h"
+#include "client/run_pages.h"
 
 namespace ladder::cli {
 namespace {
@@ -51,7 +52,7 @@ void AddExportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
     v1::ListRunsRequest req;
     req.set_sweep_id(*sweep_id);
     v1::ListRunsResponse resp;
-    grpc::Status st = stub->ListRuns(ctx.Call().get(), req, &resp);
+    grpc::Status st = ListAllRuns(ctx, *stub, req, &resp);
     if (!st.ok()) {
       *exit_code = ctx.Fail(st, "export " + std::to_string(*sweep_id));
       return;

@@ -18,6 +18,7 @@
 
 #include "client/commands.h"
 #include "client/format.h"
+#include "client/run_pages.h"
 #include "client/svg_scatter.h"
 
 namespace ladder::cli {
@@ -120,7 +121,7 @@ int FetchPlotData(CliContext& ctx, const PlotOptions& o, PlotData* data) {
   rreq.set_sweep_id(o.sweep_id);
   rreq.set_state(v1::RUN_STATE_SUCCEEDED);
   v1::ListRunsResponse runs;
-  st = runs_stub->ListRuns(ctx.Call().get(), rreq, &runs);
+  st = ListAllRuns(ctx, *runs_stub, rreq, &runs);
   if (!st.ok()) return ctx.Fail(st, "plot");
   GroupRuns(runs, data);
   if (data->by_family.empty()) {

@@ -1,8 +1,10 @@
 // ladder watch SWEEP: live progress bars until the sweep ends.
-// On a terminal the display is redrawn in place; otherwise one line is
-// printed per change (logs and CI stay readable).
+// On a terminal the display is redrawn in place (the sweep's progress from
+// its counts, and at most 20 runs, the live ones first); otherwise one line
+// is printed per change (logs and CI stay readable).
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -21,7 +23,9 @@ class WatchDisplay {
     if (e.has_sweep()) sweep_ = e.sweep();
     for (const auto& r : e.runs()) {
       if (!tty_) PrintChange(r);
-      runs_[r.ordinal()] = r;
+      v1::Run& kept = runs_[r.ordinal()];
+      kept = r;
+      kept.clear_config_json();  // not shown; a large sweep's would add up
     }
     for (const auto& f : e.fits()) {
       fits_[f.family() + "/" + f.form()] = f;
@@ -72,7 +76,21 @@ class WatchDisplay {
       << "  " << Bar(sweep_.progress(), 30) << "  " << sweep_.counts().succeeded() << "/"
       << sweep_.counts().total() << " done\n";
     ++lines;
-    for (const auto& [ordinal, r] : runs_) {
+    // At most kShownRuns runs, the live ones picked first, drawn by ordinal:
+    // a large sweep's progress is the header's, from its counts.
+    std::vector<const v1::Run*> shown;
+    for (const bool live : {true, false}) {
+      for (const auto& [ordinal, r] : runs_) {
+        const bool is_live =
+            r.state() == v1::RUN_STATE_LEASED || r.state() == v1::RUN_STATE_RUNNING;
+        if (is_live == live && static_cast<int>(shown.size()) < kShownRuns) shown.push_back(&r);
+      }
+    }
+    std::sort(shown.begin(), shown.end(),
+              [](const v1::Run* a, const v1::Run* b) { return a->ordinal() < b->ordinal(); });
+    for (const v1::Run* run : shown) {
+      const v1::Run& r = *run;
+      const int ordinal = r.ordinal();
       double frac =
           r.planned_tokens() > 0 ? static_cast<double>(r.tokens_done()) / r.planned_tokens() : 0;
       if (r.state() == v1::RUN_STATE_SUCCEEDED) frac = 1;
@@ -90,6 +108,11 @@ class WatchDisplay {
       o << head << Bar(frac, 20) << "  " << tail << "\n";
       ++lines;
     }
+    if (sweep_.counts().total() > static_cast<int64_t>(shown.size())) {
+      o << "  ... " << sweep_.counts().total() - static_cast<int64_t>(shown.size())
+        << " more runs (ladder runs " << sweep_.id() << ")\n";
+      ++lines;
+    }
     for (const auto& [key, f] : fits_) {
       o << "  fit " << Describe(f) << "\n";
       ++lines;
@@ -97,6 +120,9 @@ class WatchDisplay {
     lines_ = lines;
     std::cout << o.str();
   }
+
+  // Runs drawn on a terminal at most.
+  static constexpr int kShownRuns = 20;
 
   const bool tty_;
   v1::Sweep sweep_;
