@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
   CLI::App app{"ladder: submit scaling-law sweeps, watch them, and query fits and predictions"};
   app.require_subcommand(1);
   app.add_option("--coordinator", g.coordinator,
-                 "coordinator address host:port ($LADDER_COORDINATOR)")
+                 "coordinator address host:port, a list host1:port,host2:port or dns:///name:port "
+                 "($LADDER_COORDINATOR)")
       ->capture_default_str();
   app.add_flag("--insecure", g.insecure,
                "plaintext, no TLS (loopback coordinators only; $LADDER_INSECURE=1)");
