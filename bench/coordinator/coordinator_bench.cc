@@ -115,7 +115,9 @@ struct Connection {
     args.SetInt("grpc.channel_id", id);  // distinct connections
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also takes it as the
+    // minimum connect timeout (default 20 s), and a TLS handshake under
+    // load can take longer than a short one.
     std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
     if (!tls_ca.empty()) {
       grpc::SslCredentialsOptions ssl;
