@@ -336,6 +336,11 @@ void SweepWatch::Remember(const v1::Run& r, int64_t now_ms) {
 absl::Status SweepWatch::Poll(v1::SweepEvent* event, bool* has_event) {
   *has_event = false;
   event->Clear();
+  // The sweep's state first: once it reads ended, every run change before
+  // the end is visible to the reads below, so none is left out of the last
+  // event.
+  auto state = sweeps_->GetSweepState(sweep_id_);
+  if (!state.ok()) return state.status();
   int64_t now_ms = 0;
   bool runs_changed = first_;
   if (first_) {
@@ -347,24 +352,30 @@ absl::Status SweepWatch::Poll(v1::SweepEvent* event, bool* has_event) {
     }
     since_ms_ = now_ms;
   } else {
-    auto changes = sweeps_->ListRunChangesSince(sweep_id_, since_ms_ - kWatchOverlapMs, &now_ms);
+    auto changes =
+        sweeps_->ListRunChangesSince(sweep_id_, since_ms_ - kWatchOverlapMs,
+                                     cursor_ ? &*cursor_ : nullptr, kWatchScanPerPoll, &now_ms);
     if (!changes.ok()) return changes.status();
+    if (!cursor_) scan_started_ms_ = now_ms;
     std::vector<int64_t> ids;
     backlog_ = false;
+    const store::SweepStore::RunChange* done = nullptr;  // the last change looked at
     for (const auto& c : *changes) {
       auto it = seen_.find(c.id);
       // A run never sent is taken to be queued and untouched.
       const Seen before = it != seen_.end() ? it->second : Seen{v1::RUN_STATE_QUEUED, 0, 0, 0};
-      if (before.state == c.state && before.tokens_done == c.tokens_done &&
-          before.attempts == c.attempts) {
-        continue;
+      if (before.state != c.state || before.tokens_done != c.tokens_done ||
+          before.attempts != c.attempts) {
+        if (static_cast<int>(ids.size()) == kWatchMaxRunsPerEvent) {
+          backlog_ = true;
+          break;
+        }
+        ids.push_back(c.id);
       }
-      if (static_cast<int>(ids.size()) == kWatchMaxRunsPerEvent) {
-        backlog_ = true;
-        break;
-      }
-      ids.push_back(c.id);
+      done = &c;
     }
+    // A full batch: more changes may follow it.
+    if (static_cast<int>(changes->size()) == kWatchScanPerPoll) backlog_ = true;
     auto runs = sweeps_->ListRunsById(ids);
     if (!runs.ok()) return runs.status();
     runs_changed = !runs->empty();
@@ -372,9 +383,16 @@ absl::Status SweepWatch::Poll(v1::SweepEvent* event, bool* has_event) {
       Remember(r, now_ms);
       *event->add_runs() = std::move(r);
     }
-    // With a backlog the window stays where it was, so the runs left are
-    // read again (those sent now compare equal and are skipped).
-    if (!backlog_) since_ms_ = now_ms;
+    if (backlog_) {
+      // The next poll (at once) goes on after the last change looked at,
+      // in the same window.
+      if (done != nullptr) cursor_ = *done;
+    } else {
+      // The whole window was looked at: the next one starts an overlap
+      // before this scan began.
+      cursor_.reset();
+      since_ms_ = scan_started_ms_;
+    }
     // What was read before the window's start cannot be read again without
     // changing (its updated_at is at most its read time), so it is compared
     // against "queued and untouched" from then on: still a change.
@@ -383,28 +401,26 @@ absl::Status SweepWatch::Poll(v1::SweepEvent* event, bool* has_event) {
       it = it->second.read_ms < window_start ? seen_.erase(it) : std::next(it);
     }
   }
-  // The sweep's counts and progress (an aggregate over all its runs: tens
-  // of ms for 100,000) only when a run changed, or its state did (one row).
-  if (!runs_changed) {
-    auto state = sweeps_->GetSweepState(sweep_id_);
-    if (!state.ok()) return state.status();
-    if (*state == last_state_) return absl::OkStatus();
-  }
-  auto sweep = sweeps_->GetSweep(sweep_id_);
-  if (!sweep.ok()) return sweep.status();
-  last_state_ = sweep->state();
-  v1::Sweep summary = *sweep;
-  summary.clear_spec_yaml();
-  summary.clear_spec_json();
-  const std::string key = summary.counts().SerializeAsString() + std::to_string(summary.state()) +
-                          std::to_string(static_cast<int64_t>(summary.progress() * 1e6));
   // The stream ends with the sweep, once no run change is left behind.
-  const bool ended = sweep->state() != v1::SWEEP_STATE_ACTIVE && !backlog_;
-  if (first_ || key != last_sweep_ || event->runs_size() > 0 || ended) {
-    *event->mutable_sweep() = first_ ? *sweep : summary;
-    *has_event = true;
-    last_sweep_ = key;
+  const bool ended = *state != v1::SWEEP_STATE_ACTIVE && !backlog_;
+  // The sweep's counts and progress (an aggregate over all its runs: tens
+  // of ms for 100,000) when a run changed, or the sweep's state did; while
+  // a backlog drains, its events carry runs only, the last one the counts.
+  if (first_ || *state != last_state_ || ended || (runs_changed && !backlog_)) {
+    auto sweep = sweeps_->GetSweep(sweep_id_);
+    if (!sweep.ok()) return sweep.status();
+    last_state_ = *state;
+    v1::Sweep summary = *sweep;
+    summary.clear_spec_yaml();
+    summary.clear_spec_json();
+    const std::string key = summary.counts().SerializeAsString() + std::to_string(summary.state()) +
+                            std::to_string(static_cast<int64_t>(summary.progress() * 1e6));
+    if (first_ || key != last_sweep_ || event->runs_size() > 0 || ended) {
+      *event->mutable_sweep() = first_ ? *sweep : summary;
+      last_sweep_ = key;
+    }
   }
+  *has_event = event->has_sweep() || event->runs_size() > 0;
   first_ = false;
   if (ended) ended_ = true;
   return absl::OkStatus();

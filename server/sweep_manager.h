@@ -109,6 +109,9 @@ constexpr int kWatchFirstEventRuns = 500;
 // The most changed runs one later event carries; the rest follow in the
 // next events, polled at once.
 constexpr int kWatchMaxRunsPerEvent = 500;
+// The most run changes one poll looks at (cheap rows: id, state, tokens,
+// attempts); a poll that reaches it goes on from there at once.
+constexpr int kWatchScanPerPoll = 2000;
 
 // Follows one sweep for a WatchSweep stream: each Poll returns the event to
 // send (the sweep and its first runs on the first call, then what changed),
@@ -149,7 +152,10 @@ class SweepWatch {
   bool first_ = true;
   bool ended_ = false;
   bool backlog_ = false;
-  int64_t since_ms_ = 0;
+  int64_t since_ms_ = 0;         // the window starts an overlap before this
+  int64_t scan_started_ms_ = 0;  // database clock when this window's scan began
+  // While a window is scanned over several polls: the last change looked at.
+  std::optional<store::SweepStore::RunChange> cursor_;
   std::map<int64_t, Seen> seen_;
   std::string last_sweep_;  // serialized counts/state last sent
   int last_state_ = 0;      // v1::SweepState last read

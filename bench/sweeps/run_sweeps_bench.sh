@@ -8,6 +8,8 @@
 #   runs_cli_page_ms         `ladder runs SWEEP --limit PAGE_SIZE --page N`
 #                            (N = the middle page), end to end
 #   watch_first_event_ms     time to WatchSweep's first event, its size
+#   watch_cancel_to_end_ms   CancelSweep of every run, until a watcher has
+#                            heard of each and its stream ended
 #   coordinator_rss_*_kib    the coordinator's VmRSS before the sweep, after
 #                            every call above, and its peak (VmHWM)
 # Starts its own PostgreSQL (tests/postgres.sh) and coordinator. Exits 1
@@ -24,13 +26,17 @@ state=$(mktemp -d /tmp/ladder-sweeps-bench.XXXXXX)
 coord=""
 cleanup() {
   if [ -n "$coord" ]; then kill "$coord" 2>/dev/null || true; wait "$coord" 2>/dev/null || true; fi
+  if [ -n "${admin:-}" ]; then psql "$admin" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; fi
   "$ROOT/tests/postgres.sh" stop "$state/pg" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
 exec > >(tee "$state/all.txt")
 "$ROOT/tests/postgres.sh" start "$state/pg" >/dev/null
-url=$(cat "$state/pg/url")
+admin=$(cat "$state/pg/url")
+db="sweeps_bench_$$"
+psql "$admin" -qc "CREATE DATABASE $db" >/dev/null
+url="${admin%/*}/$db"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load before: $(cut -d' ' -f1 /proc/loadavg)"
 
 "$BIN/ladder-coordinator" --listen 127.0.0.1:0 --database-url "$url" --insecure-plaintext --plaintext-workers \
@@ -77,6 +83,7 @@ echo "runs_cli_page=$middle"
 echo "runs_cli_page_ms=$(best "$BIN/ladder" runs "$sweep" --limit "$PAGE_SIZE" --page "$middle")"
 echo "runs_cli_page_lines=$(wc -l <"$state/cli.out")"
 tail -1 "$state/cli.out" | sed 's/^/runs_cli_footer=/'
+"$BIN/ladder_sweeps_bench" --coordinator "127.0.0.1:$port" --cancel "$sweep"
 echo "coordinator_rss_after_kib=$(rss VmRSS)"
 # The coordinator's own account of CreateSweep (planning, rows, storing).
 grep -o "runs planned in.*" "$state/coordinator.log" | sed 's/^/create_sweep_phases=/' || true

@@ -7,13 +7,16 @@
 //   3. ListRuns: the first page, and the page after the one ending at the
 //      middle of the sweep, of --page-size runs each, median of 5;
 //   4. WatchSweep: time to the first event, its size and how many runs it
-//      carries.
+//      carries;
+//   5. CancelSweep, and how long a watcher takes to hear of every run's
+//      end (the stream ends with the sweep), in how many events.
 //
 // Every figure is printed as key=value on one line; a call that fails is
 // reported as key=error:<code> (the run goes on), so the same program
 // measures a coordinator that cannot answer a call yet.
 //
 //   ladder_sweeps_bench --coordinator HOST:PORT --runs 100000 --page-size 100
+//   ladder_sweeps_bench --coordinator HOST:PORT --cancel SWEEP
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -154,6 +157,56 @@ int Bench(const std::string& address, int runs, int page_size) {
   return 0;
 }
 
+// Cancelling changes every run at once: how long until a watcher has been
+// told of each and the stream ends, in how many events.
+int Cancel(const std::string& address, int64_t id) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  auto sweeps = v1::Sweeps::NewStub(channel);
+  Clock::time_point t;
+  grpc::Status st;
+  {
+    v1::WatchSweepRequest req;
+    req.set_sweep_id(id);
+    auto ctx = Ctx(600);
+    auto reader = sweeps->WatchSweep(ctx.get(), req);
+    v1::SweepEvent event;
+    if (!reader->Read(&event)) {
+      std::cout << "watch_cancel_ms=" << Error(reader->Finish()) << "\n";
+      return 0;
+    }
+    v1::CancelSweepRequest cancel;
+    cancel.set_sweep_id(id);
+    v1::Sweep cancelled;
+    t = Clock::now();
+    st = sweeps->CancelSweep(Ctx().get(), cancel, &cancelled);
+    const double cancel_ms = MsSince(t);
+    if (!st.ok()) {
+      std::cout << "cancel_sweep_ms=" << Error(st) << "\n";
+      return 0;
+    }
+    int events = 0;
+    int64_t runs_seen = 0;
+    size_t largest = 0;
+    while (reader->Read(&event)) {
+      ++events;
+      runs_seen += event.runs_size();
+      largest = std::max(largest, event.ByteSizeLong());
+    }
+    st = reader->Finish();
+    std::cout << "cancel_sweep_ms=" << cancel_ms << "\n";
+    if (st.ok()) {
+      std::cout << "watch_cancel_to_end_ms=" << MsSince(t) << "\nwatch_cancel_events=" << events
+                << "\nwatch_cancel_runs=" << runs_seen
+                << "\nwatch_cancel_largest_event_bytes=" << largest << "\n";
+    } else {
+      std::cout << "watch_cancel_to_end_ms=" << Error(st) << "\n";
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,9 +214,12 @@ int main(int argc, char** argv) {
   CLI::App app{"ladder_sweeps_bench: a large sweep's calls on a real coordinator"};
   std::string address;
   int runs = 100000, page_size = 100;
+  int64_t cancel = 0;
   app.add_option("--coordinator", address)->required();
+  app.add_option("--cancel", cancel, "instead: cancel this sweep while watching it (step 5)");
   app.add_option("--runs", runs)->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--page-size", page_size)->capture_default_str()->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
+  if (cancel > 0) return Cancel(address, cancel);
   return Bench(address, runs, page_size);
 }

@@ -463,17 +463,28 @@ absl::StatusOr<std::vector<v1::Run>> SweepStore::ListRunsForWatch(int64_t sweep_
 }
 
 absl::StatusOr<std::vector<SweepStore::RunChange>> SweepStore::ListRunChangesSince(
-    int64_t sweep_id, int64_t since_ms, int64_t* now_ms) {
+    int64_t sweep_id, int64_t since_ms, const RunChange* after, int limit, int64_t* now_ms) {
   std::vector<RunChange> out;
   absl::Status st = pool_->Transact("list run changes", [&](pqxx::work& txn) -> absl::Status {
     *now_ms = txn.exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")[0][0]
                   .as<int64_t>();
-    pqxx::result rows = txn.exec_params(
+    // Keyset on (updated_at, id), the runs_by_sweep_updated index's order:
+    // a run changed by the thousands in one transaction (a cancel) all
+    // share one updated_at, so the id keeps each batch's start exact.
+    constexpr char kColumns[] =
         "SELECT r.id, r.state, r.tokens_done, r.attempts, "
-        "  (extract(epoch FROM r.updated_at) * 1000)::bigint "
-        "FROM runs r WHERE r.sweep_id = $1 AND r.updated_at >= to_timestamp($2::float8 / 1000) "
-        "ORDER BY r.updated_at, r.id",
-        sweep_id, since_ms);
+        "  (extract(epoch FROM r.updated_at) * 1000)::bigint, "
+        "  (extract(epoch FROM r.updated_at) * 1000000)::bigint "
+        "FROM runs r WHERE r.sweep_id = $1 AND r.updated_at >= to_timestamp($2::float8 / 1000) ";
+    pqxx::result rows =
+        after == nullptr
+            ? txn.exec_params(std::string(kColumns) + "ORDER BY r.updated_at, r.id LIMIT $3",
+                              sweep_id, since_ms, limit)
+            : txn.exec_params(std::string(kColumns) +
+                                  "AND (r.updated_at, r.id) > (timestamptz 'epoch' + $4::bigint * "
+                                  "interval '1 microsecond', $5::bigint) "
+                                  "ORDER BY r.updated_at, r.id LIMIT $3",
+                              sweep_id, since_ms, limit, after->updated_unix_us, after->id);
     out.reserve(rows.size());
     for (const auto& row : rows) {
       RunChange c;
@@ -482,6 +493,7 @@ absl::StatusOr<std::vector<SweepStore::RunChange>> SweepStore::ListRunChangesSin
       c.tokens_done = row[2].as<int64_t>();
       c.attempts = row[3].as<int>();
       c.updated_unix_ms = row[4].as<int64_t>();
+      c.updated_unix_us = row[5].as<int64_t>();
       out.push_back(c);
     }
     return absl::OkStatus();

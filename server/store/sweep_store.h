@@ -115,18 +115,22 @@ class SweepStore {
                                                         int64_t* now_unix_ms);
   // What a watcher compares to see that a run changed, for the runs of a
   // sweep updated at or after `since_unix_ms` (database clock), oldest
-  // change first; `*now_unix_ms` receives the database's clock at the read.
-  // Only the recent changes are read (the runs_by_sweep_updated index,
-  // migration 0006), not the whole sweep.
+  // change first (by updated_at, then id), at most `limit`, and only those
+  // after `after` when given (the last change of the previous batch);
+  // `*now_unix_ms` receives the database's clock at the read. Only the
+  // recent changes are read (the runs_by_sweep_updated index, migration
+  // 0006), not the whole sweep.
   struct RunChange {
     int64_t id = 0;
     int state = 0;  // v1::RunState
     int64_t tokens_done = 0;
     int attempts = 0;
     int64_t updated_unix_ms = 0;
+    int64_t updated_unix_us = 0;  // exact: the keyset of the next batch
   };
   absl::StatusOr<std::vector<RunChange>> ListRunChangesSince(int64_t sweep_id,
                                                              int64_t since_unix_ms,
+                                                             const RunChange* after, int limit,
                                                              int64_t* now_unix_ms);
   // The runs with these ids (of any sweep), by ordinal.
   absl::StatusOr<std::vector<v1::Run>> ListRunsById(const std::vector<int64_t>& ids);
