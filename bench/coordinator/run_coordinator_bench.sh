@@ -69,7 +69,7 @@ stop_all_coordinators
 # simulated worker's name starts with sim-), a submit token for the sweeps.
 "$ROOT/deploy/certs/make-certs.sh" "$state/certs" --worker-pool sim- >/dev/null
 "$BIN/ladder-coordinator" create-token --database-url "$base/bench_tls" --name bench --scopes submit \
-  >"$state/token" 2>/dev/null
+  >"$state/token" 2>"$state/token.err" || { cat "$state/token.err" >&2; exit 1; }
 start_coordinator tls --listen 127.0.0.1:0 --database-url "$base/bench_tls" \
   --tls-cert "$state/certs/server.pem" --tls-key "$state/certs/server-key.pem" \
   --tls-client-ca "$state/certs/ca.pem" --db-pool-size "${LADDER_BENCH_POOL:-16}" "${EXTRA[@]}"

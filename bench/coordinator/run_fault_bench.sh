@@ -125,8 +125,8 @@ third=$((SECONDS_TOTAL / 3))
 awk -v a="$s0" -v b="$s1" -v c="$s2" -v d="$s3" -v t="$third" -v r="$SECONDS_TOTAL" 'BEGIN {
   printf "phases: completed_per_second_before_kill=%.1f after_kill=%.1f after_pg_restart=%.1f (by runs succeeded in the database; phases of %d, %d, %d s)\n",
     (b - a) / t, (c - b) / t, (d - c) / (r - 2 * t), t, t, r - 2 * t }'
-echo "coordinator_b_log_warnings_and_errors=$(grep -c ' [WE] ladder\]' "$state/coordinator-b.log" || true)"
-{ grep ' [WE] ladder\]' "$state/coordinator-b.log" || true; } | sed 's/^[^]]*] *//; s/[0-9][0-9]*/N/g' |
+echo "coordinator_b_log_warnings_and_errors=$(grep -c ' [WE] [a-z_-]*\]' "$state/coordinator-b.log" || true)"
+{ grep ' [WE] [a-z_-]*\]' "$state/coordinator-b.log" || true; } | sed 's/^[^]]*] *//; s/[0-9][0-9]*/N/g' |
   cut -c1-160 | sort | uniq -c | sort -rn | head -5 |
   sed 's/^/  coordinator B: /'
 
