@@ -94,7 +94,7 @@ stop_all_coordinators
   --seconds "$SECONDS_EACH" --runs "$RUNS" | tee "$state/ceiling.txt"
 
 val() { grep -o " $2=[0-9.e+-]*" "$state/$1.txt" | head -1 | cut -d= -f2; }
-awk -v w="$WORKERS" -v r="$(val cycles cycles_per_second)" -v t="$(val tls cycles_per_second)" \
+awk -v w="$WORKERS" -v d="$DEVICES" -v r="$(val cycles cycles_per_second)" -v t="$(val tls cycles_per_second)" \
   -v s="$(grep -o "cycles_per_second=[0-9.]*" "$state/ceiling.txt" | cut -d= -f2)" \
   -v rr="$(val cycles calls_rejected_for_load)" -v tr="$(val tls calls_rejected_for_load)" \
   -v lp="$(val cycles lease_ms_p99)" -v tp="$(val tls lease_ms_p99)" \
@@ -102,7 +102,7 @@ awk -v w="$WORKERS" -v r="$(val cycles cycles_per_second)" -v t="$(val tls cycle
   -v p="$(grep -o "p99_ms=[0-9.e-]*" "$state/predict.txt" | cut -d= -f2)" \
   -v rq="$(val cycles runs_left_queued)" -v tq="$(val tls runs_left_queued)" 'BEGIN {
   if (rq == 0 || tq == 0) printf "note: the queued runs ran out during a cycles load (runs_left_queued=0): its rate is a lower bound; pass more RUNS\n";
-  printf "summary: %.0f lease+complete cycles/s via gRPC from %d simulated workers = %.2fx the 2,000/s target (%.2fx the 10,000/s goal) and %.2fx the direct-SQL ceiling (%.0f/s); ", r, w, r/2000, r/10000, r/s, s;
+  printf "summary: %.0f lease+complete cycles/s via gRPC from %d simulated workers%s = %.2fx the 2,000/s target (%.2fx the 10,000/s goal) and %.2fx the direct-SQL ceiling (%.0f/s); ", r, w, (d > 1 ? " x " d " devices" : ""), r/2000, r/10000, r/s, s;
   printf "mTLS %.0f/s = %.2fx the target; refusals %d plaintext, %d mTLS (target 0); ", t, t/2000, rr, tr;
   printf "lease p99 %.1f ms plaintext, %.1f ms mTLS = %.2fx, %.2fx the 50 ms budget; ", lp, tp, lp/50, tp/50;
   printf "%.0f progress points/s stored = %.2fx the 5,000/s target; ", pts, pts/5000;
