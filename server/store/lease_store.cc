@@ -94,6 +94,16 @@ const PgStatement kLeaseSlots(
     "                   WHERE (d->>'index')::int = t.di LIMIT 1) dev ON true "
     "ORDER BY t.ord");
 
+// The live leases $1 given again (a lost answer): their ttl renewed, rows as
+// kLeaseClaim's plus the token.
+const PgStatement kRedeliverLeases(
+    "redeliver_leases",
+    "UPDATE attempts a SET lease_expires_at = GREATEST(a.lease_expires_at, " LADDER_NOW("$3") " + "
+    "  $2 * interval '1 millisecond') "
+    "FROM runs r WHERE a.id = ANY($1::bigint[]) AND a.outcome IS NULL AND r.id = a.run_id "
+    "RETURNING a.id, a.run_id, a.number, (extract(epoch FROM a.lease_expires_at) * 1000)::bigint, "
+    "  r.config::text, r.sweep_id, a.lease_token");
+
 // The best queued runs ready now, up to $1, locked for this batch (runs_queue
 // order; other batches skip them).
 const PgStatement kLeaseCandidates(
@@ -465,6 +475,8 @@ std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseStore::LeaseRuns(
     int64_t memory = 0;
     std::string kind;
     std::optional<pqxx::row> claimed;  // the claim row, once granted
+    int64_t live_attempt = 0;          // the device's live lease, given again
+    std::string live_token;            // and its token
   };
   std::vector<Slot> slots;
   std::vector<int64_t> slot_workers;
@@ -505,6 +517,7 @@ std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseStore::LeaseRuns(
       Slot& s = slots[row_index++];
       s.claimed.reset();
       s.eligible = false;
+      s.live_attempt = 0;
       const int64_t worker = asks[s.ask].worker_id;
       if (row[1].is_null()) {
         fail(s.ask, absl::NotFoundError("worker_id: worker " + std::to_string(worker) +
@@ -516,27 +529,59 @@ std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseStore::LeaseRuns(
                                         " has no device " + std::to_string(s.device)));
         continue;
       }
-      if (!row[4].is_null() || !seen.insert({worker, s.device}).second) {
-        fail(s.ask,
-             absl::FailedPreconditionError(
-                 field(s) + ": device " + std::to_string(s.device) + " of worker " +
-                 std::to_string(worker) + " already holds " +
-                 (row[4].is_null() ? std::string("a live lease")
-                                   : "the live lease of attempt " + row[4].as<std::string>()) +
-                 "; a device runs one attempt at a time"));
+      if (!seen.insert({worker, s.device}).second) {
+        fail(s.ask, absl::FailedPreconditionError(
+                        field(s) + ": device " + std::to_string(s.device) + " of worker " +
+                        std::to_string(worker) +
+                        " is asked for twice at once; a device runs one attempt at a time"));
         continue;
       }
       const std::string state = row[1].as<std::string>();
       if (state == "draining") out[s.ask]->set_drain(true);
+      if (!row[4].is_null()) {
+        // The device's live lease, granted before: its answer was lost (a
+        // coordinator died mid-call), so it is given again.
+        s.live_attempt = row[4].as<int64_t>();
+        continue;
+      }
       if (state != "active") continue;
       s.eligible = true;
       s.memory = row[2].as<int64_t>();
       s.kind = row[3].as<std::string>();
     }
+    std::vector<int64_t> live;
+    for (const auto& s : slots)
+      if (s.live_attempt != 0 && !failed[s.ask]) live.push_back(s.live_attempt);
+    if (!live.empty()) {
+      std::map<int64_t, pqxx::row> again;
+      for (const auto& row :
+           txn.exec_prepared(kRedeliverLeases.name, PgArrayLiteral(live), ttl_ms, now.get())) {
+        again.emplace(row[0].as<int64_t>(), row);
+      }
+      for (auto& s : slots) {
+        auto it = s.live_attempt != 0 ? again.find(s.live_attempt) : again.end();
+        if (it == again.end()) continue;
+        s.claimed = it->second;
+        s.live_token = it->second[6].as<std::string>();
+      }
+    }
     std::vector<Slot*> open;
     for (auto& s : slots)
       if (s.eligible && !failed[s.ask]) open.push_back(&s);
-    if (open.empty()) return absl::OkStatus();
+    // The granted leases, new or given again, into the answers.
+    const auto deliver = [&]() -> absl::Status {
+      for (const auto& s : slots) {
+        if (!s.claimed || failed[s.ask]) continue;
+        auto lease = LeaseFromRow(*s.claimed, s.device, s.live_attempt ? s.live_token : s.token);
+        if (!lease.ok()) return lease.status();
+        v1::LeaseRunResponse& r = *out[s.ask];
+        if (!r.granted()) *r.mutable_lease() = *lease;
+        r.set_granted(true);
+        *r.add_leases() = *std::move(lease);
+      }
+      return absl::OkStatus();
+    };
+    if (open.empty()) return deliver();
     // The best queued runs, one per open slot at most, matched in request
     // order to the first slot they fit.
     struct Candidate {
@@ -586,16 +631,7 @@ std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseStore::LeaseRuns(
         if (!rows.empty()) s->claimed = rows[0];
       }
     }
-    for (const auto& s : slots) {
-      if (!s.claimed || failed[s.ask]) continue;
-      auto lease = LeaseFromRow(*s.claimed, s.device, s.token);
-      if (!lease.ok()) return lease.status();
-      v1::LeaseRunResponse& r = *out[s.ask];
-      if (!r.granted()) *r.mutable_lease() = *lease;
-      r.set_granted(true);
-      *r.add_leases() = *std::move(lease);
-    }
-    return absl::OkStatus();
+    return deliver();
   });
   if (st.ok()) return out;
   if (asks.size() > 1 && SplitAfterBatchFailure(st)) {

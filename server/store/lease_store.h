@@ -66,10 +66,13 @@ class LeaseStore {
   // Claims the best queued run that fits the device: highest sweep priority,
   // then oldest; its memory estimate within the device's memory and its
   // device kind allowed. granted=false when none fits; drain=true when the
-  // worker is draining (then nothing is granted). NOT_FOUND for an unknown
-  // worker or device. A device holds one live lease at a time:
-  // FAILED_PRECONDITION while it holds one (also enforced by a unique index,
-  // for racing calls).
+  // worker is draining (then nothing new is granted). NOT_FOUND for an
+  // unknown worker or device. A device holds one live lease at a time (also
+  // a unique index, for racing calls): asked for a device that holds one,
+  // LeaseRun gives that lease again, its ttl renewed — the worker asks only
+  // for devices it believes free, so it lost the answer (a coordinator died
+  // mid-call), and the device would otherwise idle until the lease expired.
+  // Two calls for one device that race: FAILED_PRECONDITION for the loser.
   absl::StatusOr<v1::LeaseRunResponse> LeaseRun(int64_t worker_id, int32_t device_index);
 
   // Group commit (server/group_commit.h): many workers' lease requests in one
@@ -79,8 +82,9 @@ class LeaseStore {
   // batches and coordinators never claim one run twice) and matched to the
   // devices in request order; a device the claimed runs do not fit gets
   // LeaseRun's own search. A request naming an unknown worker or device, or
-  // a device that holds a live lease, gets LeaseRun's error (the field is
-  // device_indexes[i] when it named several) and nothing.
+  // one device twice in the batch, gets LeaseRun's error (the field is
+  // device_indexes[i] when it named several) and nothing; a device that
+  // holds a live lease gets it again, as from LeaseRun.
   struct LeaseAsk {
     int64_t worker_id = 0;
     std::vector<int32_t> devices;
