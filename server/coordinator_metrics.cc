@@ -107,19 +107,27 @@ CoordinatorMetrics::CoordinatorMetrics(int ended_sweeps_kept)
                          .Name("ladder_lease_duration_seconds")
                          .Help("Time to run the lease transaction, by whether a run was granted")
                          .Register(*registry_)),
-      agent_batch_calls_(BuildHistogram()
-                             .Name("ladder_agent_batch_calls")
-                             .Help("Agent calls written in one group-commit transaction, by call")
-                             .Register(*registry_)),
+      agent_batches_(BuildCounter()
+                         .Name("ladder_agent_batches_total")
+                         .Help("Group-commit transactions of Agent calls, by call")
+                         .Register(*registry_)),
+      agent_batched_calls_(
+          BuildCounter()
+              .Name("ladder_agent_batched_calls_total")
+              .Help("Agent calls written by group-commit transactions, by call (divided by "
+                    "ladder_agent_batches_total: the mean batch)")
+              .Register(*registry_)),
       agent_queue_seconds_(
           BuildHistogram()
               .Name("ladder_agent_queue_wait_seconds")
               .Help("How long the oldest call of a group-commit batch waited for it, by call")
               .Register(*registry_)),
-      leases_(BuildCounter()
-                  .Name("ladder_leases_total")
-                  .Help("Lease requests, by whether a run was granted")
-                  .Register(*registry_)),
+      leases_(
+          BuildCounter()
+              .Name("ladder_leases_total")
+              .Help("Runs leased (granted=\"true\", one per run) and lease requests that got none "
+                    "(granted=\"false\")")
+              .Register(*registry_)),
       leases_expired_(
           BuildCounter()
               .Name("ladder_leases_expired_total")
@@ -197,17 +205,16 @@ void CoordinatorMetrics::ObserveRpc(const std::string& method, const std::string
   rpc_seconds_.Add({{"method", method}, {"code", code}}, kLatencyBuckets).Observe(seconds);
 }
 
-void CoordinatorMetrics::ObserveLease(bool granted, double seconds) {
-  const std::string g = granted ? "true" : "false";
-  leases_.Add({{"granted", g}}).Increment();
+void CoordinatorMetrics::ObserveLease(int granted, double seconds) {
+  const std::string g = granted > 0 ? "true" : "false";
+  leases_.Add({{"granted", g}}).Increment(granted > 0 ? granted : 1);
   lease_seconds_.Add({{"granted", g}}, kLatencyBuckets).Observe(seconds);
 }
 
 void CoordinatorMetrics::ObserveAgentBatch(const std::string& call, size_t calls,
                                            double wait_seconds) {
-  static const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1,  2,  4,   8,  16,
-                                                                        32, 64, 128, 256};
-  agent_batch_calls_.Add({{"call", call}}, kBatchBuckets).Observe(static_cast<double>(calls));
+  agent_batches_.Add({{"call", call}}).Increment();
+  agent_batched_calls_.Add({{"call", call}}).Increment(static_cast<double>(calls));
   agent_queue_seconds_.Add({{"call", call}}, kLatencyBuckets).Observe(wait_seconds);
 }
 

@@ -48,7 +48,8 @@ class CoordinatorMetrics {
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
 
   void ObserveRpc(const std::string& method, const std::string& code, double seconds);
-  void ObserveLease(bool granted, double seconds);
+  // `granted`: runs leased by one request (several with device_indexes).
+  void ObserveLease(int granted, double seconds);
   // One group-commit batch of Agent calls (server/group_commit.h).
   void ObserveAgentBatch(const std::string& call, size_t calls, double wait_seconds);
   void CountAttemptEnded(const std::string& outcome, const std::string& reason);
@@ -87,7 +88,8 @@ class CoordinatorMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Histogram>& rpc_seconds_;
   prometheus::Family<prometheus::Histogram>& lease_seconds_;
-  prometheus::Family<prometheus::Histogram>& agent_batch_calls_;
+  prometheus::Family<prometheus::Counter>& agent_batches_;
+  prometheus::Family<prometheus::Counter>& agent_batched_calls_;
   prometheus::Family<prometheus::Histogram>& agent_queue_seconds_;
   prometheus::Family<prometheus::Counter>& leases_;
   prometheus::Family<prometheus::Counter>& leases_expired_;

@@ -117,7 +117,7 @@ std::vector<absl::StatusOr<v1::LeaseRunResponse>> Scheduler::LeaseBatch(
   const double seconds = std::chrono::duration<double>(clock_->Now() - start).count();
   for (size_t i = 0; i < requests.size(); ++i) {
     if (!out[i].ok()) continue;
-    if (metrics_) metrics_->ObserveLease(out[i]->granted(), seconds);
+    if (metrics_) metrics_->ObserveLease(out[i]->leases_size(), seconds);
     for (const auto& l : out[i]->leases()) {
       LOG_DEBUG << "leased run " << l.run_id() << " (attempt " << l.attempt_number()
                 << ") to worker " << requests[i]->worker_id() << " device " << l.device_index();
