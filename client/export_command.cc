@@ -68,7 +68,11 @@ void AddExportCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
       out = &file;
     }
     if (*format == "json") {
-      *out << ToJson(resp) << "\n";
+      // {"runs": [...]} alone, as `ladder import` reads it back (not the
+      // pages' total and token).
+      *out << "{\"runs\":[";
+      for (int i = 0; i < resp.runs_size(); ++i) *out << (i ? "," : "") << ToJson(resp.runs(i));
+      *out << "]}\n";
     } else {
       *out << "run_id,sweep_id,ordinal,family,shape,state,attempts,planned_params,planned_non_"
               "embedding_params,"
