@@ -4,6 +4,8 @@
 #                PROCESSES processes) through a real ladder-coordinator and
 #                PostgreSQL, plaintext on loopback (target >= 2,000/s, goal
 #                10,000; 0 refusals; lease p99 < 50 ms);
+#   cycles_paced the same with each run held HOLD s: a sustained rate, for the
+#                latencies short of saturation;
 #   cycles_mtls  the same over mutual TLS (deploy/certs/make-certs.sh);
 #   progress     runs held TRAIN_SECONDS each with progress at 1 Hz (POINTS
 #                curve points per report) and heartbeats while leases go on:
@@ -19,7 +21,8 @@
 # fresh coordinator and database), and the load average.
 #   bench/coordinator/run_coordinator_bench.sh [BUILD] [SECONDS] [WORKERS] [PROCESSES] [RUNS]
 # defaults: build 20 1000 4 max(60000, 10000 x SECONDS). More knobs in the environment:
-# LADDER_BENCH_DEVICES (devices per worker, 1), LADDER_BENCH_TRAIN_SECONDS
+# LADDER_BENCH_DEVICES (devices per worker, 1), LADDER_BENCH_HOLD_SECONDS (0.4, the
+# paced load's hold per run), LADDER_BENCH_TRAIN_SECONDS
 # (10), LADDER_BENCH_POINTS (10), LADDER_BENCH_QUERIES (5000),
 # LADDER_BENCH_POOL (--db-pool-size, 16), LADDER_BENCH_COORDINATOR_ARGS
 # (more coordinator flags; default --rpc-threads 64).
@@ -38,6 +41,7 @@ DEVICES=${LADDER_BENCH_DEVICES:-1}
 TRAIN_SECONDS=${LADDER_BENCH_TRAIN_SECONDS:-10}
 POINTS=${LADDER_BENCH_POINTS:-10}
 QUERIES=${LADDER_BENCH_QUERIES:-5000}
+HOLD=${LADDER_BENCH_HOLD_SECONDS:-0.4}
 read -r -a EXTRA <<<"${LADDER_BENCH_COORDINATOR_ARGS:---rpc-threads 64}"
 unset LADDER_TEST_DATABASE_URL  # a private server, always
 state=$(mktemp -d /tmp/ladder-bench.XXXXXX)
@@ -50,7 +54,7 @@ trap cleanup EXIT
 "$ROOT/tests/postgres.sh" start "$state/pg" >/dev/null
 admin=$(cat "$state/pg/url")
 base=${admin%/*}
-for db in bench_rpc bench_tls bench_progress bench_sql; do psql "$admin" -qc "CREATE DATABASE $db" >/dev/null; done
+for db in bench_rpc bench_paced bench_tls bench_progress bench_sql; do psql "$admin" -qc "CREATE DATABASE $db" >/dev/null; done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load before: $(load_avg); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "load: $WORKERS SIMULATED workers in $PROCESSES processes, $DEVICES device(s) each, $SECONDS_EACH s per measurement"
 plain=(--insecure-plaintext --plaintext-workers --db-pool-size "${LADDER_BENCH_POOL:-16}" "${EXTRA[@]}")
@@ -63,6 +67,19 @@ run_load cycles "$coord_pid" "127.0.0.1:$coord_port" "$SECONDS_EACH" "$base/benc
   tee "$state/cycles.txt"
 "$BIN/ladder_coordinator_bench" predict --coordinator "127.0.0.1:$coord_port" --queries "$QUERIES" |
   tee "$state/predict.txt"
+stop_all_coordinators
+
+# (a2) paced: each worker holds its run HOLD s (1 Hz progress, one point a
+# report) before completing it, so the load asks a sustained rate (about
+# WORKERS / HOLD cycles/s) instead of all the coordinator can give: the
+# latencies at a steady rate, not at saturation (where, with every worker
+# always waiting on a call, p50 is WORKERS / (2 x rate) by Little's law).
+start_coordinator paced --listen 127.0.0.1:0 --database-url "$base/bench_paced" "${plain[@]}"
+paced_runs=$(awk -v w="$WORKERS" -v d="$DEVICES" -v s="$SECONDS_EACH" -v h="$HOLD" \
+  'BEGIN { printf "%d", w * d * (s / h + 3) + 100 }')
+"$BIN/ladder_coordinator_bench" fill --coordinator "127.0.0.1:$coord_port" --runs "$paced_runs" >/dev/null
+run_load cycles_paced "$coord_pid" "127.0.0.1:$coord_port" "$SECONDS_EACH" "$base/bench_paced" \
+  "${devices[@]}" --train-seconds "$HOLD" --points-per-report 1 | tee "$state/paced.txt"
 stop_all_coordinators
 
 # (b) the same over mutual TLS: worker pool certificate CN=sim-* (every
@@ -100,9 +117,12 @@ awk -v w="$WORKERS" -v d="$DEVICES" -v r="$(val cycles cycles_per_second)" -v t=
   -v lp="$(val cycles lease_ms_p99)" -v tp="$(val tls lease_ms_p99)" \
   -v pts="$(val progress progress_points_per_second_stored)" \
   -v p="$(grep -o "p99_ms=[0-9.e-]*" "$state/predict.txt" | cut -d= -f2)" \
-  -v rq="$(val cycles runs_left_queued)" -v tq="$(val tls runs_left_queued)" 'BEGIN {
+  -v rq="$(val cycles runs_left_queued)" -v tq="$(val tls runs_left_queued)" \
+  -v pr="$(val paced cycles_per_second)" -v pl="$(val paced lease_ms_p99)" \
+  -v pc="$(val paced complete_ms_p99)" -v prr="$(val paced calls_rejected_for_load)" -v h="$HOLD" 'BEGIN {
   if (rq == 0 || tq == 0) printf "note: the queued runs ran out during a cycles load (runs_left_queued=0): its rate is a lower bound; pass more RUNS\n";
   printf "summary: %.0f lease+complete cycles/s via gRPC from %d simulated workers%s = %.2fx the 2,000/s target (%.2fx the 10,000/s goal) and %.2fx the direct-SQL ceiling (%.0f/s); ", r, w, (d > 1 ? " x " d " devices" : ""), r/2000, r/10000, r/s, s;
+  printf "paced (runs held %s s): %.0f cycles/s = %.2fx the target with lease p99 %.1f ms = %.2fx the 50 ms budget, complete p99 %.1f ms, %d refusals; ", h, pr, pr/2000, pl, pl/50, pc, prr;
   printf "mTLS %.0f/s = %.2fx the target; refusals %d plaintext, %d mTLS (target 0); ", t, t/2000, rr, tr;
   printf "lease p99 %.1f ms plaintext, %.1f ms mTLS = %.2fx, %.2fx the 50 ms budget; ", lp, tp, lp/50, tp/50;
   printf "%.0f progress points/s stored = %.2fx the 5,000/s target; ", pts, pts/5000;
