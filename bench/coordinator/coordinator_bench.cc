@@ -229,7 +229,10 @@ class SimulatedWorker {
     if (!Register()) return;
     stats_.Add("workers_registered");
     std::this_thread::sleep_until(window_start_);
-    // Ticks at 1 Hz, each worker at its own phase.
+    // Ticks at 1 Hz, each worker at its own phase; at 10 Hz when runs are
+    // held under a second (progress stays at 1 Hz per run, from its lease).
+    const auto tick = cfg_.train_seconds < 1 ? Clock::duration(milliseconds(100))
+                                             : Clock::duration(std::chrono::seconds(1));
     auto next_tick = Clock::now() + milliseconds(rng_() % 1000);
     auto next_heartbeat = Clock::now() + heartbeat_interval_;
     while (!stop_hard_) {
@@ -246,9 +249,14 @@ class SimulatedWorker {
         continue;
       }
       std::this_thread::sleep_until(next_tick);
-      next_tick += std::chrono::seconds(1);
+      next_tick += tick;
       if (stop_hard_) break;
       for (auto it = active_.begin(); it != active_.end();) {
+        if (it->second.next_progress > Clock::now()) {
+          ++it;
+          continue;
+        }
+        it->second.next_progress += std::chrono::seconds(1);
         it = Progress(it) ? std::next(it) : active_.erase(it);
       }
       if (Clock::now() >= next_heartbeat) {
@@ -271,6 +279,7 @@ class SimulatedWorker {
     int64_t step = 0;
     bool started = false;
     Clock::time_point ends;
+    Clock::time_point next_progress;  // 1 Hz from the lease
   };
   using ActiveMap = std::map<int, Active>;
 
@@ -399,8 +408,9 @@ class SimulatedWorker {
       }
       for (auto& l : got) {
         Active a;
-        a.ends = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(cfg_.train_seconds));
+        a.next_progress = Clock::now();
+        a.ends = a.next_progress + std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(cfg_.train_seconds));
         const int device = l.device_index();
         a.lease = std::move(l);
         active_[device] = std::move(a);
