@@ -20,6 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using store::LeaseStore;
+using testing::AheadOfTheDatabase;
 using testing::StoreTest;
 
 v1::CompleteAttemptRequest Completion(const v1::Lease& l, const std::string& result) {
@@ -114,7 +115,7 @@ TEST_F(StoreTest, ADeviceTheBatchsRunsDoNotFitSearchesOnAndTooSmallGetsNothing) 
 TEST_F(StoreTest, ACompletionBatchMixingAStaleAndALiveLeaseStoresOnlyTheLiveOne) {
   store::LeaseSettings s;
   s.ttl = 150ms;
-  FakeClock clock(std::chrono::system_clock::now() + 1h);
+  FakeClock clock(AheadOfTheDatabase());
   store::LeaseStore leases(pool_.get(), s, &clock);
   CreateSweep(2);
   const int64_t w1 = Register("w1"), w2 = Register("w2");

@@ -20,13 +20,8 @@ namespace ladder {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::AheadOfTheDatabase;
 using testing::StoreTest;
-
-// A FakeClock an hour ahead of the database (see lease_store_test.cc): the
-// lease deadlines then follow Advance alone.
-std::chrono::system_clock::time_point AheadOfTheDatabase() {
-  return std::chrono::system_clock::now() + 1h;
-}
 
 v1::ReportProgressRequest Report(const v1::Lease& l, int from, int to, double loss = 3.0) {
   v1::ReportProgressRequest req;

@@ -25,14 +25,8 @@ namespace ladder {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::AheadOfTheDatabase;
 using testing::StoreTest;
-
-// A FakeClock for a LeaseStore: an hour ahead of the database's clock, so
-// what the database stamps with now() (a new run's not_before) is in its
-// past. Lease deadlines, expiry and back-off then follow Advance alone.
-std::chrono::system_clock::time_point AheadOfTheDatabase() {
-  return std::chrono::system_clock::now() + 1h;
-}
 
 v1::HeartbeatRequest HeartbeatFor(int64_t worker, const v1::Lease& l) {
   v1::HeartbeatRequest hb;

@@ -18,6 +18,13 @@
 
 namespace ladder::testing {
 
+// For a FakeClock given to a LeaseStore: an hour ahead of the database's
+// clock, so what the database stamps with now() (a new run's not_before) is
+// in its past. Lease deadlines, expiry and back-off then follow Advance alone.
+inline std::chrono::system_clock::time_point AheadOfTheDatabase() {
+  return std::chrono::system_clock::now() + std::chrono::hours(1);
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override;
