@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -133,15 +134,21 @@ class GroupCommit {
         }
       }
       if (batch.empty()) continue;
-      if (observe_) {
-        observe_(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                             batch.front().queued_at)
-                                   .count());
-      }
       std::vector<Item> items;
       items.reserve(batch.size());
       for (auto& p : batch) items.push_back(std::move(p.item));
-      std::vector<absl::StatusOr<Response>> answers = batch_(items);
+      std::vector<absl::StatusOr<Response>> answers;
+      try {
+        if (observe_) {
+          observe_(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                               batch.front().queued_at)
+                                     .count());
+        }
+        answers = batch_(items);
+      } catch (const std::exception& e) {
+        // Every call is still answered, once.
+        answers.assign(batch.size(), absl::InternalError(name_ + ": " + e.what()));
+      }
       for (size_t i = 0; i < batch.size(); ++i) {
         batch[i].done(i < answers.size()
                           ? std::move(answers[i])

@@ -50,7 +50,8 @@ std::vector<absl::StatusOr<Response>> CheckedBatch(const std::vector<AgentCallOf
   }
   if (passed.empty()) return out;
   auto answers = batch(passed);
-  for (size_t k = 0; k < where.size(); ++k) out[where[k]] = std::move(answers[k]);
+  for (size_t k = 0; k < where.size() && k < answers.size(); ++k)
+    out[where[k]] = std::move(answers[k]);
   return out;
 }
 

@@ -82,16 +82,20 @@ const PgStatement kLeaseRun(
     "FROM ins JOIN u ON u.id = ins.run_id");
 
 // A lease batch's slots, in order: the worker's state (NULL: unknown), the
-// device's memory and kind (NULL: no such device) and its live attempt.
+// device's memory and kind (NULL: no such device), its live attempt and
+// whether that attempt's trainer never reported (its lease never reached
+// the worker).
 const PgStatement kLeaseSlots(
     "lease_slots",
-    "SELECT t.ord, w.state, (dev.d->>'memory_bytes')::bigint, dev.d->>'kind', "
-    "  (SELECT min(a.id) FROM attempts a WHERE a.worker_id = t.wid AND a.device_index = t.di "
-    "   AND a.outcome IS NULL) "
+    "SELECT t.ord, w.state, (dev.d->>'memory_bytes')::bigint, dev.d->>'kind', live.id, "
+    "  live.unseen "
     "FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS t(wid, di, ord) "
     "LEFT JOIN workers w ON w.id = t.wid "
     "LEFT JOIN LATERAL (SELECT d FROM jsonb_array_elements(w.devices) d "
     "                   WHERE (d->>'index')::int = t.di LIMIT 1) dev ON true "
+    "LEFT JOIN LATERAL (SELECT a.id, a.started_at IS NULL AS unseen FROM attempts a "
+    "                   WHERE a.worker_id = t.wid AND a.device_index = t.di "
+    "                   AND a.outcome IS NULL ORDER BY a.id LIMIT 1) live ON true "
     "ORDER BY t.ord");
 
 // The live leases $1 given again (a lost answer): their ttl renewed, rows as
@@ -100,7 +104,8 @@ const PgStatement kRedeliverLeases(
     "redeliver_leases",
     "UPDATE attempts a SET lease_expires_at = GREATEST(a.lease_expires_at, " LADDER_NOW("$3") " + "
     "  $2 * interval '1 millisecond') "
-    "FROM runs r WHERE a.id = ANY($1::bigint[]) AND a.outcome IS NULL AND r.id = a.run_id "
+    "FROM runs r WHERE a.id = ANY($1::bigint[]) AND a.outcome IS NULL AND a.started_at IS NULL "
+    "  AND r.id = a.run_id "
     "RETURNING a.id, a.run_id, a.number, (extract(epoch FROM a.lease_expires_at) * 1000)::bigint, "
     "  r.config::text, r.sweep_id, a.lease_token");
 
@@ -518,6 +523,7 @@ std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseStore::LeaseRuns(
       s.claimed.reset();
       s.eligible = false;
       s.live_attempt = 0;
+      if (failed[s.ask]) continue;  // an earlier device of the request was refused
       const int64_t worker = asks[s.ask].worker_id;
       if (row[1].is_null()) {
         fail(s.ask, absl::NotFoundError("worker_id: worker " + std::to_string(worker) +
@@ -538,9 +544,17 @@ std::vector<absl::StatusOr<v1::LeaseRunResponse>> LeaseStore::LeaseRuns(
       }
       const std::string state = row[1].as<std::string>();
       if (state == "draining") out[s.ask]->set_drain(true);
+      if (!row[4].is_null() && !row[5].as<bool>()) {
+        // The worker runs it (its trainer reported): a second trainer must not.
+        fail(s.ask, absl::FailedPreconditionError(
+                        field(s) + ": device " + std::to_string(s.device) + " of worker " +
+                        std::to_string(worker) + " already holds the live lease of attempt " +
+                        row[4].as<std::string>() + "; a device runs one attempt at a time"));
+        continue;
+      }
       if (!row[4].is_null()) {
-        // The device's live lease, granted before: its answer was lost (a
-        // coordinator died mid-call), so it is given again.
+        // The device's live lease, granted but never reported on: its answer
+        // was lost (a coordinator died mid-call), so it is given again.
         s.live_attempt = row[4].as<int64_t>();
         continue;
       }

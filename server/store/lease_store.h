@@ -68,11 +68,13 @@ class LeaseStore {
   // device kind allowed. granted=false when none fits; drain=true when the
   // worker is draining (then nothing new is granted). NOT_FOUND for an
   // unknown worker or device. A device holds one live lease at a time (also
-  // a unique index, for racing calls): asked for a device that holds one,
-  // LeaseRun gives that lease again, its ttl renewed — the worker asks only
-  // for devices it believes free, so it lost the answer (a coordinator died
-  // mid-call), and the device would otherwise idle until the lease expired.
-  // Two calls for one device that race: FAILED_PRECONDITION for the loser.
+  // a unique index, for racing calls): asked for a device whose live lease
+  // no trainer has reported on yet, LeaseRun gives that lease again, its ttl
+  // renewed — the worker asks only for devices it believes free, so it lost
+  // the answer (a coordinator died mid-call), and the device would otherwise
+  // idle until the lease expired. A device whose lease has been reported on
+  // (the worker runs it, or gave it up) is FAILED_PRECONDITION, as is the
+  // loser of two calls racing for one device.
   absl::StatusOr<v1::LeaseRunResponse> LeaseRun(int64_t worker_id, int32_t device_index);
 
   // Group commit (server/group_commit.h): many workers' lease requests in one
@@ -83,8 +85,8 @@ class LeaseStore {
   // devices in request order; a device the claimed runs do not fit gets
   // LeaseRun's own search. A request naming an unknown worker or device, or
   // one device twice in the batch, gets LeaseRun's error (the field is
-  // device_indexes[i] when it named several) and nothing; a device that
-  // holds a live lease gets it again, as from LeaseRun.
+  // device_indexes[i] when it named several) and nothing; a device's live
+  // lease never reported on is given again, as from LeaseRun.
   struct LeaseAsk {
     int64_t worker_id = 0;
     std::vector<int32_t> devices;

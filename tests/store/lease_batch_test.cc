@@ -77,6 +77,19 @@ TEST_F(StoreTest, ALeaseBatchJudgesEachRequestOnItsOwn) {
   EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts WHERE outcome IS NULL"), "3");
 }
 
+TEST_F(StoreTest, ADrainingWorkersRequestWithAnUnknownDeviceIsNotFound) {
+  CreateSweep(2);
+  const int64_t w = Register("w");
+  db_.Query("UPDATE workers SET state = 'draining' WHERE id = " + std::to_string(w));
+  auto r = leases_->LeaseRuns({LeaseStore::LeaseAsk{w, {kDevices + 1, 0}, true}});
+  EXPECT_EQ(r[0].status().code(), absl::StatusCode::kNotFound) << r[0].status();
+  EXPECT_NE(Msg(r[0].status()).find("device_indexes[0]"), std::string::npos) << r[0].status();
+  auto drained = leases_->LeaseRuns({LeaseStore::LeaseAsk{w, {0, 1}, true}});
+  ASSERT_TRUE(drained[0].ok()) << drained[0].status();
+  EXPECT_TRUE(drained[0]->drain());
+  EXPECT_FALSE(drained[0]->granted());
+}
+
 TEST_F(StoreTest, ALeaseBatchNamingOneDeviceTwiceGrantsItOnce) {
   CreateSweep(3);
   const int64_t w = Register("w");

@@ -539,6 +539,15 @@ TEST_F(StoreTest, ADeviceHoldsOneLiveLeaseAtATime) {
   EXPECT_EQ(nlohmann::json::parse(second->lease().config_json())["run_id"],
             first->lease().run_id());
   EXPECT_EQ(db_.Query("SELECT count(*) FROM attempts"), "1");
+  // Once its trainer reported, the worker runs it: asked again, it is refused.
+  v1::ReportProgressRequest started;
+  started.set_attempt_id(first->lease().attempt_id());
+  started.set_lease_token(first->lease().lease_token());
+  started.set_started_json("{\"event\": \"started\"}");
+  ASSERT_TRUE(leases_->ReportProgress(started).ok());
+  auto third = leases_->LeaseRun(w, 0);
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kFailedPrecondition) << third.status();
+  EXPECT_NE(std::string(third.status().message()).find("device_index"), std::string::npos);
   EXPECT_TRUE(leases_->LeaseRun(w, 1)->granted()) << "another device of the worker may lease";
   // Racing calls for one free device: one lease, which every granted call names.
   auto pool = MakePool(6);
