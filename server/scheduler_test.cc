@@ -120,6 +120,26 @@ TEST(SchedulerTest, MaintenancePassEndsTouchedSweepsMarksSilentWorkersAndFinishe
   EXPECT_EQ(AttemptsEnded(metrics, "expired"), 3);
 }
 
+TEST(SchedulerTest, ALeaseNamingADeviceTwiceOrTooManyIsRefusedAloneNamingTheField) {
+  FakeSchedulerStore store;
+  FakeClock clock;
+  Scheduler scheduler(&store, nullptr, Opts(), &clock);
+  v1::LeaseRunRequest twice, many, fine;
+  for (int d : {0, 1, 0}) twice.add_device_indexes(d);
+  for (int d = 0; d < 65; ++d) many.add_device_indexes(d);
+  fine.add_device_indexes(0);
+  fine.add_device_indexes(1);
+  auto r = scheduler.LeaseBatch({&twice, &many, &fine});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(r[0].status().message()).find("device_indexes[2]"), std::string::npos)
+      << r[0].status();
+  EXPECT_EQ(r[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(r[1].status().message()).find("device_indexes: 65"), std::string::npos)
+      << r[1].status();
+  EXPECT_TRUE(r[2].ok()) << r[2].status();
+}
+
 TEST(SchedulerTest, MaintenancePassWithoutMetricsReadsNoSnapshot) {
   FakeSchedulerStore store;
   FakeClock clock;
