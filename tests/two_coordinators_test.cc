@@ -123,15 +123,8 @@ TEST_F(TwoCoordinatorsTest, TlsWorkerChannelToAListChecksTheCertificateOnEither)
     auto channel = MakeChannel(options);
     if (!channel.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "no channel");
     auto agent = v1::Agent::NewStub(*channel);
-    v1::RegisterWorkerRequest req;
-    req.set_name("w1");  // the certificate's CN
-    req.set_hostname("localhost");
-    req.set_trainer("test");
-    auto* d = req.add_devices();
-    d->set_index(0);
-    d->set_kind("cpu");
-    d->set_model("cpu");
-    d->set_memory_bytes(int64_t{1} << 34);
+    // "w1": the certificate's CN.
+    const v1::RegisterWorkerRequest req = testing::CoordinatorHarness::CpuWorkerRequest("w1");
     v1::RegisterWorkerResponse resp;
     auto ctx = testing::CoordinatorHarness::Ctx();
     ctx->set_wait_for_ready(wait_for_ready);

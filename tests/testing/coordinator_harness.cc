@@ -60,7 +60,7 @@ void CoordinatorHarness::UseTestTls(CoordinatorOptions& o) {
   o.tls_client_ca = certs + "/ca.pem";
 }
 
-grpc::Status CoordinatorHarness::RegisterCpuWorker(const std::string& name, int64_t* id) {
+v1::RegisterWorkerRequest CoordinatorHarness::CpuWorkerRequest(const std::string& name) {
   v1::RegisterWorkerRequest req;
   req.set_name(name);
   req.set_hostname("localhost");
@@ -70,8 +70,12 @@ grpc::Status CoordinatorHarness::RegisterCpuWorker(const std::string& name, int6
   d->set_kind("cpu");
   d->set_model("cpu");
   d->set_memory_bytes(int64_t{1} << 34);
+  return req;
+}
+
+grpc::Status CoordinatorHarness::RegisterCpuWorker(const std::string& name, int64_t* id) {
   v1::RegisterWorkerResponse resp;
-  grpc::Status st = agent_->RegisterWorker(Ctx().get(), req, &resp);
+  grpc::Status st = agent_->RegisterWorker(Ctx().get(), CpuWorkerRequest(name), &resp);
   *id = resp.worker_id();
   return st;
 }

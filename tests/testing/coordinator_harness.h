@@ -46,6 +46,9 @@ class CoordinatorHarness {
   // certificates; plaintext (and plaintext workers) off.
   static void UseTestTls(CoordinatorOptions& o);
 
+  // A registration of worker `name` with one 16 GiB CPU device (index 0).
+  static v1::RegisterWorkerRequest CpuWorkerRequest(const std::string& name);
+
   // Registers a worker `name` with one 16 GiB CPU device through agent()
   // (plaintext, so the harness must serve plaintext workers); sets `*id`.
   grpc::Status RegisterCpuWorker(const std::string& name, int64_t* id);
